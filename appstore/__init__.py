@@ -1,0 +1,1 @@
+"""The app store: Application, ApplicationVersion, ApplicationDeployment and provisioner plugins (DESIGN §7)."""

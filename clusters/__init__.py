@@ -1,0 +1,1 @@
+"""Clusters and the scope objects inside them: workspaces, node groups, namespaces, nodes."""

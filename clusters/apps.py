@@ -1,0 +1,19 @@
+"""App config: registers the scope models with the shared scope resolver."""
+from django.apps import AppConfig
+
+
+class ClustersConfig(AppConfig):
+    """The clusters app."""
+
+    name = "clusters"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        """Register scope models, converters and signal handlers."""
+        from clusters import manifests, models, signals  # noqa: F401
+        from edgeplatform.resources.scopes import register_scope_model
+
+        for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
+                             ("nodegroup", models.NodeGroup), ("namespace", models.Namespace),
+                             ("node", models.Node)):
+            register_scope_model(level, model)

@@ -1,0 +1,286 @@
+"""Converters for Cluster, Workspace, NodeGroup (platform CRs) and Namespace, Node (native)."""
+from rest_framework import serializers
+
+from clusters.models import (
+    CLUSTER_LABEL,
+    NODEGROUP_LABEL,
+    WORKSPACE_LABEL,
+    Cluster,
+    Namespace,
+    Node,
+    NodeGroup,
+    Workspace,
+)
+from edgeplatform import crypto
+from edgeplatform.resources.converters import (
+    DNS1123_LABEL,
+    Converter,
+    LabelSelectorField,
+    Parsed,
+    StringMapField,
+    register,
+)
+from edgeplatform.resources.errors import cause
+from edgeplatform.resources.scopes import PLATFORM, join
+from edgeplatform.resources.signals import scope_created
+
+GROUP = "scope.theriseunion.io"
+SECRET_CONNECTION_FIELDS = ("kubeconfig", "token", "clientCertificateData", "clientKeyData", "password")
+
+
+class ScopeConverter(Converter):
+    """Kinds whose objects are scopes: whoever creates one becomes its admin."""
+
+    def after_save(self, obj, parsed: Parsed, created: bool) -> None:
+        """Announce a new scope and its creator."""
+        if created:
+            scope_created.send(sender=type(obj), path=obj.scope_path, creator=parsed.extra.get("user"))
+
+
+class ConnectionSerializer(serializers.Serializer):
+    """How the platform reaches a member cluster; secret fields are encrypted and never shown."""
+
+    type = serializers.ChoiceField(choices=["direct", "proxy"], required=False)
+    kubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True)
+    kubernetesAPIServerPort = serializers.IntegerField(required=False, min_value=0, max_value=65535)
+    externalKubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True)
+    kubeconfig = serializers.CharField(required=False, allow_blank=True)
+    token = serializers.CharField(required=False, allow_blank=True)
+
+
+class EdgeRuntimeSerializer(serializers.Serializer):
+    """Which edge runtime the cluster carries."""
+
+    type = serializers.ChoiceField(choices=["none", "kubeedge", "openyurt"], default="none")
+    version = serializers.CharField(required=False, allow_blank=True)
+
+
+class ClusterSpecSerializer(serializers.Serializer):
+    """Cluster spec: the reference's fields plus type, distribution, version and edgeRuntime."""
+
+    provider = serializers.CharField(required=False, allow_blank=True)
+    enable = serializers.BooleanField(required=False)
+    joinFederation = serializers.BooleanField(required=False)
+    externalKubeAPIEnabled = serializers.BooleanField(required=False)
+    config = serializers.JSONField(required=False)
+    connection = ConnectionSerializer(required=False)
+    type = serializers.ChoiceField(choices=["physical", "virtual"], default="physical")
+    distribution = serializers.ChoiceField(choices=["k8s", "k3s", "k0s"], required=False)
+    version = serializers.CharField(required=False, allow_blank=True)
+    edgeRuntime = EdgeRuntimeSerializer(required=False)
+
+
+@register
+class ClusterConverter(ScopeConverter):
+    """Cluster ⇄ manifest. Connection secrets are stored encrypted, apart from the spec."""
+
+    model = Cluster
+    group, kind, plural, short_names = GROUP, "Cluster", "clusters", ("cl",)
+    spec_serializer = ClusterSpecSerializer
+    name_pattern = DNS1123_LABEL
+    name_max_length = 63
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Split secret connection fields off the spec into the encrypted column."""
+        spec = dict(parsed.spec)
+        connection = dict(spec.get("connection") or {})
+        secrets = {key: connection.pop(key) for key in SECRET_CONNECTION_FIELDS if connection.get(key)}
+        if secrets:
+            obj.connection_secret = crypto.encrypt_json(secrets)
+        if "connection" in spec:
+            spec["connection"] = connection
+        super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """Creating a cluster is a platform-level act; the cluster then is its own scope."""
+        return join(PLATFORM, "cluster", parsed.name)
+
+
+class DisplaySerializerMixin(serializers.Serializer):
+    """``displayName`` and ``description``, shared by workspaces and node groups."""
+
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+
+
+class WorkspaceTemplateSerializer(serializers.Serializer):
+    """What every namespace of a workspace starts with."""
+
+    namespaces = serializers.ListField(child=serializers.RegexField(DNS1123_LABEL.pattern), required=False)
+    resourceQuotas = serializers.JSONField(required=False)
+
+
+class WorkspaceSpecSerializer(DisplaySerializerMixin):
+    """Workspace spec."""
+
+    manager = serializers.CharField(required=False, allow_blank=True)
+    template = WorkspaceTemplateSerializer(required=False)
+
+
+class TaintSerializer(serializers.Serializer):
+    """A Kubernetes taint."""
+
+    key = serializers.CharField()
+    value = serializers.CharField(required=False, allow_blank=True)
+    effect = serializers.ChoiceField(choices=["NoSchedule", "PreferNoSchedule", "NoExecute"])
+
+
+class NodeGroupTemplateSerializer(serializers.Serializer):
+    """What the group stamps onto its nodes."""
+
+    labels = StringMapField(required=False)
+    annotations = StringMapField(required=False)
+    taints = TaintSerializer(many=True, required=False)
+
+
+class NodeGroupSpecSerializer(DisplaySerializerMixin):
+    """NodeGroup spec."""
+
+    selector = LabelSelectorField(required=False)
+    template = NodeGroupTemplateSerializer(required=False)
+
+
+class InClusterConverter(ScopeConverter):
+    """Kinds that live in one cluster named by the ``scope.theriseunion.io/cluster`` label."""
+
+    group = GROUP
+    name_pattern = DNS1123_LABEL
+    name_max_length = 63
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The cluster label must name an existing cluster and may not change."""
+        cluster_name = parsed.labels.get(CLUSTER_LABEL)
+        if not cluster_name:
+            problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", "the cluster is required",
+                                  "FieldValueRequired"))
+            return
+        cluster = Cluster.objects.filter(name=cluster_name).first()
+        if cluster is None:
+            problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", f'cluster "{cluster_name}" not found',
+                                  "FieldValueNotFound"))
+        elif instance is not None and instance.cluster_id != cluster.pk:
+            problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", "is immutable", "FieldValueForbidden"))
+        parsed.extra["cluster"] = cluster
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Attach the row to its cluster."""
+        super().assign(obj, parsed)
+        obj.cluster = parsed.extra["cluster"]
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """The object's own path: being allowed to create it at the cluster cascades down."""
+        return join(join(PLATFORM, "cluster", parsed.extra["cluster"].name), self.model.level, parsed.name)
+
+
+@register
+class WorkspaceConverter(InClusterConverter):
+    """Workspace ⇄ manifest."""
+
+    model = Workspace
+    kind, plural, short_names = "Workspace", "workspaces", ("ws",)
+    spec_serializer = WorkspaceSpecSerializer
+
+
+@register
+class NodeGroupConverter(InClusterConverter):
+    """NodeGroup ⇄ manifest; saving it re-matches the cluster's unlabelled nodes to its selector."""
+
+    model = NodeGroup
+    kind, plural, short_names = "NodeGroup", "nodegroups", ("ng",)
+    spec_serializer = NodeGroupSpecSerializer
+
+    def after_save(self, obj, parsed: Parsed, created: bool) -> None:
+        """Nodes matched by selector follow the group's selector."""
+        from clusters.services import rematch_nodes
+
+        super().after_save(obj, parsed, created)
+        rematch_nodes(obj.cluster)
+
+
+class NativeConverter(ScopeConverter):
+    """Native Kubernetes kinds of a member cluster, served under ``clusters/<cluster>/``."""
+
+    group = ""
+    version = "v1"
+    cluster_child = True
+    name_pattern = DNS1123_LABEL
+    name_max_length = 63
+    parent_label = ""
+    parent_model = None
+    parent_field = ""
+
+    def lookup(self, name: str, context: dict | None = None):
+        """Names repeat across clusters: look in the context's cluster."""
+        return self.model.objects.filter(name=name, cluster__name=(context or {}).get("cluster")).first()
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Resolve the URL's cluster and the parent named by the grouping label."""
+        cluster = Cluster.objects.filter(name=context.get("cluster")).first() if context.get("cluster") else None
+        if cluster is None and instance is not None:
+            cluster = instance.cluster
+        if cluster is None:
+            problems.append(cause("cluster", "the cluster is required", "FieldValueRequired"))
+            return
+        parsed.extra["cluster"] = cluster
+        parent_name = parsed.labels.get(self.parent_label)
+        parent = None
+        if parent_name:
+            parent = self.parent_model.objects.filter(name=parent_name, cluster=cluster).first()
+            if parent is None:
+                problems.append(cause(f"metadata.labels[{self.parent_label}]",
+                                      f'{self.parent_field} "{parent_name}" not found in cluster "{cluster.name}"',
+                                      "FieldValueNotFound"))
+        parsed.extra["parent"] = parent
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Attach the row to its cluster and parent."""
+        super().assign(obj, parsed)
+        obj.cluster = parsed.extra["cluster"]
+        setattr(obj, self.parent_field, parsed.extra["parent"])
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """The object's path under its parent, or under the cluster when it has none."""
+        parent = parsed.extra["parent"]
+        base = parent.scope_path if parent else join(PLATFORM, "cluster", parsed.extra["cluster"].name)
+        return join(base, self.model.level, parsed.name)
+
+    def to_manifest(self, obj) -> dict:
+        """Native manifests also carry the cluster label so they can be told apart across clusters."""
+        body = super().to_manifest(obj)
+        body["metadata"].setdefault("labels", {})[CLUSTER_LABEL] = obj.cluster.name
+        return body
+
+    def parse(self, manifest, instance=None, name=None, context=None):
+        """Our own cluster label is informational on native kinds: drop it before storing."""
+        parsed = super().parse(manifest, instance, name, context)
+        parsed.labels.pop(CLUSTER_LABEL, None)
+        return parsed
+
+
+@register
+class NamespaceConverter(NativeConverter):
+    """Namespace ⇄ v1 Namespace; ``theriseunion.io/workspace`` puts it in a workspace."""
+
+    model = Namespace
+    kind, plural, short_names = "Namespace", "namespaces", ("ns",)
+    parent_label, parent_model, parent_field = WORKSPACE_LABEL, Workspace, "workspace"
+
+
+@register
+class NodeConverter(NativeConverter):
+    """Node ⇄ v1 Node; ``theriseunion.io/nodegroup`` or a group's selector puts it in a node group."""
+
+    model = Node
+    kind, plural, short_names = "Node", "nodes", ("no",)
+    parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Without the label, the first group whose selector matches the node's labels takes it."""
+        super().clean(parsed, instance, problems, context)
+        if not problems and parsed.extra["parent"] is None:
+            from clusters.services import matching_nodegroup
+
+            parsed.extra["parent"] = matching_nodegroup(parsed.extra["cluster"], parsed.labels)
+
+
+__all__ = ["ClusterConverter", "NamespaceConverter", "NodeConverter", "NodeGroupConverter", "WorkspaceConverter"]

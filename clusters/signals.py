@@ -1,0 +1,43 @@
+"""Keep paths true when scope objects move or go away, and tell the other apps."""
+from django.db.models.signals import post_delete, pre_delete
+from django.dispatch import receiver
+
+from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
+from edgeplatform.resources.signals import scope_deleted
+
+
+@receiver(pre_delete, sender=Workspace)
+def _detach_namespaces(sender, instance, **kwargs):
+    """A deleted workspace releases its namespaces to the cluster (they are not deleted)."""
+    for namespace in instance.namespaces.select_related("cluster"):
+        labels = dict(namespace.labels)
+        labels.pop("theriseunion.io/workspace", None)
+        namespace.labels = labels
+        namespace.workspace = None
+        move(namespace)
+
+
+@receiver(pre_delete, sender=NodeGroup)
+def _detach_nodes(sender, instance, **kwargs):
+    """A deleted node group releases its nodes to the cluster."""
+    for node in instance.nodes.select_related("cluster"):
+        labels = dict(node.labels)
+        labels.pop("theriseunion.io/nodegroup", None)
+        node.labels = labels
+        node.nodegroup = None
+        move(node)
+
+
+def move(obj) -> None:
+    """Save a scope object whose parent changed (its save announces the new path)."""
+    obj.resource_version += 1
+    obj.save()
+
+
+@receiver(post_delete, sender=Cluster)
+@receiver(post_delete, sender=Workspace)
+@receiver(post_delete, sender=NodeGroup)
+@receiver(post_delete, sender=Namespace)
+@receiver(post_delete, sender=Node)
+def _announce_delete(sender, instance, **kwargs):
+    scope_deleted.send(sender=sender, path=instance.scope_path)

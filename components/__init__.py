@@ -1,0 +1,1 @@
+"""Declarative Helm components and chart repositories (DESIGN §8)."""

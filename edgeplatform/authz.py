@@ -1,0 +1,37 @@
+"""The seam between shared code and the permission engine.
+
+Shared code (querysets, API views) asks this module; the iam app plugs its engine in
+at start-up. Apps depend on ``edgeplatform``, never the reverse, so the engine is
+registered rather than imported.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from django.db.models import Q
+
+
+class Authorizer(Protocol):
+    """What the rest of the platform needs from the permission engine."""
+
+    def allowed(self, user, verb: str, group: str, resource: str, path: str, name: str = "", obj=None) -> bool:
+        """May ``user`` do ``verb`` on ``group/resource`` (object ``name``, row ``obj``) at scope ``path``?"""
+
+    def visible_q(self, user, verb: str, model) -> Q | None:
+        """A filter on ``model`` selecting the rows ``user`` may ``verb``; None means all rows."""
+
+
+_authorizer: Authorizer | None = None
+
+
+def register(authorizer: Authorizer) -> None:
+    """Install the engine (done by the iam app's ``ready()``)."""
+    global _authorizer
+    _authorizer = authorizer
+
+
+def authorizer() -> Authorizer:
+    """The installed engine."""
+    if _authorizer is None:
+        raise RuntimeError("no permission engine registered: is the iam app installed?")
+    return _authorizer

@@ -1,0 +1,1 @@
+"""Shared machinery for every platform kind: manifests, scopes, selectors, errors and the API base."""

@@ -1,0 +1,189 @@
+"""The REST surface every kind shares: ``/oapis/<group>/v1alpha1/<plural>/[<name>]``.
+
+Bodies are manifests; lists are ``<Kind>List`` objects with Kubernetes' ``limit`` /
+``continue`` paging and ``labelSelector``. Objects the caller may not see are 404, objects
+they may see but not change are 403 — one engine decides both.
+"""
+from __future__ import annotations
+
+import base64
+import json
+
+from django.db.models import Q
+from django.urls import re_path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from edgeplatform.resources import labels as selectors
+from edgeplatform.resources import services
+from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.errors import StatusError, cause, not_found, status_object
+
+LIST_PARAMS = [
+    OpenApiParameter("labelSelector", str, description="Kubernetes label selector, e.g. `a=b,c in (x,y),!d`"),
+    OpenApiParameter("limit", int, description="page size"),
+    OpenApiParameter("continue", str, description="token from the previous page's metadata.continue"),
+]
+
+
+def _encode_token(name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([name, pk]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[str, int]:
+    try:
+        name, pk = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(name), int(pk)
+    except (ValueError, TypeError) as exc:
+        raise StatusError(400, "the continue token is not valid", "BadRequest",
+                          causes=[cause("continue", "not a token this server issued")]) from exc
+
+
+class ManifestViewSet(viewsets.ViewSet):
+    """List, get, create, replace, patch and delete one kind through its converter."""
+
+    converter: Converter = None
+    lookup_field = "name"
+    lookup_value_regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+
+    # --- querysets -------------------------------------------------------------------
+    def scoped_queryset(self, verb: str):
+        """The rows of this kind the caller may ``verb``, within the URL's cluster if any."""
+        qs = self.converter.model.objects.restrict(self.request.user, verb)
+        if self.converter.cluster_child:
+            qs = qs.filter(cluster__name=self.kwargs["cluster"])
+        return qs
+
+    def get_object(self, verb: str = "get"):
+        """The named object, or 404 when it does not exist or the caller may not see it."""
+        name = self.kwargs["name"]
+        obj = self.scoped_queryset(verb).filter(name=name).first()
+        if obj is None:
+            raise not_found(self.converter.plural, name, self.converter.group)
+        return obj
+
+    def write_context(self) -> dict:
+        """What the converter needs besides the body (the URL's cluster)."""
+        return {"cluster": self.kwargs.get("cluster"), "request": self.request}
+
+    def manifest(self, obj) -> dict:
+        """The manifest of one row."""
+        return self.converter.to_manifest(obj)
+
+    # --- verbs -----------------------------------------------------------------------
+    def list(self, request, **kwargs):
+        """A ``<Kind>List``, filtered by label selector and paged by limit/continue."""
+        qs = self.scoped_queryset("list")
+        selector = request.query_params.get("labelSelector")
+        if selector:
+            try:
+                qs = qs.filter(selectors.filter_q(selectors.parse(selector)))
+            except selectors.SelectorError as exc:
+                raise StatusError(400, str(exc), "BadRequest", causes=[cause("labelSelector", str(exc))]) from exc
+        qs = qs.order_by("name", "pk")
+        token = request.query_params.get("continue")
+        if token:
+            name, pk = _decode_token(token)
+            qs = qs.filter(Q(name__gt=name) | Q(name=name, pk__gt=pk))
+        limit = self._limit(request)
+        rows = list(qs[: limit + 1])
+        metadata = {"resourceVersion": ""}
+        if len(rows) > limit:
+            rows = rows[:limit]
+            metadata["continue"] = _encode_token(rows[-1].name, rows[-1].pk)
+            metadata["remainingItemCount"] = qs.count() - limit
+        self.prefetch(rows)
+        return Response({"apiVersion": self.converter.api_version, "kind": f"{self.converter.kind}List",
+                         "metadata": metadata, "items": [self.manifest(obj) for obj in rows]})
+
+    def prefetch(self, rows: list) -> None:
+        """Load what ``manifest()`` needs for many rows at once (override against N+1 queries)."""
+
+    @staticmethod
+    def _limit(request) -> int:
+        from django.conf import settings
+
+        raw = request.query_params.get("limit")
+        if raw in (None, ""):
+            return settings.EDGE_API_PAGE_SIZE
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value < 1:
+            raise StatusError(400, "limit must be a positive integer", "BadRequest",
+                              causes=[cause("limit", "must be a positive integer")])
+        return min(value, 5000)
+
+    def retrieve(self, request, **kwargs):
+        """One manifest."""
+        return Response(self.manifest(self.get_object("get")))
+
+    def create(self, request, **kwargs):
+        """Create from a manifest; 201 with the stored manifest."""
+        obj = services.save_manifest(self.converter, request.data, user=request.user, context=self.write_context())
+        return Response(self.manifest(obj), status=201)
+
+    def update(self, request, **kwargs):
+        """Replace from a whole manifest (a stale resourceVersion is a 409)."""
+        obj = self.get_object("get")
+        saved = services.save_manifest(self.converter, request.data, user=request.user, instance=obj,
+                                       url_name=kwargs["name"], context=self.write_context())
+        return Response(self.manifest(saved))
+
+    def partial_update(self, request, **kwargs):
+        """Apply a JSON merge patch to the current manifest."""
+        if request.content_type.startswith("application/json-patch+json"):
+            raise StatusError(415, "JSON Patch is not supported; send a merge patch", "UnsupportedMediaType")
+        obj = self.get_object("get")
+        current = self.manifest(obj)
+        current["metadata"].pop("resourceVersion", None)
+        patched = services.merge_patch(current, request.data)
+        saved = services.save_manifest(self.converter, patched, user=request.user, instance=obj,
+                                       url_name=kwargs["name"], context=self.write_context())
+        return Response(self.manifest(saved))
+
+    def destroy(self, request, **kwargs):
+        """Delete; answers a Success Status naming the object."""
+        obj = self.get_object("get")
+        services.delete_object(self.converter, obj, user=request.user)
+        return Response(status_object(200, "", "", {"name": obj.name, "group": self.converter.group,
+                                                     "kind": self.converter.plural, "uid": str(obj.uid)},
+                                      success=True))
+
+
+def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet):
+    """A viewset class for ``converter``, documented for the OpenAPI schema."""
+    tag = f"{converter.group or 'core'}/{converter.plural}"
+    obj = OpenApiTypes.OBJECT
+    docs = {
+        "list": extend_schema(tags=[tag], parameters=LIST_PARAMS, responses=obj,
+                              summary=f"List {converter.kind} objects"),
+        "retrieve": extend_schema(tags=[tag], responses=obj, summary=f"Read a {converter.kind}"),
+        "create": extend_schema(tags=[tag], request=obj, responses={201: obj}, summary=f"Create a {converter.kind}"),
+        "update": extend_schema(tags=[tag], request=obj, responses=obj, summary=f"Replace a {converter.kind}"),
+        "partial_update": extend_schema(tags=[tag], request=obj, responses=obj,
+                                        summary=f"Merge-patch a {converter.kind}"),
+        "destroy": extend_schema(tags=[tag], responses=obj, summary=f"Delete a {converter.kind}"),
+    }
+    cls = type(f"{converter.kind}ViewSet", (base,), {"converter": converter, "__doc__": f"{converter.kind} API."})
+    return extend_schema_view(**docs)(cls)
+
+
+def manifest_urls(converter: Converter, viewset=None) -> list:
+    """URL patterns for one kind (collection and item, with or without a trailing slash)."""
+    viewset = viewset or manifest_viewset(converter)
+    group = converter.group or "core"
+    prefix = rf"^oapis/{group}/{converter.version}/"
+    if converter.cluster_child:  # native kinds of member clusters live under the scope group's clusters
+        prefix = r"^oapis/scope.theriseunion.io/v1alpha1/clusters/(?P<cluster>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/"
+    collection = viewset.as_view({"get": "list", "post": "create"})
+    item = viewset.as_view({"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"})
+    name = converter.plural if not converter.cluster_child else f"cluster-{converter.plural}"
+    return [
+        re_path(prefix + rf"{converter.plural}/?$", collection, name=f"{group}-{name}-list"),
+        re_path(prefix + rf"{converter.plural}/(?P<name>{ManifestViewSet.lookup_value_regex})/?$", item,
+                name=f"{group}-{name}-detail"),
+    ]

@@ -1,0 +1,222 @@
+"""Model ⇄ manifest: one converter per kind serves the API, the CRD sync and import/export.
+
+A converter knows its kind's apiVersion, kind and plural, validates an incoming manifest
+(metadata, then the spec through a DRF serializer, then the kind's own cross-field rules)
+and writes it to a model row. Errors name the offending field (``spec.rules[0].verbs``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rest_framework import serializers
+
+from edgeplatform.resources import labels as selectors
+from edgeplatform.resources.errors import cause, flatten_drf_errors, invalid
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@dataclass
+class Parsed:
+    """A validated manifest, ready to be written to a row."""
+
+    name: str
+    labels: dict
+    annotations: dict
+    spec: dict
+    resource_version: str | None = None
+    extra: dict = field(default_factory=dict)  # what a kind's clean() resolved (scope objects, …)
+
+
+_registry: dict[tuple[str, str], Converter] = {}
+
+
+def register(converter_class: type[Converter]) -> type[Converter]:
+    """Class decorator: make a converter findable by (group, plural) and by model."""
+    converter = converter_class()
+    _registry[(converter.group, converter.plural)] = converter
+    converter_class.model._converter = converter
+    return converter_class
+
+
+def converter_for(model_or_obj) -> Converter:
+    """The converter of a model class or instance."""
+    return model_or_obj._converter
+
+
+def registered() -> list[Converter]:
+    """Every registered converter."""
+    return list(_registry.values())
+
+
+class Converter:
+    """Model ⇄ manifest for one kind. Subclasses set the class attributes and override hooks."""
+
+    model = None
+    group = ""
+    version = "v1alpha1"
+    kind = ""
+    plural = ""
+    short_names: tuple[str, ...] = ()
+    spec_serializer: type[serializers.Serializer] | None = None
+    name_pattern = DNS1123_SUBDOMAIN
+    name_max_length = 253
+    #: served under clusters/<cluster>/ rather than at the group root
+    cluster_child = False
+
+    @property
+    def api_version(self) -> str:
+        """``group/version``, or just the version for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def lookup(self, name: str, context: dict | None = None):
+        """The stored object a manifest named ``name`` refers to, or None."""
+        return self.model.objects.filter(name=name).first()
+
+    # --- model → manifest -------------------------------------------------------------
+    def to_manifest(self, obj) -> dict:
+        """The manifest of a row, as the API, the CRD and the YAML tab show it."""
+        metadata = {
+            "name": obj.name,
+            "uid": str(obj.uid),
+            "resourceVersion": str(obj.resource_version),
+            "generation": obj.generation,
+            "creationTimestamp": obj.created.strftime("%Y-%m-%dT%H:%M:%SZ") if obj.created else None,
+        }
+        if obj.labels:
+            metadata["labels"] = dict(obj.labels)
+        if obj.annotations:
+            metadata["annotations"] = dict(obj.annotations)
+        body = {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata}
+        body["spec"] = self.spec_out(obj)
+        status = self.status_out(obj)
+        if status is not None:
+            body["status"] = status
+        return body
+
+    def spec_out(self, obj) -> dict:
+        """The spec as shown (override to redact secrets)."""
+        return dict(obj.spec or {})
+
+    def status_out(self, obj) -> dict | None:
+        """The status as shown; None omits it (kinds without a status subresource)."""
+        return dict(obj.status or {})
+
+    # --- manifest → model -------------------------------------------------------------
+    def parse(self, manifest: dict, instance=None, name: str | None = None, context: dict | None = None) -> Parsed:
+        """Validate a whole manifest; raise a 422 Status naming every bad field."""
+        problems: list[dict] = []
+        if not isinstance(manifest, dict):
+            raise invalid(self.kind, name or "", [cause("body", "must be an object")], self.group)
+        self._check_type(manifest, problems)
+        metadata = manifest.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            problems.append(cause("metadata", "must be an object"))
+            metadata = {}
+        obj_name = metadata.get("name") or name or (instance.name if instance else "")
+        self._check_name(obj_name, name, instance, problems)
+        labels = self._check_map(metadata.get("labels"), "metadata.labels", problems, labels=True)
+        annotations = self._check_map(metadata.get("annotations"), "metadata.annotations", problems)
+        spec = self._check_spec(manifest.get("spec"), problems, context)
+        rv = metadata.get("resourceVersion")
+        parsed = Parsed(obj_name, labels, annotations, spec, str(rv) if rv not in (None, "") else None)
+        if not problems:
+            self.clean(parsed, instance, problems, context or {})
+        if problems:
+            raise invalid(self.kind, obj_name, problems, self.group)
+        return parsed
+
+    def _check_type(self, manifest: dict, problems: list) -> None:
+        api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
+        if api_version not in (None, self.api_version):
+            problems.append(cause("apiVersion", f"must be {self.api_version}", "FieldValueNotSupported"))
+        if kind not in (None, self.kind):
+            problems.append(cause("kind", f"must be {self.kind}", "FieldValueNotSupported"))
+
+    def _check_name(self, obj_name, url_name, instance, problems: list) -> None:
+        if not obj_name:
+            problems.append(cause("metadata.name", "name is required", "FieldValueRequired"))
+        elif not isinstance(obj_name, str) or len(obj_name) > self.name_max_length \
+                or not self.name_pattern.match(obj_name):
+            problems.append(cause("metadata.name", "must be a lowercase RFC 1123 name (a-z, 0-9, '-')"))
+        elif url_name and obj_name != url_name:
+            problems.append(cause("metadata.name", f"does not match the name in the URL ({url_name})"))
+        elif instance is not None and obj_name != instance.name:
+            problems.append(cause("metadata.name", "is immutable", "FieldValueForbidden"))
+
+    @staticmethod
+    def _check_map(value, where: str, problems: list, labels: bool = False) -> dict:
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            problems.append(cause(where, "must be a map of strings"))
+            return {}
+        for key, item in value.items():
+            if not isinstance(item, str) or not selectors.valid_key(key) or \
+                    (labels and not selectors.valid_value(item)):
+                problems.append(cause(f"{where}[{key}]", "invalid key or value"))
+        return dict(value)
+
+    def _check_spec(self, spec, problems: list, context) -> dict:
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            problems.append(cause("spec", "must be an object"))
+            return {}
+        if self.spec_serializer is None:
+            return spec
+        serializer = self.spec_serializer(data=spec, context=context or {})
+        if not serializer.is_valid():
+            problems.extend(flatten_drf_errors(serializer.errors, "spec"))
+            return {}
+        return _drop_nulls(serializer.validated_data)
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Cross-field and cross-object rules; append causes to ``problems``."""
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Write a validated manifest onto a row (columns beyond metadata come from ``parsed``)."""
+        obj.name = parsed.name
+        obj.labels = parsed.labels
+        obj.annotations = parsed.annotations
+        obj.spec = parsed.spec
+
+    def after_save(self, obj, parsed: Parsed, created: bool) -> None:
+        """Work that belongs to the same transaction as the write (child rows, grant changes)."""
+
+    def before_delete(self, obj) -> None:
+        """Work that belongs to the same transaction as the delete."""
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """The scope a new or changed object will live in (checked before it is written)."""
+        return "platform"
+
+
+def _drop_nulls(value):
+    """Plain dicts/lists without the ``None`` values optional serializer fields leave behind."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+class LabelSelectorField(serializers.JSONField):
+    """A metav1.LabelSelector (matchLabels / matchExpressions), validated."""
+
+    def to_internal_value(self, data):
+        """Check the selector's shape, keys, operators and values."""
+        if not isinstance(data, dict) or set(data) - {"matchLabels", "matchExpressions"}:
+            raise serializers.ValidationError("must be a LabelSelector (matchLabels, matchExpressions)")
+        problems = selectors.validate_label_selector(data, "selector")
+        if problems:
+            raise serializers.ValidationError([f"{where}: {message}" for where, message in problems])
+        return data
+
+
+class StringMapField(serializers.DictField):
+    """A map of strings."""
+
+    child = serializers.CharField(allow_blank=True)

@@ -1,0 +1,47 @@
+"""The base every platform kind is stored on: Kubernetes object metadata plus a scope path."""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from edgeplatform import authz
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Every request starts here: ``Model.objects.restrict(user, verb)``."""
+
+    def restrict(self, user, verb: str = "get"):
+        """Only the rows ``user`` may ``verb`` (get, list, update, delete, …)."""
+        q = authz.authorizer().visible_q(user, verb, self.model)
+        return self if q is None else self.filter(q)
+
+
+class ManifestModel(models.Model):
+    """Metadata of a Kubernetes-style object: name, uid, labels, versions, spec and status.
+
+    ``scope_path`` is the scope the object lives in (for scope objects: the scope they are);
+    the permission engine filters on it. Subclasses set the ``kind`` metadata through their
+    converter (``edgeplatform.resources.converters``).
+    """
+
+    name = models.CharField(max_length=253, db_index=True)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    labels = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    spec = models.JSONField(default=dict, blank=True)
+    status = models.JSONField(default=dict, blank=True)
+    resource_version = models.PositiveBigIntegerField(default=1)
+    generation = models.PositiveBigIntegerField(default=1)
+    scope_path = models.CharField(max_length=600, db_index=True, default="platform")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ("name",)
+
+    def __str__(self):
+        return self.name

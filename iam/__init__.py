@@ -1,0 +1,1 @@
+"""Identity and access: users, groups, role templates, roles, bindings and the scope permission engine."""

@@ -1,0 +1,76 @@
+"""SubjectAccessReview with a scope: "may user U do verb V on resource R in scope S?" (DESIGN §3)."""
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from edgeplatform.resources import scopes
+from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid
+from iam.engine import engine
+from iam.engine import grants as grants_mod
+from iam.models import User
+
+GROUP = "iam.theriseunion.io"
+
+
+class ResourceAttributesSerializer(serializers.Serializer):
+    """What is being done."""
+
+    verb = serializers.CharField()
+    group = serializers.CharField(required=False, allow_blank=True, default="")
+    resource = serializers.CharField()
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScopeSerializer(serializers.Serializer):
+    """Where: a level and the scope object's name (plus its cluster for namespaces and nodes)."""
+
+    level = serializers.ChoiceField(choices=["platform", "cluster", "workspace", "nodegroup", "namespace", "node"])
+    value = serializers.CharField(required=False, allow_blank=True, default="")
+    cluster = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReviewSpecSerializer(serializers.Serializer):
+    """SubjectAccessReview spec."""
+
+    user = serializers.CharField()
+    groups = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    resourceAttributes = ResourceAttributesSerializer()
+    scope = ScopeSerializer(required=False)
+
+
+class SubjectAccessReviewView(APIView):
+    """Answer an access question with the engine every other surface uses."""
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/subjectaccessreviews"])
+    def post(self, request):
+        """Evaluate the review; a user may ask about others only if they may read bindings at that scope."""
+        body = request.data if isinstance(request.data, dict) else {}
+        serializer = ReviewSpecSerializer(data=body.get("spec"))
+        if not serializer.is_valid():
+            raise invalid("SubjectAccessReview", "", flatten_drf_errors(serializer.errors, "spec"), GROUP)
+        spec = serializer.validated_data
+        scope = spec.get("scope") or {"level": "platform", "value": "", "cluster": ""}
+        path = scopes.resolve(scope["level"], scope["value"], scope["cluster"] or None)
+        if path is None:
+            raise invalid("SubjectAccessReview", "", [cause("spec.scope", f'{scope["level"]} "{scope["value"]}" '
+                                                                          "not found", "FieldValueNotFound")], GROUP)
+        asking_for_self = spec["user"] == request.user.get_username() and not spec["groups"]
+        if not asking_for_self and not engine.allowed(request.user, "list", GROUP, "iamrolebindings", path):
+            raise StatusError(403, f'user "{request.user.get_username()}" may only review their own access at '
+                                   f'scope "{path}"', kind="subjectaccessreviews", group=GROUP)
+        attrs = spec["resourceAttributes"]
+        subject = User.objects.filter(name=spec["user"]).first()
+        if subject is None:
+            grants = grants_mod.build(0, 0, spec["user"], spec["groups"])
+        else:
+            own = engine.grants(subject)
+            grants = own if not spec["groups"] else grants_mod.build(
+                subject.pk, 0, subject.name, [*subject.groups.values_list("name", flat=True), *spec["groups"]],
+                active=subject.is_active, superuser=subject.is_superuser)
+        allowed, reason = grants_mod.explain(grants, attrs["verb"], attrs["group"], attrs["resource"], path,
+                                             attrs["name"])
+        return Response({"apiVersion": f"{GROUP}/v1alpha1", "kind": "SubjectAccessReview",
+                         "spec": body.get("spec"), "status": {"allowed": allowed, "reason": reason,
+                                                              "scopePath": path}}, status=201)

@@ -1,0 +1,18 @@
+"""App config: installs the permission engine and its invalidation hooks."""
+from django.apps import AppConfig
+
+
+class IamConfig(AppConfig):
+    """The iam app."""
+
+    name = "iam"
+    verbose_name = "Identity and access"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        """Register converters, the engine and the signal handlers that keep grants fresh."""
+        from edgeplatform import authz
+        from iam import manifests, signals  # noqa: F401
+        from iam.engine import engine
+
+        authz.register(engine)

@@ -1,0 +1,400 @@
+"""Converters for the iam.theriseunion.io kinds."""
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q
+from rest_framework import serializers
+
+from edgeplatform.resources import scopes
+from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
+from edgeplatform.resources.errors import cause
+from iam.engine.rules import validate_rules
+from iam.models import (
+    BUILTIN_LABEL,
+    CLUSTER_LABEL,
+    SCOPE_LABEL,
+    SCOPE_VALUE_LABEL,
+    Category,
+    IAMRole,
+    IAMRoleBinding,
+    RoleTemplate,
+    User,
+    UserGroup,
+)
+
+GROUP = "iam.theriseunion.io"
+ROLE_LEVELS = ("platform", "cluster", "workspace", "nodegroup", "namespace", "node")
+
+
+class RulesField(serializers.JSONField):
+    """A list of Kubernetes PolicyRules with known verbs."""
+
+    def to_internal_value(self, data):
+        """Validate every rule, naming the rule and field at fault."""
+        problems = validate_rules(data, "")
+        if problems:
+            raise serializers.ValidationError([f"{where.lstrip('.')}: {message}".lstrip(": ")
+                                               for where, message in problems])
+        return data
+
+
+class UIPermissionsField(serializers.ListField):
+    """uiPermissions such as ``platform/clusters.manage``."""
+
+    child = serializers.RegexField(r"^[a-z*][-a-z0-9*]*/[-a-zA-Z0-9*]+(\.[-a-zA-Z0-9*]+)?$|^\*$")
+
+
+class RoleTemplateSpecSerializer(serializers.Serializer):
+    """RoleTemplate spec."""
+
+    rules = RulesField()
+    uiPermissions = UIPermissionsField(required=False)
+
+
+class AggregationSerializer(serializers.Serializer):
+    """Which templates a role merges."""
+
+    templateNames = serializers.ListField(child=serializers.CharField(), required=False)
+    roleSelector = LabelSelectorField(required=False)
+
+
+class IAMRoleSpecSerializer(serializers.Serializer):
+    """IAMRole spec (``aggregatedRoleTemplates`` is written by the platform and ignored on input)."""
+
+    rules = RulesField(required=False)
+    uiPermissions = UIPermissionsField(required=False)
+    aggregationRoleTemplates = AggregationSerializer(required=False)
+    aggregatedRoleTemplates = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def validate(self, attrs):
+        """Drop the platform-written list; aggregation recomputes it."""
+        attrs.pop("aggregatedRoleTemplates", None)
+        return attrs
+
+
+def _check_scope_labels(parsed: Parsed, problems: list, *, required_value: bool) -> None:
+    """Resolve the scope labels of a role or binding into ``parsed.extra`` (level, value, cluster, path)."""
+    level = parsed.labels.get(SCOPE_LABEL, "")
+    value = parsed.labels.get(SCOPE_VALUE_LABEL, "")
+    cluster = parsed.labels.get(CLUSTER_LABEL, "")
+    where = f"metadata.labels[{SCOPE_LABEL}]"
+    if level not in ROLE_LEVELS:
+        problems.append(cause(where, f"must be one of {', '.join(ROLE_LEVELS)}",
+                              "FieldValueRequired" if not level else "FieldValueNotSupported"))
+        return
+    path = None
+    if level == "platform":
+        if value not in scopes.PLATFORM_VALUES:
+            problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", 'must be "global" for the platform'))
+        path = scopes.PLATFORM
+    elif value:
+        path = scopes.resolve(level, value, cluster or None)
+        if path is None:
+            what = f'{level} "{value}"' + (f' in cluster "{cluster}"' if cluster else "")
+            hint = "" if cluster or level not in scopes.CLUSTER_QUALIFIED else \
+                f"; name the cluster with the label {CLUSTER_LABEL}"
+            problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", f"{what} not found{hint}",
+                                  "FieldValueNotFound"))
+    elif required_value:
+        problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", "the scope object is required",
+                              "FieldValueRequired"))
+    parsed.extra.update(level=level, value=value, cluster=cluster, path=path)
+
+
+@register
+class RoleTemplateConverter(Converter):
+    """RoleTemplate ⇄ manifest."""
+
+    model = RoleTemplate
+    group, kind, plural, short_names = GROUP, "RoleTemplate", "roletemplates", ("rt",)
+    spec_serializer = RoleTemplateSpecSerializer
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """A scope label, when present, names a level."""
+        level = parsed.labels.get(SCOPE_LABEL)
+        if level is not None and level not in (*ROLE_LEVELS, "project"):
+            problems.append(cause(f"metadata.labels[{SCOPE_LABEL}]", f"must be one of {', '.join(ROLE_LEVELS)}",
+                                  "FieldValueNotSupported"))
+
+    def status_out(self, obj):
+        """Templates have no status."""
+        return None
+
+    def visible_extra(self, user, grants, verb: str) -> Q:
+        """Whoever may read templates somewhere sees the templates of that level and the levels below it."""
+        levels = {scopes.level_of(p) for p in grants.paths_allowing(verb, self.group, self.plural)}
+        below = {lvl for lvl in levels for lvl in _levels_from(lvl)}
+        return Q(**{f"labels__{SCOPE_LABEL}__in": sorted(below)}) if below else Q(pk__in=[])
+
+
+def _levels_from(level: str) -> tuple[str, ...]:
+    return {"cluster": ("cluster", "workspace", "nodegroup", "namespace", "node"),
+            "workspace": ("workspace", "namespace"), "nodegroup": ("nodegroup", "node"),
+            "namespace": ("namespace",), "node": ("node",)}.get(level, ())
+
+
+@register
+class IAMRoleConverter(Converter):
+    """IAMRole ⇄ manifest; a role with a scope value is pinned to that scope, one without is a prototype."""
+
+    model = IAMRole
+    group, kind, plural, short_names = GROUP, "IAMRole", "iamroles", ("iamr",)
+    spec_serializer = IAMRoleSpecSerializer
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Scope labels must name a level (and, if given, an existing scope object)."""
+        _check_scope_labels(parsed, problems, required_value=False)
+        if instance is not None and not problems and (instance.scope_level, instance.scope_value) != \
+                (parsed.extra["level"], parsed.extra["value"] if parsed.extra["level"] != "platform"
+                 else instance.scope_value):
+            if instance.bindings.exists():
+                problems.append(cause(f"metadata.labels[{SCOPE_LABEL}]",
+                                      "the scope of a role that is bound cannot change", "FieldValueForbidden"))
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Scope columns from the labels; aggregation runs when the row is saved."""
+        super().assign(obj, parsed)
+        obj.scope_level = parsed.extra["level"]
+        obj.scope_value = "" if parsed.extra["level"] == "platform" else parsed.extra["value"]
+        obj.scope_cluster = parsed.extra["cluster"]
+        obj.builtin = parsed.labels.get(BUILTIN_LABEL) == "true"
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """A pinned role lives in its scope; prototypes are platform objects."""
+        return parsed.extra["path"] or scopes.PLATFORM
+
+    def status_out(self, obj):
+        """``memberCount``: distinct subjects bound to this role."""
+        count = getattr(obj, "_member_count", None)
+        if count is None:
+            count = obj.bindings.values("subject_rows__kind", "subject_rows__name") \
+                .exclude(subject_rows__name=None).distinct().count()
+        return {**(obj.status or {}), "memberCount": count}
+
+    def visible_extra(self, user, grants, verb: str) -> Q:
+        """Prototypes are visible to whoever may read roles somewhere at their level."""
+        levels = {scopes.level_of(p) for p in grants.paths_allowing(verb, self.group, self.plural)}
+        below = {lvl for lvl in levels for lvl in _levels_from(lvl)}
+        return Q(scope_value="", scope_level__in=sorted(below)) if below else Q(pk__in=[])
+
+
+def member_counts(roles: list) -> None:
+    """Fill ``_member_count`` on many roles with one query (list views)."""
+    from iam.models import BindingSubject
+
+    counts = dict(BindingSubject.objects.filter(binding__role__in=roles).values("binding__role")
+                  .annotate(n=Count("name", distinct=True)).values_list("binding__role", "n"))
+    for role in roles:
+        role._member_count = counts.get(role.pk, 0)
+
+
+class RoleRefSerializer(serializers.Serializer):
+    """The role a binding grants."""
+
+    apiGroup = serializers.ChoiceField(choices=[GROUP])
+    kind = serializers.ChoiceField(choices=["IAMRole"])
+    name = serializers.CharField()
+
+
+class SubjectSerializer(serializers.Serializer):
+    """Who is bound."""
+
+    kind = serializers.ChoiceField(choices=["User", "Group", "ServiceAccount"])
+    name = serializers.CharField()
+    apiGroup = serializers.CharField(required=False, allow_blank=True)
+    namespace = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        """Service accounts live in a namespace."""
+        if attrs["kind"] == "ServiceAccount" and not attrs.get("namespace"):
+            raise serializers.ValidationError({"namespace": "required for a ServiceAccount subject"})
+        return attrs
+
+
+class IAMRoleBindingSpecSerializer(serializers.Serializer):
+    """IAMRoleBinding spec."""
+
+    roleRef = RoleRefSerializer()
+    subjects = SubjectSerializer(many=True, required=False)
+
+
+@register
+class IAMRoleBindingConverter(Converter):
+    """IAMRoleBinding ⇄ manifest; the scope lives only in labels."""
+
+    model = IAMRoleBinding
+    group, kind, plural, short_names = GROUP, "IAMRoleBinding", "iamrolebindings", ("iamrb",)
+    spec_serializer = IAMRoleBindingSpecSerializer
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The scope must exist; the role must exist and fit it (pinned roles bind only at their scope)."""
+        _check_scope_labels(parsed, problems, required_value=True)
+        role_name = parsed.spec["roleRef"]["name"]
+        role = IAMRole.objects.filter(name=role_name).first()
+        if role is None:
+            problems.append(cause("spec.roleRef.name", f'IAMRole "{role_name}" not found', "FieldValueNotFound"))
+            return
+        if instance is not None and instance.role_id != role.pk:
+            problems.append(cause("spec.roleRef", "is immutable; delete and re-create the binding",
+                                  "FieldValueForbidden"))
+        if problems:
+            return
+        level, path = parsed.extra["level"], parsed.extra["path"]
+        if role.scope_level != level:
+            problems.append(cause("spec.roleRef.name", f'role "{role.name}" is a {role.scope_level} role and '
+                                                       f"cannot be bound at {level} scope"))
+        elif not role.is_prototype and role.scope_path != path:
+            problems.append(cause("spec.roleRef.name", f'role "{role.name}" belongs to scope "{role.scope_path}" '
+                                                       f'and cannot be bound at "{path}"'))
+        parsed.extra["role"] = role
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Role and scope columns; the subject index follows on save."""
+        super().assign(obj, parsed)
+        obj.role = parsed.extra["role"]
+        obj.scope_level = parsed.extra["level"]
+        obj.scope_value = parsed.extra["value"]
+        obj.scope_cluster = parsed.extra["cluster"]
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """A binding lives at the scope it grants."""
+        return parsed.extra["path"]
+
+    def status_out(self, obj):
+        """Bindings have no status."""
+        return None
+
+
+class UserSpecSerializer(serializers.Serializer):
+    """User spec; passwords are write-only."""
+
+    email = serializers.EmailField(required=False, allow_blank=True)
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    lang = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    groups = serializers.ListField(child=serializers.CharField(), required=False)
+    password = serializers.CharField(required=False, write_only=True, trim_whitespace=False)
+    encryptedPassword = serializers.RegexField(r"^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$", required=False,
+                                               write_only=True)
+
+
+@register
+class UserConverter(Converter):
+    """User ⇄ manifest. ``status.state`` (Active|Disabled) is honoured on input, as in the reference."""
+
+    model = User
+    group, kind, plural = GROUP, "User", "users"
+    spec_serializer = UserSpecSerializer
+
+    def parse(self, manifest, instance=None, name=None, context=None):
+        """Also read the desired state from ``status.state``."""
+        parsed = super().parse(manifest, instance, name, context)
+        state = ((manifest.get("status") or {}) if isinstance(manifest, dict) else {}).get("state")
+        if state not in (None, "Active", "Disabled"):
+            from edgeplatform.resources.errors import invalid
+
+            raise invalid(self.kind, parsed.name, [cause("status.state", "must be Active or Disabled",
+                                                         "FieldValueNotSupported")], self.group)
+        parsed.extra["state"] = state
+        return parsed
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Groups must exist; a plain password must pass the password validators."""
+        groups = parsed.spec.get("groups") or []
+        found = dict(Group.objects.filter(name__in=groups).values_list("name", "pk"))
+        for i, group in enumerate(groups):
+            if group not in found:
+                problems.append(cause(f"spec.groups[{i}]", f'group "{group}" not found', "FieldValueNotFound"))
+        parsed.extra["group_ids"] = list(found.values())
+        password = parsed.spec.get("password")
+        if password:
+            try:
+                password_validation.validate_password(password, instance or User(name=parsed.name))
+            except DjangoValidationError as exc:
+                problems.append(cause("spec.password", " ".join(exc.messages)))
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Columns, password hash and the desired state; spec keeps no secret."""
+        spec = dict(parsed.spec)
+        password, encrypted = spec.pop("password", None), spec.pop("encryptedPassword", None)
+        super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
+        obj.email = spec.get("email", "")
+        if password:
+            obj.set_password(password)
+        elif encrypted:
+            obj.password = f"bcrypt${encrypted}"
+        elif obj.pk is None:
+            obj.set_unusable_password()
+        if parsed.extra.get("state"):
+            obj.is_active = parsed.extra["state"] == "Active"
+
+    def after_save(self, obj, parsed: Parsed, created: bool) -> None:
+        """Group membership follows ``spec.groups``."""
+        obj.groups.set(parsed.extra["group_ids"])
+
+    def spec_out(self, obj) -> dict:
+        """Spec with the current groups and email."""
+        spec = dict(obj.spec or {})
+        spec["email"] = obj.email
+        spec["groups"] = sorted(g.name for g in obj.groups.all())
+        return spec
+
+    def status_out(self, obj):
+        """state, reason and lastLoginTime."""
+        status = {**(obj.status or {}), "state": "Active" if obj.is_active else "Disabled"}
+        if obj.last_login:
+            status["lastLoginTime"] = obj.last_login.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return status
+
+    def visible_extra(self, user, grants, verb: str) -> Q:
+        """Everyone may read their own user."""
+        return Q(pk=user.pk) if verb in ("get", "list", "watch") else Q(pk__in=[])
+
+
+class GroupSpecSerializer(serializers.Serializer):
+    """Group spec."""
+
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+
+
+@register
+class UserGroupConverter(Converter):
+    """Group ⇄ manifest (members are set on users, ``spec.groups``, as in the reference)."""
+
+    model = UserGroup
+    group, kind, plural = GROUP, "Group", "groups"
+    spec_serializer = GroupSpecSerializer
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Create the underlying auth group on first save."""
+        super().assign(obj, parsed)
+        if obj.group_id is None:
+            obj.group, _ = Group.objects.get_or_create(name=parsed.name)
+
+    def status_out(self, obj):
+        """memberCount."""
+        return {"memberCount": obj.group.user_set.count()}
+
+
+class CategorySpecSerializer(serializers.Serializer):
+    """Category spec: i18n maps and an icon."""
+
+    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    icon = serializers.CharField(required=False, allow_blank=True)
+
+
+@register
+class CategoryConverter(Converter):
+    """Category ⇄ manifest (no status)."""
+
+    model = Category
+    group, kind, plural = GROUP, "Category", "categories"
+    spec_serializer = CategorySpecSerializer
+
+    def status_out(self, obj):
+        """Categories have no status."""
+        return None

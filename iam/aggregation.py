@@ -50,7 +50,8 @@ def aggregate_into(role, templates: dict | None = None) -> bool:
     if templates is None:
         templates = {t.name: t for t in RoleTemplate.objects.all()}
     spec = dict(role.spec or {})
-    chosen = select_templates(spec, templates)
+    ignore = (role.annotations or {}).get("iam.theriseunion.io/ignore-aggregate") == "true"
+    chosen = [] if ignore else select_templates(spec, templates)
     rules = _unique([*(spec.get("rules") or []), *(r for t in chosen for r in t.spec.get("rules") or [])])
     ui = sorted({*(spec.get("uiPermissions") or []), *(p for t in chosen for p in t.spec.get("uiPermissions") or [])})
     names = [t.name for t in chosen]
@@ -59,7 +60,16 @@ def aggregate_into(role, templates: dict | None = None) -> bool:
     if names or "aggregatedRoleTemplates" in spec:
         spec["aggregatedRoleTemplates"] = names
     role.spec, role.effective_rules, role.effective_ui = spec, rules, ui
+    role.digest = digest(rules, ui)
     return changed
+
+
+def digest(rules: list, ui: list) -> str:
+    """A content digest of effective rules and uiPermissions (the key compiled rule sets are cached under)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([rules, ui], sort_keys=True).encode()).hexdigest()
 
 
 def reaggregate_all() -> int:
@@ -72,6 +82,6 @@ def reaggregate_all() -> int:
         if aggregate_into(role, templates):
             IAMRole.objects.filter(pk=role.pk).update(
                 spec=role.spec, effective_rules=role.effective_rules, effective_ui=role.effective_ui,
-                resource_version=role.resource_version + 1)
+                digest=role.digest, resource_version=role.resource_version + 1)
             changed += 1
     return changed

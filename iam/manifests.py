@@ -43,7 +43,15 @@ class RulesField(serializers.JSONField):
 class UIPermissionsField(serializers.ListField):
     """uiPermissions such as ``platform/clusters.manage``."""
 
-    child = serializers.RegexField(r"^[a-z*][-a-z0-9*]*/[-a-zA-Z0-9*]+(\.[-a-zA-Z0-9*]+)?$|^\*$")
+    # ``<level>/<resource>.<action>`` (``platform/clusters.manage``); the reference also wrote
+    # ``workload/deployment/view`` and ``workload/deployment/*``, so any path of such words is taken.
+    child = serializers.RegexField(r"^[A-Za-z0-9*][-A-Za-z0-9_.*/:]{0,252}$")
+
+
+class I18nField(serializers.DictField):
+    """A display string per language (``{"zh-CN": …, "en-US": …}``), as the reference writes them."""
+
+    child = serializers.CharField(allow_blank=True)
 
 
 class RoleTemplateSpecSerializer(serializers.Serializer):
@@ -51,6 +59,8 @@ class RoleTemplateSpecSerializer(serializers.Serializer):
 
     rules = RulesField()
     uiPermissions = UIPermissionsField(required=False)
+    displayName = I18nField(required=False)
+    description = I18nField(required=False)
 
 
 class AggregationSerializer(serializers.Serializer):
@@ -59,12 +69,22 @@ class AggregationSerializer(serializers.Serializer):
     templateNames = serializers.ListField(child=serializers.CharField(), required=False)
     roleSelector = LabelSelectorField(required=False)
 
+    def to_internal_value(self, data):
+        """⚠ The reference's docs also write a bare list of ``{name: …}``; take it as templateNames."""
+        if isinstance(data, list):
+            if not all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in data):
+                raise serializers.ValidationError("a list here must hold {name: <template>} items")
+            data = {"templateNames": [item["name"] for item in data]}
+        return super().to_internal_value(data)
+
 
 class IAMRoleSpecSerializer(serializers.Serializer):
     """IAMRole spec (``aggregatedRoleTemplates`` is written by the platform and ignored on input)."""
 
     rules = RulesField(required=False)
     uiPermissions = UIPermissionsField(required=False)
+    displayName = I18nField(required=False)
+    description = I18nField(required=False)
     aggregationRoleTemplates = AggregationSerializer(required=False)
     aggregatedRoleTemplates = serializers.ListField(child=serializers.CharField(), required=False)
 
@@ -191,9 +211,9 @@ def member_counts(roles: list) -> None:
 
 
 class RoleRefSerializer(serializers.Serializer):
-    """The role a binding grants."""
+    """The role a binding grants (the reference's samples sometimes leave out apiGroup)."""
 
-    apiGroup = serializers.ChoiceField(choices=[GROUP])
+    apiGroup = serializers.ChoiceField(choices=[GROUP], default=GROUP)
     kind = serializers.ChoiceField(choices=["IAMRole"])
     name = serializers.CharField()
 

@@ -117,6 +117,8 @@ class IAMRole(ManifestModel):
     builtin = models.BooleanField(default=False)
     effective_rules = models.JSONField(default=list, blank=True)
     effective_ui = models.JSONField(default=list, blank=True)
+    #: digest of the effective rules and uiPermissions: compiled rule sets are cached under it
+    digest = models.CharField(max_length=64, blank=True)
 
     class Meta(ManifestModel.Meta):
         verbose_name = "IAM role"

@@ -88,4 +88,9 @@ def test_a_workspace_admin_manages_their_workspace_and_nothing_else(platform, ap
     bound = client.post(BINDINGS, binding_manifest("newbie-w1", "reader-workspace", "workspace", "w1",
                                                    users=("newbie",)))
     assert bound.status_code == 201, bound.json()
-    assert [b["metadata"]["name"] for b in client.get(BINDINGS).json()["items"]] == ["newbie-w1", "wsadmin-w1"]
+    visible = {b["metadata"]["name"]: b for b in client.get(BINDINGS).json()["items"]}
+    # the namespace's creator became its admin; the bindings of other workspaces stay invisible
+    creator = [b for b in visible.values() if b["metadata"]["labels"]["iam.theriseunion.io/scope"] == "namespace"]
+    assert set(visible) == {"newbie-w1", "wsadmin-w1", creator[0]["metadata"]["name"]}
+    assert creator[0]["spec"]["subjects"][0]["name"] == "wsadmin"
+    assert creator[0]["spec"]["roleRef"]["name"] == "namespace-admin"

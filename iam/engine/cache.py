@@ -154,6 +154,7 @@ class GrantCache:
             self._last_change = None
             self._next_poll = 0.0
             self._tx_marker = None
+        grants_mod.role_index.cache_clear()
         for key in self.stats:
             self.stats[key] = 0
 

@@ -26,7 +26,7 @@ class Grants:
     superuser: bool = False
     by_path: dict[str, RuleIndex] = field(default_factory=dict)
     ui_by_path: dict[str, frozenset] = field(default_factory=dict)
-    #: (path, binding name, role name, role id, role version), for explanations
+    #: (path, binding name, role name, role id, role digest), for explanations
     bindings: tuple = ()
 
     def allows(self, verb: str, group: str, resource: str, path: str, name: str = "") -> bool:
@@ -67,8 +67,8 @@ class Grants:
 
 
 @lru_cache(maxsize=4096)
-def role_index(role_id: int, version: int) -> tuple[RuleIndex, frozenset]:
-    """A role's compiled rules and uiPermissions, shared by every user bound to it."""
+def role_index(role_id: int, digest: str) -> tuple[RuleIndex, frozenset]:
+    """A role's compiled rules and uiPermissions, shared by every user bound to it (keyed by content digest)."""
     from iam.models import IAMRole
 
     rules, ui = IAMRole.objects.filter(pk=role_id).values_list("effective_rules", "effective_ui").first() \
@@ -103,14 +103,14 @@ def build(user_id: int, change_id: int, name: str, groups: list[str], *, active=
     subject = Q(kind="User", name=name) | Q(kind="Group", name__in=[*groups, AUTHENTICATED_GROUP])
     rows = (BindingSubject.objects.filter(subject)
             .values_list("binding__scope_path", "binding__name", "binding__role_id",
-                         "binding__role__resource_version", "binding__role__name")
+                         "binding__role__digest", "binding__role__name")
             .distinct())
     by_path: dict[str, RuleIndex] = {}
     ui_by_path: dict[str, frozenset] = {}
     bindings = []
-    for path, binding, role_id, version, role_name in rows:
-        index, ui = role_index(role_id, version)
-        bindings.append((path, binding, role_name, role_id, version))
+    for path, binding, role_id, digest, role_name in rows:
+        index, ui = role_index(role_id, digest)
+        bindings.append((path, binding, role_name, role_id, digest))
         by_path[path] = by_path[path].merged(index) if path in by_path else index
         if ui:
             ui_by_path[path] = ui_by_path.get(path, frozenset()) | ui
@@ -124,7 +124,7 @@ def explain(grants: Grants, verb: str, group: str, resource: str, path: str, nam
     if not grants.active:
         return False, "denied: the user is disabled or does not exist"
     for scope in chain(path):
-        for bound_path, binding, role_name, role_id, version in grants.bindings:
-            if bound_path == scope and role_index(role_id, version)[0].allows(verb, group, resource, name):
+        for bound_path, binding, role_name, role_id, digest in grants.bindings:
+            if bound_path == scope and role_index(role_id, digest)[0].allows(verb, group, resource, name):
                 return True, f'allowed by IAMRoleBinding "{binding}" (role "{role_name}") at scope "{scope}"'
     return False, f'denied: no binding on the chain of "{path}" grants {verb} on {group or "core"}/{resource}'

@@ -14,6 +14,9 @@ KNOWN_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "d
 #: Spellings of the reference implementation's templates, mapped to the resources they mean here.
 #: The original key is always kept too, so rules written for either name work.
 COMPAT_RESOURCES = {
+    ("tenant", "workspaces"): (("scope.theriseunion.io", "workspaces"),),
+    ("tenant", "clusters"): (("scope.theriseunion.io", "clusters"),),
+    ("tenant", "nodegroups"): (("scope.theriseunion.io", "nodegroups"),),
     ("tenant.theriseunion.io", "workspaces"): (("scope.theriseunion.io", "workspaces"),),
     ("tenant.theriseunion.io", "namespaces"): (("", "namespaces"),),
     ("tenant.theriseunion.io", "workspaces/namespaces"): (("", "namespaces"),),

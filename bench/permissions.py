@@ -62,15 +62,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from bench/: make the project importable
 
+STARTED = time.perf_counter()
 SEED = 20240611
 BATCH = 5000
 FULL_SIZE = {"users": 10_000, "clusters": 500, "workspaces": 5_000, "nodegroups": 5_000,
              "namespaces": 50_000, "nodes": 50_000, "bindings": 100_000}
 QUICK_DIVISOR = 20
-#: how many timed calls each measurement makes (capped by the fleet's users where it samples users)
+#: how many timed calls each measurement makes (capped by the fleet's users where it samples users);
+#: the uncached walk doubles as the verification sample, so it keeps its size with --quick
 SAMPLES = {"warm": 200_000, "has_perm": 5_000, "redis": 2_000, "db": 1_000, "guardian_users": 1_000,
            "guardian": 2_000, "uncached": 2_000}
-QUICK_WARM = 50_000
+QUICK_SAMPLES = {"warm": 50_000, "has_perm": 2_000, "redis": 500, "db": 500, "guardian_users": 250,
+                 "guardian": 500, "uncached": 2_000}
 GUARDIAN_CAP = 200  # object permissions per user at most
 
 #: binding level → weight (percent of the bindings)
@@ -178,8 +181,8 @@ def fleet_size(quick: bool) -> dict:
 
 
 def log(message: str) -> None:
-    """A progress line."""
-    print(f"# {message}", flush=True)
+    """A progress line, with the seconds since the start."""
+    print(f"# [{time.perf_counter() - STARTED:6.1f} s] {message}", flush=True)
 
 
 # --- the fleet ------------------------------------------------------------------------------------
@@ -676,30 +679,31 @@ def run(args: argparse.Namespace) -> dict:
     from iam.engine import engine
 
     counts = fleet_size(args.quick)
+    samples = QUICK_SAMPLES if args.quick else SAMPLES
     rng = random.Random(SEED)
     results = {"fleet": counts, "database": connection.vendor, "l2_backend": l2_backend()}
     log(f"database {connection.vendor} ({connection.settings_dict['NAME']}), L2 {results['l2_backend']}; "
         f"building fleet {counts}")
     fleet, results["build_s"] = build_fleet(counts, rng)
     log(f"fleet built in {results['build_s']:.1f} s")
-    checks = build_workload(fleet, QUICK_WARM if args.quick else SAMPLES["warm"], rng)
+    checks = build_workload(fleet, samples["warm"], rng)
     users = load_users(fleet)
     engine.cache.reset()
     phase(f"warm: filling L1 for {len({c.user for c in checks})} users, then {len(checks)} checks")
     results.update(measure_warm(engine, users, checks))
     answers = results["_answers"]
     phase("has_perm")
-    results.update(measure_has_perm(fleet, users, checks, answers, SAMPLES["has_perm"]))
+    results.update(measure_has_perm(fleet, users, checks, answers, samples["has_perm"]))
     phase("uncached walk (and verification of the warm answers)")
-    results.update(measure_uncached(fleet, checks, answers, SAMPLES["uncached"]))
+    results.update(measure_uncached(fleet, checks, answers, samples["uncached"]))
     phase("change-log poll")
     results.update(measure_poll(engine))
     phase("L2 hits")
-    results.update(measure_l2(engine, first_check_per_user(checks, users, SAMPLES["redis"], rng)))
+    results.update(measure_l2(engine, first_check_per_user(checks, users, samples["redis"], rng)))
     phase("database loads")
-    results.update(measure_db(engine, first_check_per_user(checks, users, SAMPLES["db"], rng)))
+    results.update(measure_db(engine, first_check_per_user(checks, users, samples["db"], rng)))
     phase("guardian baseline")
-    results.update(measure_guardian(fleet, users, SAMPLES["guardian_users"], SAMPLES["guardian"], rng))
+    results.update(measure_guardian(fleet, users, samples["guardian_users"], samples["guardian"], rng))
     results["uncached_over_warm_p50"] = results["uncached_p50_us"] / results["warm_p50_us"]
     results["guardian_over_warm_p50"] = results["guardian_p50_us"] / results["warm_p50_us"]
     results["l1_size_setting"] = _setting("EDGE_AUTHZ_CACHE_SIZE")
@@ -715,11 +719,11 @@ def _setting(name: str):
 def main(argv=None) -> int:
     """Entry point: exit status 1 when an answer differs between the engine and the uncached walk."""
     args = parse_args(argv)
-    started = time.perf_counter()
     configure(args)
     setup_django()
+    log("migrated")
     results = run(args)
-    results["wall_s"] = time.perf_counter() - started
+    results["wall_s"] = time.perf_counter() - STARTED
     for example in results["_mismatch_examples"]:
         log(f"MISMATCH user, verb, group, resource, path, warm, uncached = {example}")
     print_table(results)

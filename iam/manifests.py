@@ -35,8 +35,12 @@ class RulesField(serializers.JSONField):
         """Validate every rule, naming the rule and field at fault."""
         problems = validate_rules(data, "")
         if problems:
-            raise serializers.ValidationError([f"{where.lstrip('.')}: {message}".lstrip(": ")
-                                               for where, message in problems])
+            by_field: dict[str, list[str]] = {}
+            for where, message in problems:
+                by_field.setdefault(where or "", []).append(message)
+            if list(by_field) == [""]:
+                raise serializers.ValidationError(by_field[""])
+            raise serializers.ValidationError(by_field)
         return data
 
 

@@ -63,7 +63,12 @@ def flatten_drf_errors(detail, prefix: str = "") -> list[dict]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
-            field = prefix if key in ("non_field_errors",) else (f"{prefix}.{key}" if prefix else str(key))
+            if key in ("non_field_errors", ""):
+                field = prefix
+            elif str(key).startswith("["):  # an index path such as "[2].verbs"
+                field = f"{prefix}{key}"
+            else:
+                field = f"{prefix}.{key}" if prefix else str(key)
             out.extend(flatten_drf_errors(value, field))
         return out
     if isinstance(detail, list):

@@ -11,31 +11,40 @@ from dataclasses import dataclass, field
 KNOWN_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
                          "approve", "bind", "escalate", "impersonate", "use", "proxy", "*"})
 
-#: Spellings of the reference implementation's templates, mapped to the resources they mean here.
-#: The original key is always kept too, so rules written for either name work.
+#: Groups of the reference implementation's templates that name our scope kinds.
+COMPAT_SCOPE_GROUPS = frozenset({"tenant.theriseunion.io", "tenant", "cluster.theriseunion.io"})
+#: Resource spellings of the reference, mapped to the (group, resource) they mean here. The original
+#: key is always kept too, so rules written for either name work.
 COMPAT_RESOURCES = {
-    ("tenant", "workspaces"): (("scope.theriseunion.io", "workspaces"),),
-    ("tenant", "clusters"): (("scope.theriseunion.io", "clusters"),),
-    ("tenant", "nodegroups"): (("scope.theriseunion.io", "nodegroups"),),
-    ("tenant.theriseunion.io", "workspaces"): (("scope.theriseunion.io", "workspaces"),),
-    ("tenant.theriseunion.io", "namespaces"): (("", "namespaces"),),
-    ("tenant.theriseunion.io", "workspaces/namespaces"): (("", "namespaces"),),
-    ("tenant.theriseunion.io", "nodegroups"): (("scope.theriseunion.io", "nodegroups"),),
-    ("cluster.theriseunion.io", "clusters"): (("scope.theriseunion.io", "clusters"),),
-    ("iam.theriseunion.io", "roles"): (("iam.theriseunion.io", "iamroles"),),
-    ("iam.theriseunion.io", "rolebindings"): (("iam.theriseunion.io", "iamrolebindings"),),
-    ("iam.theriseunion.io", "members"): (("iam.theriseunion.io", "iamrolebindings"),),
+    "namespaces": (("", "namespaces"),),
+    "workspaces/namespaces": (("", "namespaces"),),
+    "nodegroups/namespaces": (("", "namespaces"),),
+    "nodes": (("", "nodes"),),
+    "nodegroups/nodes": (("", "nodes"),),
 }
-#: A group that stands for every Kubernetes group in the reference's templates.
-COMPAT_ANY_GROUP = frozenset({"resources.theriseunion.io"})
+COMPAT_IAM_RESOURCES = {
+    "roles": "iamroles",
+    "rolebindings": "iamrolebindings",
+    "members": "iamrolebindings",
+    "nodegroups/members": "iamrolebindings",
+}
+#: The reference's proxy group for native Kubernetes resources, and the native groups it stands for.
+COMPAT_NATIVE_PROXY = frozenset({"resources.theriseunion.io", "resource.theriseunion.io"})
+NATIVE_GROUPS = ("", "apps", "batch", "autoscaling", "networking.k8s.io", "policy", "storage.k8s.io",
+                 "events.k8s.io", "discovery.k8s.io", "metrics.k8s.io")
 
 
 def _expand(group: str, resource: str) -> list[str]:
     keys = [f"{group}|{resource}"]
-    for alias_group, alias_resource in COMPAT_RESOURCES.get((group, resource), ()):
-        keys.append(f"{alias_group}|{alias_resource}")
-    if group in COMPAT_ANY_GROUP:
-        keys.append(f"*|{resource}")
+    if group in COMPAT_SCOPE_GROUPS:
+        keys.append(f"scope.theriseunion.io|{resource}")
+        keys += [f"{g}|{r}" for g, r in COMPAT_RESOURCES.get(resource, ())]
+        if resource == "*":
+            keys += ["|namespaces", "|nodes"]
+    elif group == "iam.theriseunion.io" and resource in COMPAT_IAM_RESOURCES:
+        keys.append(f"iam.theriseunion.io|{COMPAT_IAM_RESOURCES[resource]}")
+    elif group in COMPAT_NATIVE_PROXY:
+        keys += [f"{native}|{resource}" for native in NATIVE_GROUPS]
     return keys
 
 
@@ -86,7 +95,7 @@ def compile_rules(rules: list[dict]) -> RuleIndex:
         keys = [key for group in rule.get("apiGroups") or [] for resource in rule.get("resources") or []
                 for key in _expand(group, resource)]
         names = rule.get("resourceNames") or []
-        for verb in rule.get("verbs") or []:
+        for verb in (v.lower() for v in rule.get("verbs") or []):
             if names:
                 by_key = named.setdefault(verb, {})
                 for key in keys:
@@ -118,8 +127,8 @@ def validate_rules(rules, field: str = "spec.rules") -> list[tuple[str, str]]:
         if not verbs:
             problems.append((f"{where}.verbs", "at least one verb is required"))
         elif isinstance(verbs, list):
-            for verb in verbs:
-                if verb not in KNOWN_VERBS:
+            for verb in verbs:  # the reference wrote "GET" in nonResourceURLs rules; verbs match case-blind
+                if not isinstance(verb, str) or verb.lower() not in KNOWN_VERBS:
                     problems.append((f"{where}.verbs", f'unsupported verb "{verb}"; known verbs: '
                                                        + ", ".join(sorted(KNOWN_VERBS))))
         has_resources = bool(rule.get("resources"))

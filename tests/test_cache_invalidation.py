@@ -115,3 +115,4 @@ def test_the_shared_cache_serves_a_fresh_process(site):
     assert engine.allowed(user, "get", "", "pods", NS)
     assert engine.cache.stats["l2_hits"] == before["l2_hits"] + 1
     assert engine.cache.stats["db_loads"] == before["db_loads"]
+

@@ -72,7 +72,7 @@ def test_changing_a_template_reaggregates_every_role_that_selects_it(site):
 @pytest.mark.skipif(not os.environ.get("EDGE_REFERENCE_RBAC_DIR"),
                     reason="EDGE_REFERENCE_RBAC_DIR names a checkout of the reference's templates/rbac folder")
 def test_the_reference_files_themselves_load(db):
-    """Run with the reference's own `edge-controller/templates/rbac/` files (Helm comments and `{{ }}` lines dropped)."""
+    """Loads the reference's own `edge-controller/templates/rbac/` files (Helm comments and `{{ }}` lines dropped)."""
     manifests = []
     for path in sorted(Path(os.environ["EDGE_REFERENCE_RBAC_DIR"]).glob("*.yaml")):
         text = re.sub(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", "", path.read_text(), flags=re.DOTALL)

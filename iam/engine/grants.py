@@ -1,14 +1,14 @@
 """A user's effective grants: every binding of the user and their groups, compiled per scope path.
 
 This is the precomputed structure the cascade reads (DESIGN §3). It is built from the
-database in three small queries and is what the caches hold.
+database in two small queries and is what the caches hold.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from django.db.models import Max, Q
+from django.db.models import Q
 
 from edgeplatform.resources.scopes import PLATFORM, chain
 from iam.engine.rules import RuleIndex, compile_rules
@@ -21,6 +21,7 @@ class Grants:
     """The compiled grants of one user."""
 
     user_id: int
+    #: the newest change-log id seen when these were built ...
     change_id: int
     active: bool = True
     superuser: bool = False
@@ -28,6 +29,8 @@ class Grants:
     ui_by_path: dict[str, frozenset] = field(default_factory=dict)
     #: (path, binding name, role name, role id, role digest), for explanations
     bindings: tuple = ()
+    #: ... and the id ranges below it not yet committed then (changes these may not reflect)
+    pending: tuple = ()
 
     def allows(self, verb: str, group: str, resource: str, path: str, name: str = "") -> bool:
         """The cascade: the first scope on the chain whose rules match allows; none denies."""
@@ -76,31 +79,36 @@ def role_index(role_id: int, digest: str) -> tuple[RuleIndex, frozenset]:
     return compile_rules(rules), frozenset(ui)
 
 
-def latest_change_id() -> int:
-    """The newest entry of the grant change log (0 when empty)."""
-    from iam.models import GrantChange
+def compute(user_id: int, stamp: int, pending: tuple = ()) -> Grants:
+    """Build a user's grants from the database (two queries while the roles are in ``role_index``).
 
-    return GrantChange.objects.aggregate(m=Max("id"))["m"] or 0
+    ``stamp`` is the newest change-log id the caller has seen and ``pending`` the id ranges
+    below it the caller has not seen committed: the grants reflect every other change up to
+    ``stamp`` and are judged fresh against both.
+    """
+    from django.contrib.auth.models import Group
 
-
-def compute(user_id: int) -> Grants:
-    """Build a user's grants from the database."""
     from iam.models import User
 
-    change_id = latest_change_id()
     row = User.objects.filter(pk=user_id).values_list("name", "is_active", "is_superuser").first()
     if row is None:
-        return Grants(user_id, change_id, active=False)
+        return Grants(user_id, stamp, active=False, pending=pending)
     name, active, superuser = row
-    groups = list(User.groups.through.objects.filter(user_id=user_id).values_list("group__name", flat=True))
-    return build(user_id, change_id, name, groups, active=active, superuser=superuser)
+    groups = Group.objects.filter(user__id=user_id).values("name")
+    found = _build(user_id, stamp, name, groups, active=active, superuser=superuser)
+    found.pending = pending
+    return found
 
 
 def build(user_id: int, change_id: int, name: str, groups: list[str], *, active=True, superuser=False) -> Grants:
-    """Grants of the subject ``name`` in ``groups`` (used for real users and for access reviews)."""
+    """Grants of the subject ``name`` in ``groups`` (access reviews for a named subject)."""
+    return _build(user_id, change_id, name, list(groups), active=active, superuser=superuser)
+
+
+def _build(user_id: int, change_id: int, name: str, groups, *, active: bool, superuser: bool) -> Grants:
     from iam.models import BindingSubject
 
-    subject = Q(kind="User", name=name) | Q(kind="Group", name__in=[*groups, AUTHENTICATED_GROUP])
+    subject = Q(kind="User", name=name) | Q(kind="Group", name__in=groups) | Q(kind="Group", name=AUTHENTICATED_GROUP)
     rows = (BindingSubject.objects.filter(subject)
             .values_list("binding__scope_path", "binding__name", "binding__role_id",
                          "binding__role__digest", "binding__role__name")

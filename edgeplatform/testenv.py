@@ -24,7 +24,7 @@ def _postgres_ok(url: str) -> bool:
     try:
         import psycopg
 
-        with psycopg.connect(url.replace("/edgeplatform", "/postgres"), connect_timeout=2) as conn:
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=2) as conn:
             conn.execute("select 1")
         return True
     except Exception:
@@ -37,7 +37,10 @@ def configure(env: dict) -> list[str]:
     if not env.get("DATABASE_URL") and env.get("EDGE_TEST_DB", "auto") != "sqlite":
         url = env.get("EDGE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/edgeplatform")
         if _reachable("127.0.0.1", 5432) and _postgres_ok(url):
-            env["DATABASE_URL"] = url
+            # a name of its own per run, so that runs side by side never share a test database
+            env["DATABASE_URL"] = f"{url}_{os.getpid()}"
+    if not env.get("DATABASE_URL"):
+        env.setdefault("EDGE_TEST_SQLITE", f"var/test-{os.getpid()}.sqlite3")
     chosen.append("database: " + ("PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"))
     if not env.get("REDIS_URL") and env.get("EDGE_TEST_CACHE", "auto") != "local" and _reachable("127.0.0.1", 6379):
         env["REDIS_URL"] = "redis://127.0.0.1:6379/15"

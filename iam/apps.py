@@ -13,6 +13,7 @@ class IamConfig(AppConfig):
         """Register converters, the engine and the signal handlers that keep grants fresh."""
         from edgeplatform import authz
         from iam import manifests, signals  # noqa: F401
-        from iam.engine import engine
+        from iam.engine import engine, metrics
 
         authz.register(engine)
+        metrics.install(engine)

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from edgeplatform.probes import healthz, readyz
 from iam.api.auth import RevokeView, TokenView
 
 urlpatterns = [
@@ -15,5 +16,7 @@ urlpatterns = [
     path("oapis/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
 ]

@@ -2,15 +2,32 @@
 # work on a fresh machine: they create .venv first when it is missing.
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
+CHROMIUM := .venv/.chromium-checked
+# root runs apt-get itself; anyone else only through password-less sudo
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && echo "sudo -n"; })
 
-.PHONY: setup run worker test bench lint migrate
-setup: $(STAMP)
+.PHONY: setup setup-ldap run worker test bench lint migrate
+setup: $(STAMP) $(CHROMIUM)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
+
+## Chromium for the browser tests (Debian packages chromium + chromium-driver), tried once per .venv when
+## /usr/bin/chromium is missing and apt-get is there; without it the browser tests skip.
+$(CHROMIUM): | $(STAMP)
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	  ( $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver ) \
+	  || echo "Chromium could not be installed: the browser tests will be skipped"; fi
+	@touch $@
+
+## Optional LDAP login: python-ldap needs the OpenLDAP and SASL headers to build.
+setup-ldap: $(STAMP)
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y libldap2-dev libsasl2-dev
+	$(PY) -m pip install --quiet -r requirements-ldap.txt
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -22,7 +39,7 @@ run: $(STAMP)
 	$(PY) -m honcho -f deploy/Procfile start
 
 ## Run the whole test suite (against PostgreSQL and Redis when they are reachable).
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m edgeplatform.testenv -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

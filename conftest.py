@@ -4,6 +4,24 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
+pytest_plugins = ["tests.kube.fixtures"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing():
+    """Tests log in hundreds of times: hash with MD5 (the deliberately slow default costs ~0.3 s a login).
+
+    The real hashers stay listed after it, so hashes made the production way still verify.
+    """
+    from django.conf import global_settings
+    from django.test import override_settings
+
+    quick = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher",
+                                                *global_settings.PASSWORD_HASHERS])
+    quick.enable()
+    yield
+    quick.disable()
+
 
 @pytest.fixture(autouse=True)
 def _fresh_engine():

@@ -49,8 +49,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "guardian",
+    "axes",
     "edgeplatform",
     "iam",
+    "iam.audit",
     "clusters",
     "appstore",
     "components",
@@ -63,8 +65,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # who/where of every audited change; records each refused request once; answers X-Request-ID
+    "iam.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last before metrics: turns a login refused by the lockout into the lockout answer
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -110,6 +116,8 @@ else:
 
 AUTH_USER_MODEL = "iam.User"
 AUTHENTICATION_BACKENDS = [
+    # first: refuses every login of a locked-out account before any backend checks a password
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "iam.backends.ScopeBackend",
     "iam.backends.ObjectPermissionBackend",
@@ -129,7 +137,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG and env.bool("EDGE_HTTPS", default=False))
@@ -168,12 +177,13 @@ SPECTACULAR_SETTINGS = {
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "out"),
         "data_folder_out": str(_BROKER_DIR / "out"),
         "data_folder_processed": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -183,6 +193,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "iam-prune-grant-changes": {"task": "iam.tasks.prune_grant_changes", "schedule": timedelta(hours=1)},
     "iam-purge-expired-tokens": {"task": "iam.tasks.purge_expired_tokens", "schedule": timedelta(hours=1)},
+    "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
 }
 
 # Authorization engine (seed §5 "authorization": cacheSize, cacheTTL).
@@ -194,6 +205,47 @@ EDGE_AUTHZ_POLL_INTERVAL = env.float("EDGE_AUTHZ_POLL_INTERVAL", default=0.25)
 EDGE_TOKEN_TTL = env.int("EDGE_TOKEN_TTL", default=24 * 3600)
 EDGE_API_PAGE_SIZE = env.int("EDGE_API_PAGE_SIZE", default=500)
 
+# Audit log: events older than this many days are pruned by the beat task iam.audit.tasks.prune.
+EDGE_AUDIT_RETENTION_DAYS = env.int("EDGE_AUDIT_RETENTION_DAYS", default=365)
+EDGE_REFRESH_TOKEN_TTL = env.int("EDGE_REFRESH_TOKEN_TTL", default=30 * 24 * 3600)
+EDGE_PERSONAL_TOKEN_MAX_TTL = env.int("EDGE_PERSONAL_TOKEN_MAX_TTL", default=0)  # seconds; 0: no upper bound
+
+# Login lockout (django-axes, policy in iam/lockout.py): EDGE_LOCKOUT_FAILURES failed logins, each within
+# EDGE_LOCKOUT_WINDOW seconds of the one before, lock the user name for EDGE_LOCKOUT_DURATION seconds.
+EDGE_LOCKOUT_FAILURES = env.int("EDGE_LOCKOUT_FAILURES", default=5)
+EDGE_LOCKOUT_WINDOW = env.int("EDGE_LOCKOUT_WINDOW", default=15 * 60)
+EDGE_LOCKOUT_DURATION = env.int("EDGE_LOCKOUT_DURATION", default=30 * 60)
+EDGE_LOCKOUT_BY_IP = env.bool("EDGE_LOCKOUT_BY_IP", default=False)
+AXES_ENABLED = env.bool("EDGE_LOCKOUT_ENABLED", default=True)
+AXES_HANDLER = "iam.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = "iam.lockout.failure_limit"
+AXES_COOLOFF_TIME = "iam.lockout.cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]] if EDGE_LOCKOUT_BY_IP else ["username"]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock lasts EDGE_LOCKOUT_DURATION, hammering or not
+AXES_LOCKOUT_CALLABLE = "iam.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are recorded by the audit log
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "client_secret", "refresh_token", "token",
+                             "csrfmiddlewaretoken"]
+AXES_IPWARE_PROXY_COUNT = 1 if env.bool("EDGE_BEHIND_PROXY", default=False) else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+                                     if env.bool("EDGE_BEHIND_PROXY", default=False) else ("REMOTE_ADDR",))
+
+# OpenID Connect login (mozilla-django-oidc): on when a client id and an issuer or explicit endpoints are set.
+# LDAP login (django-auth-ldap): on when EDGE_LDAP_URI is set; needs `make setup-ldap`.
+from iam.login_settings import ldap_settings, oidc_settings  # noqa: E402
+
+_oidc, _ldap = oidc_settings(env), ldap_settings(env)
+globals().update(_oidc)
+globals().update(_ldap)
+if _oidc["OIDC_ENABLED"]:
+    AUTHENTICATION_BACKENDS.append("iam.oidc.EdgeOIDCBackend")
+if _ldap["EDGE_LDAP_URI"]:
+    AUTHENTICATION_BACKENDS.append("iam.ldap.EdgeLDAPBackend")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -204,3 +256,18 @@ LOGGING = {
 # iam.backends.ObjectPermissionBackend is guardian's backend (a subclass that leaves Kubernetes-spelled
 # permissions to the Scope backend); guardian's check only recognises its own class path.
 SILENCED_SYSTEM_CHECKS = ["guardian.W001"]
+# axes.W006 asks for the client address among the lockout keys; a user name alone is locked on purpose (see
+# iam/lockout.py: guessing from many addresses must not get around the limit).
+SILENCED_SYSTEM_CHECKS.append("axes.W006")
+
+# Kubernetes gateway (edgeplatform/kube). The host cluster comes from EDGE_KUBECONFIG (with EDGE_KUBE_CONTEXT),
+# else from the pod's service account when EDGE_KUBE_IN_CLUSTER and running in a pod; with neither, CRD sync is off.
+EDGE_KUBECONFIG = env.str("EDGE_KUBECONFIG", default="")
+EDGE_KUBE_CONTEXT = env.str("EDGE_KUBE_CONTEXT", default="")
+EDGE_KUBE_IN_CLUSTER = env.bool("EDGE_KUBE_IN_CLUSTER", default=True)
+EDGE_KUBE_CONNECT_TIMEOUT = env.float("EDGE_KUBE_CONNECT_TIMEOUT", default=5.0)  # seconds, per request
+EDGE_KUBE_READ_TIMEOUT = env.float("EDGE_KUBE_READ_TIMEOUT", default=30.0)  # seconds, per request
+EDGE_KUBE_RETRIES = env.int("EDGE_KUBE_RETRIES", default=4)  # extra attempts on connection errors, 5xx and 429
+EDGE_KUBE_BACKOFF = env.float("EDGE_KUBE_BACKOFF", default=0.2)  # seconds; full-jitter exponential backoff base
+EDGE_KUBE_BACKOFF_MAX = env.float("EDGE_KUBE_BACKOFF_MAX", default=5.0)  # seconds; cap of one backoff delay
+EDGE_KUBE_DEADLINE = env.float("EDGE_KUBE_DEADLINE", default=60.0)  # seconds; no retry starts after this

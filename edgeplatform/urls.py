@@ -1,13 +1,16 @@
 """Top-level URLs: the API groups, OAuth, the OpenAPI schema and docs, metrics."""
-from django.contrib import admin
+from django.conf import settings
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from edgeplatform.console.site import console
 from edgeplatform.probes import healthz, readyz
 from iam.api.auth import RevokeView, TokenView
 
 urlpatterns = [
     path("", include("iam.api.urls")),
+    path("", include("iam.audit.urls")),
     path("", include("clusters.api.urls")),
     path("oauth/token", TokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", RevokeView.as_view(), name="oauth-revoke"),
@@ -15,8 +18,13 @@ urlpatterns = [
     path("oapis/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("oapis/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
-    path("admin/", admin.site.urls),
+    # The console replaces Django's default admin (whose is_staff/model permissions would be a second
+    # permission system); old /admin/ links land on it.
+    path("console/", console.urls),
+    path("admin/", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
 ]
+if settings.OIDC_ENABLED:  # OpenID Connect login: /oidc/authenticate/, /oidc/callback/, /oidc/logout/
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

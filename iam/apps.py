@@ -12,7 +12,7 @@ class IamConfig(AppConfig):
     def ready(self):
         """Register converters, the engine and the signal handlers that keep grants fresh."""
         from edgeplatform import authz
-        from iam import manifests, signals  # noqa: F401
+        from iam import manifests, signals, tokens  # noqa: F401  (tokens: disabling a user revokes their tokens)
         from iam.engine import engine, metrics
 
         authz.register(engine)

@@ -17,12 +17,14 @@ CATEGORY_LABEL = "iam.theriseunion.io/category"
 DEPENDENCIES_ANNOTATION = "iam.theriseunion.io/dependencies"
 
 __all__ = [
+    "APIClient",
     "AccessToken",
     "BindingSubject",
     "Category",
     "GrantChange",
     "IAMRole",
     "IAMRoleBinding",
+    "RefreshToken",
     "RoleTemplate",
     "User",
     "UserGroup",
@@ -195,11 +197,61 @@ class AccessToken(models.Model):
     name = models.CharField(max_length=128, blank=True)
     grant_type = models.CharField(max_length=32, default="password")
     created = models.DateTimeField(default=timezone.now)
-    expires = models.DateTimeField(db_index=True)
+    #: null: a personal token that never expires
+    expires = models.DateTimeField(db_index=True, null=True, blank=True)
     revoked = models.DateTimeField(null=True, blank=True)
     last_used = models.DateTimeField(null=True, blank=True)
+    #: the registered client the token was issued to (client-credentials and its refreshes)
+    client = models.ForeignKey("APIClient", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    @property
+    def is_valid(self) -> bool:
+        """Neither expired nor revoked."""
+        return self.revoked is None and (self.expires is None or self.expires > timezone.now())
+
+
+class RefreshToken(models.Model):
+    """A single-use refresh token (only its SHA-256 is stored).
+
+    Refreshing rotates: the used token is revoked and a new one of the same ``family`` is issued.
+    Presenting an already-rotated token again revokes the whole family (the token leaked).
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="refresh_tokens")
+    client = models.ForeignKey("APIClient", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    access_token = models.ForeignKey(AccessToken, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    family = models.CharField(max_length=32, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    #: set when the token was used to refresh (as opposed to revoked by a person or a disable)
+    rotated = models.BooleanField(default=False)
 
     @property
     def is_valid(self) -> bool:
         """Neither expired nor revoked."""
         return self.revoked is None and self.expires > timezone.now()
+
+
+class APIClient(models.Model):
+    """A registered program that gets tokens with the client-credentials grant.
+
+    The client acts as ``user`` (a service-account user): the bindings naming that user decide what the
+    client may do, and disabling the user stops the client. Only the SHA-256 of the secret is stored: the
+    secret is 256 random bits, so a slow password hash would add cost without adding safety.
+    """
+
+    client_id = models.CharField(max_length=128, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_clients")
+    description = models.CharField(max_length=256, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API client"
+
+    def __str__(self) -> str:
+        return self.client_id

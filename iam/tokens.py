@@ -1,41 +1,187 @@
-"""Bearer tokens for API clients: issued by ``POST /oauth/token``, stored hashed, expiring, revocable."""
+"""Bearer tokens: issued by ``POST /oauth/token`` or created as personal tokens, stored hashed, revocable.
+
+Three kinds of secrets live here, all random, shown once and stored as SHA-256 only:
+
+- access tokens (``AccessToken``; ``grant_type`` says how they were obtained: ``password``,
+  ``client_credentials``, ``refresh_token``, or ``personal`` for tokens a user made by hand);
+- refresh tokens (``RefreshToken``), single use: refreshing rotates them, replaying a used one revokes its
+  whole family;
+- nothing else: API client secrets are in :mod:`iam.clients`.
+
+A user's tokens die with the user: when ``is_active`` goes false every token and refresh token is revoked
+(see :func:`_revoke_when_disabled`), and bearer authentication refuses tokens of inactive users anyway.
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from iam.models import AccessToken
+from iam.models import AccessToken, RefreshToken, User
+
+__all__ = ["BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue", "issue_refresh",
+           "list_tokens", "lookup", "revoke", "revoke_all", "revoke_token", "rotate_refresh"]
 
 PREFIX = "edge_"
+REFRESH_PREFIX = "edgr_"
+PERSONAL = "personal"
+_DEFAULT = object()
+
+
+class InvalidGrant(Exception):
+    """A refresh token that cannot be used (unknown, expired, revoked, rotated, or its user disabled)."""
 
 
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue(user, grant_type: str = "password", name: str = "", ttl: int | None = None) -> tuple[str, AccessToken]:
-    """A new token for ``user``: the raw value (shown once) and its row."""
+def issue(user, grant_type: str = "password", name: str = "", ttl: int | None = None, *, client=None,
+          expires=_DEFAULT) -> tuple[str, AccessToken]:
+    """A new access token for ``user``: the raw value (shown once) and its row.
+
+    The lifetime is ``ttl`` seconds (default ``EDGE_TOKEN_TTL``), or ``expires`` (a datetime, or None for a
+    token that never expires) when given.
+    """
     raw = PREFIX + secrets.token_urlsafe(32)
-    ttl = settings.EDGE_TOKEN_TTL if ttl is None else ttl
+    if expires is _DEFAULT:
+        expires = timezone.now() + timedelta(seconds=settings.EDGE_TOKEN_TTL if ttl is None else ttl)
     row = AccessToken.objects.create(key_hash=_digest(raw), user=user, name=name, grant_type=grant_type,
-                                     expires=timezone.now() + timedelta(seconds=ttl))
+                                     expires=expires, client=client)
+    # a grant is a login: its actor is the user who got in; a personal token is made by whoever is acting
+    _audit("token_issue", row, actor=None if grant_type == PERSONAL else user.get_username(),
+           message=f"{grant_type} token issued")
     return raw, row
 
 
+def issue_refresh(user, access: AccessToken | None, *, client=None, family: str | None = None) -> str:
+    """A new refresh token for ``user`` (raw value), lasting ``EDGE_REFRESH_TOKEN_TTL`` seconds."""
+    raw = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    RefreshToken.objects.create(key_hash=_digest(raw), user=user, client=client, access_token=access,
+                                family=family or uuid.uuid4().hex,
+                                expires=timezone.now() + timedelta(seconds=settings.EDGE_REFRESH_TOKEN_TTL))
+    return raw
+
+
+def rotate_refresh(raw: str, client=None) -> tuple[User, str, str, RefreshToken]:
+    """Use a refresh token: revoke it and return (user, new access token, new refresh token, old row).
+
+    Raises :class:`InvalidGrant` when the token is unknown, expired, revoked, issued to another client, or
+    its user is disabled. A token that was already used (rotated) revokes every token of its family: someone
+    holds a copy.
+    """
+    now = timezone.now()
+    row = RefreshToken.objects.select_related("user", "client").filter(key_hash=_digest(raw or "")).first()
+    if row is None:
+        raise InvalidGrant("the refresh token is invalid")
+    if row.client_id != (client.pk if client is not None else None):
+        raise InvalidGrant("the refresh token was issued to another client")
+    if row.rotated:
+        _revoke_family(row.family, now)
+        raise InvalidGrant("the refresh token was already used; its tokens are revoked")
+    if row.revoked is not None:
+        raise InvalidGrant("the refresh token is revoked")
+    if row.expires <= now:
+        raise InvalidGrant("the refresh token is expired")
+    if not row.user.is_active:
+        raise InvalidGrant("the user is disabled")
+    with transaction.atomic():
+        # the conditional update lets exactly one of two concurrent refreshes with the same token win
+        if not RefreshToken.objects.filter(pk=row.pk, revoked=None).update(revoked=now, rotated=True):
+            raise InvalidGrant("the refresh token is revoked")
+        access_raw, access = issue(row.user, "refresh_token", client=row.client)
+        refresh_raw = issue_refresh(row.user, access, client=row.client, family=row.family)
+    return row.user, access_raw, refresh_raw, row
+
+
+def _revoke_family(family: str, now: datetime) -> None:
+    access_ids = RefreshToken.objects.filter(family=family).exclude(access_token=None).values("access_token_id")
+    AccessToken.objects.filter(pk__in=access_ids, revoked=None).update(revoked=now)
+    RefreshToken.objects.filter(family=family, revoked=None).update(revoked=now)
+
+
 def revoke(raw: str) -> bool:
-    """Revoke a token by its raw value; True if it existed and was live."""
-    return AccessToken.objects.filter(key_hash=_digest(raw), revoked=None).update(revoked=timezone.now()) > 0
+    """Revoke an access or refresh token by its raw value; True if it existed and was live."""
+    now = timezone.now()
+    digest = _digest(raw)
+    for model in (AccessToken, RefreshToken):
+        row = model.objects.select_related("user").filter(key_hash=digest, revoked=None).first()
+        if row is not None and model.objects.filter(pk=row.pk, revoked=None).update(revoked=now):
+            _audit("token_revoke", row, actor=row.user.get_username(), message=f"{model.__name__} revoked")
+            return True
+    return False
+
+
+def revoke_all(user) -> int:
+    """Revoke every live access and refresh token of ``user``; the number revoked."""
+    now = timezone.now()
+    count = AccessToken.objects.filter(user=user, revoked=None).update(revoked=now)
+    return count + RefreshToken.objects.filter(user=user, revoked=None).update(revoked=now)
 
 
 def lookup(raw: str) -> AccessToken | None:
     """The live token row for a raw value, or None."""
     row = AccessToken.objects.select_related("user").filter(key_hash=_digest(raw)).first()
     return row if row is not None and row.is_valid else None
+
+
+def create_personal_token(user, name: str, expires: datetime | None = None) -> tuple[str, AccessToken]:
+    """A personal API token of ``user`` named ``name``, expiring at ``expires`` (None: never).
+
+    Returns the raw token — shown to its owner once, never stored — and its row. The caller validates.
+    """
+    return issue(user, PERSONAL, name=name, expires=expires)
+
+
+def list_tokens(user):
+    """The live (neither expired nor revoked) access tokens of ``user``, newest first; rows carry no secret."""
+    now = timezone.now()
+    return (AccessToken.objects.filter(user=user, revoked=None).filter(Q(expires=None) | Q(expires__gt=now))
+            .order_by("-created", "-pk"))
+
+
+def revoke_token(user, token_id: int) -> bool:
+    """Revoke the token ``token_id`` of ``user``; False when ``user`` has no such live token.
+
+    Revoking an access token also revokes the refresh token issued with it.
+    """
+    now = timezone.now()
+    done = AccessToken.objects.filter(user=user, pk=token_id, revoked=None).update(revoked=now) > 0
+    if done:
+        RefreshToken.objects.filter(access_token_id=token_id, revoked=None).update(revoked=now)
+        _audit("token_revoke", AccessToken(pk=token_id, user=user), message="AccessToken revoked")
+    return done
+
+
+def _audit(verb: str, row, *, actor: str | None = None, message: str = "") -> None:
+    """One audit event for a token issued or revoked (never its secret: only its id, name and owner)."""
+    from iam import audit
+
+    audit.record(verb, resource="accesstokens", group="iam.theriseunion.io", kind=type(row).__name__,
+                 name=f"{row.user.get_username()}/{getattr(row, 'name', '') or row.pk}", scope_path="platform",
+                 actor=actor, message=message)
+
+
+@receiver(pre_save, sender=User)
+def _remember_active(sender, instance, **kwargs):
+    instance._was_active = (User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+                            if instance.pk else None)
+
+
+@receiver(post_save, sender=User)
+def _revoke_when_disabled(sender, instance, created, **kwargs):
+    """Disabling a user (API, console, admin, shell) revokes all of their tokens in the same transaction."""
+    if not created and getattr(instance, "_was_active", None) and not instance.is_active:
+        revoke_all(instance)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

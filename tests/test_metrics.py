@@ -14,7 +14,8 @@ def metric(text: str, name: str) -> float:
     return float(match.group(1))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # grants read inside an IAM-changing transaction are never cached
+# grants read inside a transaction that changed IAM data are never cached: commit for real
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_check_latency_and_cache_levels_are_exported(platform):
     platform.cluster("c1")
     user = platform.user("ann")

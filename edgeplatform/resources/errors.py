@@ -108,6 +108,9 @@ def status_exception_handler(exc, context):
         error = StatusError(exc.status_code, str(exc.detail))
     else:
         return None  # a real bug: let Django's 500 handling log it (the response body stays generic)
+    request = (context or {}).get("request")
+    if request is not None:  # middleware (the audit log) reads what went wrong from the request
+        getattr(request, "_request", request).status_error = error
     response = Response(error.status(), status=error.status_code)
     if error.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="edge-platform"'

@@ -55,8 +55,8 @@ class Requirement:
         return (has & any_of) if self.operator == "In" else ~(has & any_of)
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses."""
+def split_terms(text: str) -> list[str]:
+    """The terms of a selector: split on commas that are not inside parentheses, stripped, none empty."""
     parts, depth, current = [], 0, []
     for char in text:
         if char == "(":
@@ -81,7 +81,7 @@ def _check_value(value: str) -> str:
 def parse(selector: str) -> list[Requirement]:
     """Parse ``a=b,c!=d,e in (x,y),!f,g`` into requirements."""
     requirements = []
-    for term in _split_top_level(selector or ""):
+    for term in split_terms(selector or ""):
         if match := _SET_RE.match(term):
             if match.group(1):
                 raise SelectorError(f"unexpected '!' in {term!r}")

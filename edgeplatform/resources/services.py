@@ -2,14 +2,30 @@
 
 Each write validates, authorizes at the target scope, enforces optimistic concurrency
 (a stale ``resourceVersion`` is a 409) and runs in one transaction.
+
+Every write is announced through the signals below (the audit log listens), so no surface has to
+remember to log its changes.
 """
 from __future__ import annotations
 
+import copy
+
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
 from edgeplatform import authz
 from edgeplatform.resources.converters import Converter
 from edgeplatform.resources.errors import StatusError
+
+#: An object was created or replaced; sent inside the write's transaction. kwargs: ``converter``, ``obj``,
+#: ``before`` (its manifest before the write, None on create), ``after`` (its manifest now), ``user``
+#: (None: the system), ``created``.
+object_saved = Signal()
+#: An object was deleted; sent inside the transaction. kwargs: ``converter``, ``obj``, ``before``, ``user``.
+object_deleted = Signal()
+#: The permission engine refused a write; sent after the write's transaction unwound. kwargs: ``converter``,
+#: ``user``, ``verb``, ``path``, ``name``, ``error`` (the 403 StatusError).
+write_denied = Signal()
 
 
 def authorize(user, verb: str, converter: Converter, path: str, name: str = "", obj=None) -> None:
@@ -18,15 +34,25 @@ def authorize(user, verb: str, converter: Converter, path: str, name: str = "", 
         return
     if not authz.authorizer().allowed(user, verb, converter.group, converter.plural, path, name, obj):
         what = f'{converter.plural}.{converter.group}' if converter.group else converter.plural
-        raise StatusError(403, f'user "{user.get_username()}" cannot {verb} resource "{what}" '
-                               f'at scope "{path}"', kind=converter.plural, name=name, group=converter.group)
+        error = StatusError(403, f'user "{user.get_username()}" cannot {verb} resource "{what}" '
+                                 f'at scope "{path}"', kind=converter.plural, name=name, group=converter.group)
+        error.denial = {"converter": converter, "user": user, "verb": verb, "path": path, "name": name}
+        raise error
+
+
+def _announce_denial(error: StatusError) -> None:
+    """Tell listeners about a refusal, once the write's transaction has unwound."""
+    denial = getattr(error, "denial", None)
+    if denial is not None and not getattr(error, "denial_announced", False):
+        error.denial_announced = True
+        write_denied.send(sender=type(denial["converter"]), error=error, **denial)
 
 
 def merge_patch(target, patch):
-    """RFC 7386 JSON merge patch."""
+    """RFC 7386 JSON merge patch; returns a new value and leaves both arguments untouched."""
     if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -38,11 +64,21 @@ def merge_patch(target, patch):
 def save_manifest(converter: Converter, manifest: dict, *, user=None, instance=None, url_name: str | None = None,
                   context: dict | None = None):
     """Create (``instance=None``) or replace an object from its manifest; return the saved row."""
+    try:
+        return _save_manifest(converter, manifest, user, instance, url_name, context)
+    except StatusError as error:
+        _announce_denial(error)
+        raise
+
+
+def _save_manifest(converter: Converter, manifest: dict, user, instance, url_name, context):
     context = dict(context or {})
     context.setdefault("user", user)
     with transaction.atomic():
         if instance is not None:
             instance = type(instance).objects.select_for_update().get(pk=instance.pk)
+        before = converter.to_manifest(instance) if instance is not None and object_saved.has_listeners() \
+            else None
         parsed = converter.parse(manifest, instance, url_name, context)
         if instance is not None and parsed.resource_version is not None \
                 and parsed.resource_version != str(instance.resource_version):
@@ -74,12 +110,22 @@ def save_manifest(converter: Converter, manifest: dict, *, user=None, instance=N
             raise StatusError(409, f'{converter.plural} "{parsed.name}" already exists', "AlreadyExists",
                               kind=converter.plural, name=parsed.name, group=converter.group) from exc
         converter.after_save(obj, parsed, created=instance is None)
+        if object_saved.has_listeners():
+            object_saved.send(sender=type(converter), converter=converter, obj=obj, before=before,
+                              after=converter.to_manifest(obj), user=user, created=instance is None)
     return obj
 
 
 def delete_object(converter: Converter, obj, *, user=None) -> None:
     """Delete an object after checking ``delete`` at its scope."""
-    with transaction.atomic():
-        authorize(user, "delete", converter, obj.scope_path, obj.name, obj)
-        converter.before_delete(obj)
-        obj.delete()
+    try:
+        with transaction.atomic():
+            authorize(user, "delete", converter, obj.scope_path, obj.name, obj)
+            before = converter.to_manifest(obj) if object_deleted.has_listeners() else None
+            converter.before_delete(obj)
+            obj.delete()
+            if before is not None:
+                object_deleted.send(sender=type(converter), converter=converter, obj=obj, before=before, user=user)
+    except StatusError as error:
+        _announce_denial(error)
+        raise

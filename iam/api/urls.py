@@ -3,6 +3,8 @@ from django.urls import re_path
 
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
 from iam.api.access_review import SubjectAccessReviewView
+from iam.api.lockouts import LockoutDetailView, LockoutListView
+from iam.api.user_tokens import UserTokenDetailView, UserTokenListView
 from iam.manifests import (
     CategoryConverter,
     IAMRoleBindingConverter,
@@ -51,4 +53,11 @@ urlpatterns = [
     *manifest_urls(CategoryConverter()),
     re_path(r"^oapis/iam.theriseunion.io/v1alpha1/subjectaccessreviews/?$", SubjectAccessReviewView.as_view(),
             name="subjectaccessreviews"),
+    re_path(r"^oapis/iam.theriseunion.io/v1alpha1/lockouts/?$", LockoutListView.as_view(), name="lockouts"),
+    re_path(r"^oapis/iam.theriseunion.io/v1alpha1/lockouts/(?P<name>[^/]+)/?$", LockoutDetailView.as_view(),
+            name="lockout"),
+    re_path(r"^oapis/iam.theriseunion.io/v1alpha1/users/(?P<name>[^/]+)/tokens/?$", UserTokenListView.as_view(),
+            name="user-tokens"),
+    re_path(r"^oapis/iam.theriseunion.io/v1alpha1/users/(?P<name>[^/]+)/tokens/(?P<token_id>[0-9]+)/?$",
+            UserTokenDetailView.as_view(), name="user-token"),
 ]

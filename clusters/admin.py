@@ -1,0 +1,223 @@
+"""Console pages for clusters, workspaces, node groups, namespaces and nodes (see ``edgeplatform.console``)."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from clusters.models import (
+    CLUSTER_LABEL,
+    NODEGROUP_LABEL,
+    WORKSPACE_LABEL,
+    Cluster,
+    Namespace,
+    Node,
+    NodeGroup,
+    Workspace,
+)
+from edgeplatform.console.forms import ManifestForm, get_path, set_path
+from edgeplatform.console.options import ManifestAdmin
+from edgeplatform.console.site import console
+
+__all__ = ["ClusterAdmin", "NamespaceAdmin", "NodeAdmin", "NodeGroupAdmin", "WorkspaceAdmin"]
+
+CLUSTER_FIELD = f"metadata.labels[{CLUSTER_LABEL}]"
+
+
+def _names(model, user) -> list[tuple[str, str]]:
+    return [(name, name) for name in model.objects.restrict(user, "list").values_list("name", flat=True)]
+
+
+class ClusterForm(ManifestForm):
+    """A cluster: name, type and provider (the connection and the rest through YAML)."""
+
+    name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
+    type = forms.ChoiceField(choices=[("physical", "physical (imported)"), ("virtual", "virtual (vcluster)")])
+    provider = forms.CharField(required=False)
+    field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider"}
+
+    def initial_from(self, manifest):
+        """Form values from the manifest."""
+        return {"type": get_path(manifest, ("spec", "type"), "physical"),
+                "provider": get_path(manifest, ("spec", "provider"), "")}
+
+    def overlay(self, manifest, data):
+        """Form values into the manifest."""
+        if "name" in data:
+            manifest["metadata"]["name"] = data["name"]
+        manifest["spec"]["type"] = data["type"]
+        set_path(manifest, ("spec", "provider"), data.get("provider"))
+
+
+class InClusterForm(ManifestForm):
+    """Workspaces and node groups: name, cluster, display name and description."""
+
+    name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
+    cluster = forms.ChoiceField(choices=())
+    display_name = forms.CharField(required=False, max_length=128)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    field_map = {"metadata.name": "name", CLUSTER_FIELD: "cluster", "spec.displayName": "display_name",
+                 "spec.description": "description"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "cluster" in self.fields:
+            self.fields["cluster"].choices = [("", "---------"), *_names(Cluster, self.request.user)]
+
+    def initial_from(self, manifest):
+        """Form values from the manifest."""
+        return {"display_name": get_path(manifest, ("spec", "displayName"), ""),
+                "description": get_path(manifest, ("spec", "description"), "")}
+
+    def overlay(self, manifest, data):
+        """Form values into the manifest."""
+        if "name" in data:
+            manifest["metadata"]["name"] = data["name"]
+        if data.get("cluster"):
+            manifest["metadata"].setdefault("labels", {})[CLUSTER_LABEL] = data["cluster"]
+        set_path(manifest, ("spec", "displayName"), data.get("display_name"))
+        set_path(manifest, ("spec", "description"), data.get("description"))
+
+
+class NativeForm(ManifestForm):
+    """Namespaces and nodes: name, cluster and the grouping object (workspace or node group)."""
+
+    name = forms.CharField(max_length=63)
+    cluster = forms.ChoiceField(choices=())
+    parent_model = None
+    parent_label = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "cluster" in self.fields:
+            self.fields["cluster"].choices = [("", "---------"), *_names(Cluster, self.request.user)]
+        parents = self.parent_model.objects.restrict(self.request.user, "list").select_related("cluster")
+        self.fields["parent"].choices = [("", "(none)")] + [(p.name, f"{p.cluster.name}/{p.name}") for p in parents]
+
+    def initial_from(self, manifest):
+        """Form values from the manifest."""
+        return {"parent": get_path(manifest, ("metadata", "labels", self.parent_label), "")}
+
+    def overlay(self, manifest, data):
+        """Form values into the manifest."""
+        if "name" in data:
+            manifest["metadata"]["name"] = data["name"]
+        labels = manifest["metadata"].setdefault("labels", {})
+        labels.pop(CLUSTER_LABEL, None)
+        if data.get("parent"):
+            labels[self.parent_label] = data["parent"]
+        else:
+            labels.pop(self.parent_label, None)
+
+    def write_context(self):
+        """The cluster the object lives in."""
+        cluster = self.cleaned_data.get("cluster") or (self.instance.cluster.name if self.instance.pk else "")
+        return {"cluster": cluster}
+
+
+class NamespaceForm(NativeForm):
+    """A namespace, in a workspace or not."""
+
+    parent = forms.ChoiceField(choices=(), required=False, label="Workspace")
+    parent_model, parent_label = Workspace, WORKSPACE_LABEL
+    field_map = {"metadata.name": "name", "cluster": "cluster", f"metadata.labels[{WORKSPACE_LABEL}]": "parent"}
+
+
+class NodeForm(NativeForm):
+    """A node, in a node group or not."""
+
+    parent = forms.ChoiceField(choices=(), required=False, label="Node group")
+    parent_model, parent_label = NodeGroup, NODEGROUP_LABEL
+    field_map = {"metadata.name": "name", "cluster": "cluster", f"metadata.labels[{NODEGROUP_LABEL}]": "parent"}
+
+
+@admin.register(Cluster, site=console)
+class ClusterAdmin(ManifestAdmin):
+    """Clusters."""
+
+    form = ClusterForm
+    fields = ("name", "type", "provider")
+    list_display = ("name", "cluster_type", "created", "yaml_link")
+    dashboard_label, dashboard_order = "Clusters", 10
+    ui_create = ("platform/clusters.manage",)
+
+    @admin.display(description="type")
+    def cluster_type(self, obj):
+        """physical or virtual."""
+        return (obj.spec or {}).get("type", "physical")
+
+
+class InClusterAdmin(ManifestAdmin):
+    """Workspaces and node groups."""
+
+    form = InClusterForm
+    fields = ("name", "cluster", "display_name", "description")
+    readonly_on_change = ("name", "cluster")
+    list_display = ("name", "cluster", "display", "created", "yaml_link")
+    list_select_related = ("cluster",)
+    search_fields = ("name", "cluster__name")
+
+    @admin.display(description="display name")
+    def display(self, obj):
+        """spec.displayName."""
+        return (obj.spec or {}).get("displayName", "")
+
+    def display_name(self, obj):
+        """Read-only view of spec.displayName."""
+        return self.display(obj)
+
+    def description(self, obj):
+        """Read-only view of spec.description."""
+        return (obj.spec or {}).get("description", "")
+
+
+@admin.register(Workspace, site=console)
+class WorkspaceAdmin(InClusterAdmin):
+    """Workspaces."""
+
+    dashboard_label, dashboard_order = "Workspaces", 20
+    ui_create = ("platform/workspaces.create", "cluster/workspaces.create", "cluster/workspaces.manage")
+
+
+@admin.register(NodeGroup, site=console)
+class NodeGroupAdmin(InClusterAdmin):
+    """Node groups."""
+
+    dashboard_label, dashboard_order = "Node groups", 30
+    ui_create = ("cluster/nodegroups.manage",)
+
+
+class NativeAdmin(ManifestAdmin):
+    """Namespaces and nodes (native objects of member clusters)."""
+
+    fields = ("name", "cluster", "parent")
+    readonly_on_change = ("name", "cluster")
+    search_fields = ("name", "cluster__name")
+
+    def write_context(self, obj) -> dict:
+        """Native converters look objects up in their cluster."""
+        return {"cluster": obj.cluster.name}
+
+    def parent(self, obj):
+        """Read-only view of the grouping object."""
+        return getattr(obj, self.form.parent_model.level) or "(none)"
+
+
+@admin.register(Namespace, site=console)
+class NamespaceAdmin(NativeAdmin):
+    """Namespaces."""
+
+    form = NamespaceForm
+    list_display = ("name", "cluster", "workspace", "created", "yaml_link")
+    list_select_related = ("cluster", "workspace")
+    dashboard_label, dashboard_order = "Namespaces", 40
+    ui_create = ("cluster/namespaces.manage", "workspace/projects.create", "workspace/projects.manage")
+
+
+@admin.register(Node, site=console)
+class NodeAdmin(NativeAdmin):
+    """Nodes."""
+
+    form = NodeForm
+    list_display = ("name", "cluster", "nodegroup", "created", "yaml_link")
+    list_select_related = ("cluster", "nodegroup")
+    dashboard_label, dashboard_order = "Nodes", 50

@@ -1,0 +1,235 @@
+"""``ManifestAdmin``: a ModelAdmin whose rows, buttons and writes all go through the platform's own paths.
+
+- rows: ``Model.objects.restrict(user, "list")``;
+- page, "Add", "Change" and "Delete": the engine, at the object's scope (``access``);
+- writes: ``services.save_manifest`` / ``services.delete_object`` (validation, authorization,
+  409 on a stale resourceVersion, audit and signals exactly as through the API);
+- a YAML tab per object (``<object>/yaml/``) reading and writing the whole manifest.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from edgeplatform.console import access
+from edgeplatform.console.forms import ManifestForm, YamlForm, apply_status_error, dump_yaml
+from edgeplatform.resources import services
+from edgeplatform.resources.errors import StatusError
+
+__all__ = ["ManifestAdmin", "ManifestRejected"]
+
+
+class ManifestRejected(Exception):
+    """A save the write path refused; the change form is shown again with its causes."""
+
+    def __init__(self, error: StatusError):
+        super().__init__(error.message)
+        self.error = error
+
+
+class ManifestAdmin(admin.ModelAdmin):
+    """Base admin for every manifest kind. Subclasses pick list columns and a ``ManifestForm``."""
+
+    form = ManifestForm
+    change_form_template = "console/change_form.html"
+    show_full_result_count = False  # one COUNT per list page, not two
+    search_fields = ("name",)
+    list_per_page = 50
+    ordering = ("name",)
+    actions_on_bottom = False
+    #: where the dashboard counts this kind ("" = not on the dashboard)
+    dashboard_label = ""
+    #: uiPermissions any of which puts a "New …" quick action for this kind on the dashboard (the engine
+    #: must also allow ``create`` somewhere; uiPermissions only decide what the dashboard offers first)
+    ui_create: tuple[str, ...] = ()
+    #: fields shown read-only once the object exists
+    readonly_on_change = ("name",)
+
+    @property
+    def converter(self):
+        """The kind's converter (registered when its app is ready, after admin modules may load)."""
+        return self.model._converter
+
+    # --- rows ---------------------------------------------------------------------------------
+    def get_queryset(self, request):
+        """Only the rows the engine lets this user list."""
+        return self.model.objects.restrict(request.user, "list")
+
+    # --- permissions: every one of them is a question to the engine ---------------------------
+    def has_module_permission(self, request):
+        """The kind's page is in the menu when the user may list it somewhere."""
+        return access.may_somewhere(request.user, "list", self.converter)
+
+    def has_view_permission(self, request, obj=None):
+        """List somewhere (page) or get at the object's scope."""
+        if obj is None:
+            return access.may_somewhere(request.user, "list", self.converter)
+        return access.may(request.user, "get", obj) or self._listed(request, obj)
+
+    def _listed(self, request, obj) -> bool:
+        # rows a kind shows beyond scope grants (the user's own User row) are readable where they are listed
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request):
+        """"Add" shows when the user may create this kind at some scope (the scope itself is checked on save)."""
+        return access.may_somewhere(request.user, "create", self.converter)
+
+    def has_change_permission(self, request, obj=None):
+        """Update somewhere (list page) or at the object's scope (change form)."""
+        if obj is None:
+            return access.may_somewhere(request.user, "update", self.converter)
+        return access.may(request.user, "update", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        """Delete somewhere (bulk action) or at the object's scope (delete button)."""
+        if obj is None:
+            return access.may_somewhere(request.user, "delete", self.converter)
+        return access.may(request.user, "delete", obj)
+
+    # --- forms --------------------------------------------------------------------------------
+    def get_readonly_fields(self, request, obj=None):
+        """The name is immutable once created."""
+        return self.readonly_on_change if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The kind's form, told about the request (choices are restricted per user) and a rejected save."""
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        attrs = {"request": request, "rejected": getattr(request, "_console_rejected", None)}
+        return type(form_class.__name__, (form_class,), attrs)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Run the change form; a save the write path refused re-renders it with the causes and the input."""
+        extra_context = {**(extra_context or {}), **self._tabs(request, object_id)}
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ManifestRejected as rejected:
+            request._console_rejected = rejected.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_form(self, request, form, change):
+        """The instance is written by ``save_model`` from the manifest, not by the form."""
+        return form.instance
+
+    def save_model(self, request, obj, form, change):
+        """Save through the one write path; a refusal goes back to the form."""
+        manifest = form.build_manifest()
+        try:
+            context = {**(self.write_context(obj) if change else {}), **form.write_context()}
+            saved = services.save_manifest(self.converter, manifest, user=request.user,
+                                           instance=obj if change else None, context=context)
+        except StatusError as error:
+            raise ManifestRejected(error) from error
+        form.instance = saved
+        # the admin's redirect and message read the object it passed in
+        obj.pk, obj.name = saved.pk, saved.name
+
+    def save_related(self, request, form, formsets, change):
+        """Related rows are the converter's business (``after_save``); kinds with more override this."""
+
+    def write_context(self, obj) -> dict:
+        """Context the converter needs (native kinds: the cluster)."""
+        return {}
+
+    def delete_model(self, request, obj):
+        """Delete through the one write path."""
+        try:
+            services.delete_object(self.converter, obj, user=request.user)
+        except StatusError as error:
+            raise PermissionDenied(error.message) from error
+
+    def delete_queryset(self, request, queryset):
+        """Bulk delete: one checked delete per object; refusals are reported, the rest proceed."""
+        for obj in queryset:
+            try:
+                services.delete_object(self.converter, obj, user=request.user)
+            except StatusError as error:
+                self.message_user(request, error.message, messages.ERROR)
+
+    # Django's own change log would be a second record beside the audit log: the write path audits.
+    def log_addition(self, request, obj, message):
+        """Recorded by the audit log through the write path."""
+
+    def log_change(self, request, obj, message):
+        """Recorded by the audit log through the write path."""
+
+    def log_deletions(self, request, queryset):
+        """Recorded by the audit log through the write path."""
+
+    def log_deletion(self, request, obj, object_repr):
+        """Recorded by the audit log through the write path."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        """An object's history is its audit trail (the admin's own change log is not kept)."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        query = urlencode({"resource": f"{self.converter.plural}/{obj.name}"})
+        return HttpResponseRedirect(f"{reverse(f'{self.admin_site.name}:audit')}?{query}")
+
+    # --- YAML tab -----------------------------------------------------------------------------
+    def get_urls(self):
+        """The admin's URLs plus ``<id>/yaml/``."""
+        info = self.opts.app_label, self.opts.model_name
+        extra = [path("<path:object_id>/yaml/", self.admin_site.admin_view(self.yaml_view),
+                      name="{}_{}_yaml".format(*info))]
+        return extra + super().get_urls()
+
+    def _tabs(self, request, object_id) -> dict:
+        if object_id is None:
+            return {}
+        return {"yaml_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_yaml",
+                                    args=[object_id])}
+
+    def yaml_view(self, request, object_id):
+        """Show an object's manifest as YAML; accept an edited one when the user may update it."""
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(f"{self.opts.verbose_name} not found")
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        can_update = self.has_change_permission(request, obj)
+        if request.method == "POST":
+            if not can_update:
+                raise PermissionDenied
+            form = YamlForm(request.POST)
+            if form.is_valid():
+                try:
+                    saved = services.save_manifest(self.converter, form.cleaned_data["manifest"],
+                                                   user=request.user, instance=obj,
+                                                   context=self.write_context(obj))
+                except StatusError as error:
+                    apply_status_error(form, error, catch_all="manifest")
+                else:
+                    self.message_user(request, f'{self.converter.kind} "{saved.name}" saved '
+                                               f"(resourceVersion {saved.resource_version}).", messages.SUCCESS)
+                    return HttpResponseRedirect(request.path)
+        else:
+            form = YamlForm(initial={"manifest": dump_yaml(self.converter.to_manifest(obj))})
+        if not can_update:
+            form.fields["manifest"].disabled = True
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{self.converter.kind} {obj.name}: YAML",
+            "opts": self.opts, "original": obj, "form": form, "can_update": can_update,
+            "change_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+                                  args=[obj.pk]),
+            "has_view_permission": True, "app_label": self.opts.app_label,
+        }
+        return TemplateResponse(request, "console/yaml.html", context)
+
+    @admin.display(description="YAML")
+    def yaml_link(self, obj):
+        """A link to the object's YAML tab (list column)."""
+        url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_yaml", args=[obj.pk])
+        return format_html('<a href="{}">YAML</a>', url)
+
+    @admin.display(description="scope")
+    def scope(self, obj):
+        """The object's scope path (list column)."""
+        return obj.scope_path

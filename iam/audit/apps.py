@@ -1,0 +1,17 @@
+"""App config of the audit log (label ``audit``)."""
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """The audit log: hash-chained events of every mutation, denied request and login."""
+
+    name = "iam.audit"
+    label = "audit"
+    verbose_name = "Audit log"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        """Listen to the write path, logins, lockouts and tasks."""
+        from iam.audit import receivers
+
+        receivers.connect()

@@ -1,0 +1,94 @@
+"""Who is acting, from where: set once per HTTP request, Celery task or ``actor()`` block, read by the recorder.
+
+The context lives in a :class:`contextvars.ContextVar`, so nested contexts (a task run eagerly inside a
+request) stack and unwind cleanly. It also carries a denial that the write path noted but could not record
+itself: the denied write's transaction is rolled back, so the context's owner records it once at the end.
+"""
+from __future__ import annotations
+
+import contextvars
+import re
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+__all__ = ["AuditContext", "actor", "current", "new_request_id", "username_of"]
+
+_current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("edge_audit_context", default=None)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def new_request_id() -> str:
+    """A fresh request id."""
+    return uuid.uuid4().hex
+
+
+def username_of(user) -> str:
+    """The audit name of a user object: its user name, or ``anonymous``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return user.get_username()
+
+
+@dataclass
+class AuditContext:
+    """The who and where of the work in progress.
+
+    ``request`` (an HttpRequest) supplies the actor lazily, because API authentication happens inside
+    the view, after the middleware set the context. ``actor_name`` is used when there is no request.
+    """
+
+    request_id: str = field(default_factory=new_request_id)
+    actor_name: str = "system"
+    source_ip: str = ""
+    user_agent: str = ""
+    request: object = None
+    path: str = ""
+    #: the first denial the write path noted (kwargs for ``record``), written by the context's owner
+    pending_denial: dict | None = None
+    #: a denied/failed event was already written for this request (login_failed, a flushed denial)
+    denial_recorded: bool = False
+
+    @property
+    def actor(self) -> str:
+        """The acting user's name, ``anonymous``, or the system actor of this context."""
+        if self.request is not None:
+            return username_of(getattr(self.request, "user", None))
+        return self.actor_name
+
+    def note_denial(self, **event) -> None:
+        """Remember a denial to be recorded when this context ends (only the first one counts)."""
+        if self.pending_denial is None and not self.denial_recorded:
+            self.pending_denial = event
+
+
+def current() -> AuditContext | None:
+    """The context of the work in progress, or None (a shell, a migration)."""
+    return _current.get()
+
+
+def push(context: AuditContext) -> contextvars.Token:
+    """Make ``context`` current; give the token to :func:`pop`."""
+    return _current.set(context)
+
+
+def pop(token: contextvars.Token) -> None:
+    """Restore the context that was current before :func:`push`."""
+    _current.reset(token)
+
+
+@contextmanager
+def actor(name: str, request_id: str | None = None):
+    """Run a block as ``name`` (e.g. ``system:kubewatch``): events it causes name that actor.
+
+    A denial noted inside the block is recorded when the block ends.
+    """
+    from iam.audit.recorder import flush_denial
+
+    context = AuditContext(request_id=request_id or new_request_id(), actor_name=name)
+    token = push(context)
+    try:
+        yield context
+    finally:
+        pop(token)
+        flush_denial(context)

@@ -1,0 +1,114 @@
+"""Writing audit events: the public :func:`record`, and what the write path and the request owners call."""
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+
+from iam.audit import chain
+from iam.audit.context import AuditContext, current, username_of
+from iam.audit.redaction import redact
+
+__all__ = ["RESULTS", "VERBS", "flush_denial", "note_denial", "record", "record_write"]
+
+log = logging.getLogger(__name__)
+
+#: Verbs an event may carry: Kubernetes' (for mutations and denied requests) and the security events.
+VERBS = ("create", "update", "patch", "delete", "deletecollection", "get", "list", "watch",
+         "login", "login_failed", "logout", "lockout", "unlock", "token_issue", "token_revoke", "prune")
+RESULTS = ("allowed", "denied", "error")
+_DEFAULT_CODE = {"allowed": 200, "denied": 403, "error": 500}
+_table_ready = False
+
+
+def _ready() -> bool:
+    """Is the audit table there? (Not yet while earlier migrations write built-ins on a fresh database.)"""
+    global _table_ready
+    if not _table_ready:
+        _table_ready = "audit_auditevent" in connection.introspection.table_names()
+    return _table_ready
+
+
+def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", name: str = "",
+           scope_path: str = "", result: str = "allowed", status_code: int | None = None, message: str = "",
+           before: dict | None = None, after: dict | None = None, actor: str | None = None, request=None,
+           seal_now: bool = False):
+    """Record one event; who and where come from the current context (or ``request``), the rest from the call.
+
+    Runs in the caller's transaction: if that rolls back, so does the event; once it commits, the event is
+    sealed into the hash chain. ``before``/``after`` are manifests and are redacted here. ``actor``
+    overrides the context's (a user name or ``system:<what>``). ``seal_now``: the caller's transaction
+    commits right after this call (see :func:`iam.audit.chain.insert`).
+
+    Returns the event, or None while the audit table does not exist yet.
+    """
+    if not _ready():
+        return None
+    context = current()
+    source = context if context is not None else _context_of(request)
+    event = chain.insert(
+        actor=(actor or (source.actor if source else "system"))[:253],
+        source_ip=source.source_ip if source else "", user_agent=source.user_agent if source else "",
+        request_id=source.request_id if source else "", path=source.path if source else "",
+        verb=verb, api_group=group, resource=resource, kind=kind, name=name or "", scope_path=scope_path or "",
+        result=result, status_code=status_code or _DEFAULT_CODE.get(result, 200), message=message or "",
+        before=redact(before) if before is not None else None, after=redact(after) if after is not None else None,
+        seal_now=seal_now,
+    )
+    if result != "allowed" and context is not None:
+        context.denial_recorded = True
+    return event
+
+
+def _context_of(request) -> AuditContext | None:
+    if request is None:
+        return None
+    from iam.audit.middleware import context_for_request
+
+    return context_for_request(request)
+
+
+def record_write(verb: str, converter, obj, *, before=None, after=None, user=None):
+    """One mutation through the write path (``services.save_manifest``/``delete_object``)."""
+    context = current()
+    if verb == "update" and context is not None and getattr(context.request, "method", "") == "PATCH":
+        verb = "patch"
+    # The write path sends its signal as the last step of its transaction; when that transaction is the
+    # outermost one, it commits right after, and the event can be sealed in place.
+    outermost = len(connection.atomic_blocks) == 1
+    return record(verb, resource=converter.plural, group=converter.group, kind=converter.kind, name=obj.name,
+                  scope_path=obj.scope_path, status_code=201 if verb == "create" else 200, before=before,
+                  after=after, actor=username_of(user) if user is not None else None, seal_now=outermost)
+
+
+def note_denial(*, verb: str, converter, user, path: str, name: str, error) -> None:
+    """The engine refused a write: record it once, outside the write's rolled-back transaction.
+
+    Inside a request, task or ``actor()`` block the context's owner records it when it ends (a view may
+    still turn the refusal into a form error); elsewhere it is recorded now.
+    """
+    event = {"verb": verb, "resource": converter.plural, "group": converter.group, "kind": converter.kind,
+             "name": name, "scope_path": path, "result": "denied", "status_code": error.status_code,
+             "message": error.message, "actor": username_of(user) if user is not None else None}
+    context = current()
+    if context is not None:
+        context.note_denial(**event)
+    else:
+        record(**event)
+
+
+def flush_denial(context: AuditContext) -> None:
+    """Record the denial a finished context noted, unless one was recorded already."""
+    if context.pending_denial is None or context.denial_recorded:
+        return
+    event, context.pending_denial = context.pending_denial, None
+    try:
+        from iam.audit.context import pop, push
+
+        token = push(context)
+        try:
+            record(**event)
+        finally:
+            pop(token)
+    except Exception:  # a refused request must stay refused, not become a 500, if the log cannot be written
+        log.exception("could not record a denied request")

@@ -1,0 +1,382 @@
+"""The audit log (DESIGN §9): one event per mutation and per denied request, redacted, queryable, exportable.
+
+Tamper detection, retention and concurrent appends are in test_audit_chain.py.
+"""
+import csv
+import io
+import json
+
+import pytest
+from celery import shared_task
+from django.db import transaction
+from django.test import Client
+
+from clusters.manifests import WorkspaceConverter
+from edgeplatform.resources import services
+from edgeplatform.resources.errors import StatusError
+from iam.audit import actor
+from iam.audit.models import AuditEvent
+from iam.audit.redaction import REDACTED, redact
+from tests.support import PASSWORD
+
+EVENTS = "/oapis/iam.theriseunion.io/v1alpha1/auditevents"
+WS = "/oapis/scope.theriseunion.io/v1alpha1/workspaces"
+CLUSTERS = "/oapis/scope.theriseunion.io/v1alpha1/clusters"
+USERS = "/oapis/iam.theriseunion.io/v1alpha1/users"
+
+
+def mark() -> int:
+    """The newest event id so far: events after it are the ones a step made."""
+    newest = AuditEvent.objects.order_by("-id").first()
+    return newest.id if newest else 0
+
+
+def since(start: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(id__gt=start).order_by("id"))
+
+
+def workspace(name, display="", **metadata):
+    return {"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Workspace",
+            "metadata": {"name": name, "labels": {"scope.theriseunion.io/cluster": "c1"}, **metadata},
+            "spec": {"displayName": display} if display else {}}
+
+
+@pytest.fixture
+def root(platform, api):
+    platform.cluster("c1")
+    return api(platform.user("root", superuser=True))
+
+
+# --- mutations through the API ------------------------------------------------------------------------------
+
+def test_each_api_mutation_is_exactly_one_event_with_its_diff(root):
+    start = mark()
+    created = root.post(WS, workspace("w1", "One"))
+    assert created.status_code == 201, created.json()
+    [event] = since(start)
+    assert (event.verb, event.api_group, event.resource, event.kind, event.name, event.actor) == \
+        ("create", "scope.theriseunion.io", "workspaces", "Workspace", "w1", "root")
+    assert (event.result, event.status_code, event.scope_path) == ("allowed", 201, "clusters/c1/workspaces/w1")
+    assert event.before is None and event.after["spec"]["displayName"] == "One"
+
+    start = mark()
+    current = root.get(f"{WS}/w1").json()
+    current["spec"]["displayName"] = "Uno"
+    assert root.put(f"{WS}/w1", current).status_code == 200
+    [event] = since(start)
+    assert event.verb == "update" and event.status_code == 200
+    assert (event.before["spec"]["displayName"], event.after["spec"]["displayName"]) == ("One", "Uno")
+    shown = root.get(f"{EVENTS}/{event.id}").json()
+    assert "spec.displayName" in shown["spec"]["changes"] and "metadata.resourceVersion" in shown["spec"]["changes"]
+
+    start = mark()
+    assert root.patch(f"{WS}/w1", {"spec": {"description": "patched"}}).status_code == 200
+    [event] = since(start)
+    assert event.verb == "patch" and "description" not in event.before["spec"]
+    assert event.after["spec"]["description"] == "patched"
+
+    start = mark()
+    assert root.delete(f"{WS}/w1").status_code == 200
+    [event] = since(start)
+    assert (event.verb, event.name, event.after) == ("delete", "w1", None)
+    assert event.before["spec"]["displayName"] == "Uno"
+
+
+def test_a_request_id_is_taken_from_the_caller_or_made_and_always_returned(root):
+    start = mark()
+    response = root.client.post(WS, json.dumps(workspace("w2")), content_type="application/json",
+                                headers={"X-Request-ID": "trace-42"}, **root.headers)
+    assert response.status_code == 201 and response["X-Request-ID"] == "trace-42"
+    [event] = since(start)
+    assert event.request_id == "trace-42" and event.source_ip == "127.0.0.1"
+
+    response = root.client.get(WS, headers={"User-Agent": "kubectl/1.31"}, **root.headers)
+    made = response["X-Request-ID"]
+    assert len(made) == 32 and made != "trace-42"
+
+
+def test_failed_and_rolled_back_writes_leave_no_event(root, platform):
+    root.post(WS, workspace("w3"))
+    start = mark()
+    assert root.post(WS, workspace("w3")).status_code == 409  # already exists
+    assert root.post(WS, {**workspace("w4"), "spec": {"displayName": 7 * "x" * 40}}).status_code == 422
+    stale = root.get(f"{WS}/w3").json()
+    stale["metadata"]["resourceVersion"] = "999"
+    assert root.put(f"{WS}/w3", stale).status_code == 409
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.save_manifest(WorkspaceConverter(), workspace("w5"))
+        raise RuntimeError("the surrounding work failed")
+    assert since(start) == []
+    assert not WorkspaceConverter.model.objects.filter(name="w5").exists()
+
+
+# --- secrets -------------------------------------------------------------------------------------------------
+
+def test_cluster_connection_secrets_and_user_passwords_never_reach_the_log(root):
+    start = mark()
+    cluster = {"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",
+               "metadata": {"name": "edge-1", "annotations": {"example.com/api-token": "tok-IN-ANNOTATION"}},
+               "spec": {"type": "physical", "connection": {
+                   "type": "direct", "kubernetesAPIEndpoint": "https://10.0.0.1:6443",
+                   "kubeconfig": "apiVersion: v1\nusers: [{user: {token: KUBECONFIG-SECRET}}]",
+                   "token": "BEARER-SECRET"}}}
+    assert root.post(CLUSTERS, cluster).status_code == 201
+    user = {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "User", "metadata": {"name": "newbie"},
+            "spec": {"email": "n@example.com", "password": "Sup3r-Secret-Pw!"}}
+    assert root.post(USERS, user).status_code == 201
+    current = root.get(f"{USERS}/newbie").json()
+    current["spec"]["password"] = "An0ther-Secret-Pw!"
+    assert root.put(f"{USERS}/newbie", current).status_code == 200
+
+    events = since(start)
+    assert [(e.verb, e.resource) for e in events] == [("create", "clusters"), ("create", "users"),
+                                                      ("update", "users")]
+    everything = json.dumps([root.get(f"{EVENTS}/{e.id}").json() for e in events])
+    for secret in ("KUBECONFIG-SECRET", "BEARER-SECRET", "tok-IN-ANNOTATION", "Sup3r-Secret-Pw!",
+                   "An0ther-Secret-Pw!"):
+        assert secret not in everything
+    assert events[0].after["metadata"]["annotations"]["example.com/api-token"] == REDACTED
+    assert events[0].after["spec"]["connection"]["kubernetesAPIEndpoint"] == "https://10.0.0.1:6443"
+
+
+def test_one_redaction_rule_for_every_kind_of_secret_field():
+    applied = json.dumps({"spec": {"values": {"adminPassword": "p"}}, "metadata": {"name": "x"}})
+    manifest = {"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied}},
+                "spec": {"values": {"adminPassword": "p", "auth": {"token": "t", "clientKeyData": "k",
+                                                                   "privateKey": "pk", "credentials": {"a": 1}},
+                                    "encryptedPassword": "$2a$10$abc", "secretKey": "s"},
+                         "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["a"]}]},
+                         "taints": [{"key": "edge", "value": "true", "effect": "NoSchedule"}],
+                         "password": ""}}
+    out = redact(manifest)
+    values = out["spec"]["values"]
+    assert values["adminPassword"] == values["encryptedPassword"] == values["secretKey"] == REDACTED
+    assert set(values["auth"].values()) == {REDACTED}
+    assert out["spec"]["selector"] == manifest["spec"]["selector"]  # a selector's key is not a secret
+    assert out["spec"]["taints"] == manifest["spec"]["taints"]
+    assert out["spec"]["password"] == ""  # nothing to hide
+    embedded = json.loads(out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    assert embedded["spec"]["values"]["adminPassword"] == REDACTED and embedded["metadata"]["name"] == "x"
+
+
+# --- denied requests -----------------------------------------------------------------------------------------
+
+def test_a_write_the_engine_refuses_is_one_denied_event(root, platform, api):
+    root.post(WS, workspace("w1"))
+    platform.user("viewer")
+    platform.bind("v", "workspace-viewer", "workspace", "w1", users=("viewer",))
+    viewer = api(platform.user("viewer2"))
+    viewer_w1 = api(__import__("iam.models", fromlist=["User"]).User.objects.get(name="viewer"))
+    start = mark()
+    assert viewer_w1.post(WS, workspace("w9")).status_code == 403
+    assert viewer_w1.patch(f"{WS}/w1", {"spec": {"displayName": "x"}}).status_code == 403
+    events = since(start)
+    assert [(e.actor, e.verb, e.resource, e.name, e.result, e.status_code) for e in events] == [
+        ("viewer", "create", "workspaces", "w9", "denied", 403),
+        ("viewer", "update", "workspaces", "w1", "denied", 403)]
+    assert 'cannot create resource "workspaces.scope.theriseunion.io"' in events[0].message
+    assert events[0].scope_path == "clusters/c1/workspaces/w9"
+
+    # 404 that hides an existing object is a denial; a 404 for nothing is not
+    start = mark()
+    assert viewer.get(f"{WS}/w1").status_code == 404
+    assert viewer.get(f"{WS}/nothing-here").status_code == 404
+    [event] = since(start)
+    assert (event.actor, event.verb, event.name, event.result, event.status_code) == \
+        ("viewer2", "get", "w1", "denied", 404)
+
+
+def test_unauthenticated_requests_are_one_denied_event_each(root):
+    start = mark()
+    assert Client().get(WS).status_code == 401
+    response = Client().delete(f"{WS}/w1", HTTP_AUTHORIZATION="Bearer edge_not-a-token")
+    assert response.status_code == 401
+    events = since(start)
+    assert [(e.actor, e.verb, e.resource, e.status_code) for e in events] == [
+        ("anonymous", "list", "workspaces", 401), ("anonymous", "delete", "workspaces", 401)]
+    assert events[1].request_id == response["X-Request-ID"]
+
+
+def test_a_refusal_a_surface_turns_into_a_form_error_is_still_recorded_once(platform):
+    platform.cluster("c1")
+    nobody = platform.user("nobody")
+    start = mark()
+    with actor("console-view-of-nobody"):  # as a console view would: catch the 403, show the form again
+        for _ in range(2):
+            with pytest.raises(StatusError):
+                services.save_manifest(WorkspaceConverter(), workspace("w1"), user=nobody)
+    [event] = since(start)
+    assert (event.actor, event.verb, event.result, event.status_code) == ("nobody", "create", "denied", 403)
+    # without any context (a shell) it is written at once
+    with pytest.raises(StatusError):
+        services.save_manifest(WorkspaceConverter(), workspace("w1"), user=nobody)
+    assert len(since(start)) == 2
+
+
+# --- logins --------------------------------------------------------------------------------------------------
+
+def test_failed_logins_lockout_and_unlock_are_recorded(platform):
+    platform.user("ann")
+    start = mark()
+    response = Client().post("/oauth/token", {"grant_type": "password", "username": "ann", "password": "nope"},
+                             HTTP_USER_AGENT="curl/8")
+    assert response.status_code in (400, 401)
+    [event] = since(start)
+    assert (event.verb, event.actor, event.name, event.result, event.user_agent) == \
+        ("login_failed", "ann", "ann", "denied", "curl/8")
+    assert "nope" not in json.dumps(event.__dict__, default=str)
+
+    from django.conf import settings
+
+    try:
+        from iam import lockout
+    except ImportError:
+        pytest.skip("no lockout module")
+    for _ in range(settings.EDGE_LOCKOUT_FAILURES):
+        Client().post("/oauth/token", {"grant_type": "password", "username": "ann", "password": "nope"})
+    events = since(start)
+    assert [e.verb for e in events].count("lockout") == 1
+    refused = events[-1]  # the attempt after the lock: refused whatever the password
+    assert (refused.verb, refused.status_code, refused.message) == ("login_failed", 429, "the account is locked")
+    lockout.unlock("ann", actor=platform.user("admin", superuser=True))
+    unlock = since(start)[-1]
+    assert (unlock.verb, unlock.actor, unlock.name) == ("unlock", "admin", "ann")
+
+
+def test_a_session_login_is_recorded(platform):
+    platform.user("sam")
+    from django.contrib.auth import login
+    from django.test import RequestFactory
+
+    from iam.models import User
+
+    request = RequestFactory().post("/console/login/", HTTP_USER_AGENT="Firefox")
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request.session = SessionStore()
+    start = mark()
+    login(request, User.objects.get(name="sam"), backend="django.contrib.auth.backends.ModelBackend")
+    [event] = since(start)
+    assert (event.verb, event.actor, event.result, event.user_agent) == ("login", "sam", "allowed", "Firefox")
+
+
+# --- background work -----------------------------------------------------------------------------------------
+
+@shared_task(name="tests.audit.rename_workspace")
+def rename_workspace(name: str, display: str) -> None:
+    """A background task writing through the one write path, as the system."""
+    converter = WorkspaceConverter()
+    current = converter.lookup(name)
+    services.save_manifest(converter, workspace(name, display), instance=current)
+
+
+def test_background_work_is_the_system_named_after_its_task(root):
+    root.post(WS, workspace("w1"))
+    start = mark()
+    result = rename_workspace.apply(args=("w1", "Renamed"))
+    assert result.successful(), result.traceback
+    [event] = since(start)
+    assert (event.actor, event.verb, event.name) == ("system:tests.audit.rename_workspace", "update", "w1")
+    assert event.request_id == result.id and event.after["spec"]["displayName"] == "Renamed"
+
+
+# --- reading the log -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def history(root, platform, api):
+    """root creates w1, w2, updates w1; bob is refused a create."""
+    for name in ("w1", "w2"):
+        root.post(WS, workspace(name))
+    root.patch(f"{WS}/w1", {"spec": {"displayName": "W one"}})
+    bob = api(platform.user("bob"))
+    bob.post(WS, workspace("w7"))
+    return bob
+
+
+def test_queries_filter_by_user_resource_verb_and_time_newest_first(root, history):
+    def names(url):
+        body = root.get(url).json()
+        assert body["kind"] == "AuditEventList", body
+        return [(i["spec"]["user"]["username"], i["spec"]["verb"], i["spec"]["objectRef"]["name"])
+                for i in body["items"]]
+
+    assert names(f"{EVENTS}?resource=workspaces") == [
+        ("bob", "create", "w7"), ("root", "patch", "w1"), ("root", "create", "w2"), ("root", "create", "w1")]
+    assert names(f"{EVENTS}?resource=workspaces/w1") == [("root", "patch", "w1"), ("root", "create", "w1")]
+    assert names(f"{EVENTS}?resource=workspaces.scope.theriseunion.io/w2&verb=create") == [
+        ("root", "create", "w2")]
+    bob_token = AuditEvent.objects.get(actor="bob", verb="token_issue").name  # bob's client logging in
+    assert names(f"{EVENTS}?user=bob") == [("bob", "create", "w7"), ("bob", "token_issue", bob_token)]
+    assert names(f"{EVENTS}?resource=Workspace&verb=patch,create&result=denied") == [("bob", "create", "w7")]
+    w2 = AuditEvent.objects.get(resource="workspaces", name="w2")
+    stamp = w2.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    assert names(f"{EVENTS}?resource=workspaces&since={stamp}".replace("+", "%2B")) == [
+        ("bob", "create", "w7"), ("root", "patch", "w1"), ("root", "create", "w2")]
+    assert names(f"{EVENTS}?resource=workspaces&until={stamp.replace('+00:00', 'Z')}") == [
+        ("root", "create", "w1")]
+
+    first = root.get(f"{EVENTS}?resource=workspaces&limit=3").json()
+    assert len(first["items"]) == 3 and first["metadata"]["remainingItemCount"] == 1
+    rest = root.get(f"{EVENTS}?resource=workspaces&limit=3&continue={first['metadata']['continue']}").json()
+    assert [i["spec"]["objectRef"]["name"] for i in rest["items"]] == ["w1"] and "continue" not in rest["metadata"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("since=yesterday", "since"), ("until=2026-13-01T00:00:00Z", "until"), ("verb=frobnicate", "verb"),
+    ("result=maybe", "result"), ("limit=0", "limit"), ("continue=garbage", "continue"), ("format=xml", "format"),
+    ("since=2026-02-01&until=2026-01-01", "until"),
+])
+def test_bad_query_values_are_a_400_naming_the_parameter(root, query, field):
+    response = root.get(f"{EVENTS}?{query}")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["kind"] == "Status" and body["details"]["causes"][0]["field"] == field
+
+
+def test_audit_readers_see_everything_others_only_their_own(root, history, platform, api):
+    auditor = api(platform.user("auditor"))
+    platform.bind("audit", "platform-admin", "platform", "global", users=("auditor",))
+    everyone = {i["spec"]["user"]["username"] for i in auditor.get(EVENTS).json()["items"]}
+    assert {"root", "bob", "system"} <= everyone
+    assert {i["spec"]["user"]["username"] for i in history.get(EVENTS).json()["items"]} == {"bob"}
+    assert history.get(f"{EVENTS}?user=root").json()["items"] == []
+    root_event = AuditEvent.objects.filter(actor="root").first()
+    assert history.get(f"{EVENTS}/{root_event.id}").status_code == 404
+    assert Client().get(EVENTS).status_code == 401
+
+
+@pytest.mark.django_db
+def test_platform_admins_get_the_view_audit_template():
+    from iam.models import IAMRole, RoleTemplate
+
+    template = RoleTemplate.objects.get(name="platform-view-audit")
+    assert template.spec["rules"] == [{"apiGroups": ["iam.theriseunion.io"], "resources": ["auditevents"],
+                                       "verbs": ["get", "list"]}]
+    assert "platform-view-audit" in IAMRole.objects.get(name="platform-admin").spec["aggregatedRoleTemplates"]
+
+
+def test_export_streams_csv_and_json_lines(root, history):
+    response = root.get(f"{EVENTS}?resource=workspaces&format=csv")
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["user"], r["verb"], r["name"], r["result"]) for r in rows] == [
+        ("bob", "create", "w7", "denied"), ("root", "patch", "w1", "allowed"), ("root", "create", "w2", "allowed"),
+        ("root", "create", "w1", "allowed")]
+    assert json.loads(rows[1]["after"])["spec"]["displayName"] == "W one" and "spec.displayName" in rows[1]["changes"]
+
+    response = root.client.get(f"{EVENTS}?resource=workspaces", HTTP_ACCEPT="application/jsonl", **root.headers)
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/jsonl")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    manifests = [json.loads(line) for line in lines]
+    assert [m["kind"] for m in manifests] == ["AuditEvent"] * 4
+    assert [m["spec"]["objectRef"]["name"] for m in manifests] == ["w7", "w1", "w2", "w1"]
+    assert history.get(f"{EVENTS}?format=jsonl").status_code == 200
+    own = b"".join(history.get(f"{EVENTS}?format=jsonl").streaming_content).decode().splitlines()
+    assert {json.loads(line)["spec"]["user"]["username"] for line in own} == {"bob"}
+
+
+def test_passwords_typed_at_login_never_reach_the_log(platform):
+    platform.user("pat")
+    Client().post("/oauth/token", {"grant_type": "password", "username": "pat", "password": PASSWORD + "x"})
+    assert not AuditEvent.objects.filter(message__contains=PASSWORD).exists()

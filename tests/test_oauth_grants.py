@@ -1,0 +1,173 @@
+"""``POST /oauth/token`` beside the password grant: refresh (rotating) and client credentials (API clients)."""
+import base64
+
+import pytest
+from django.test import Client
+
+from iam.clients import register_client
+from iam.models import AccessToken, RefreshToken
+from tests.support import PASSWORD
+
+USERS = "/oapis/iam.theriseunion.io/v1alpha1/users"
+WORKSPACES = "/oapis/scope.theriseunion.io/v1alpha1/workspaces"
+
+
+def grant(**form):
+    return Client().post("/oauth/token", form)
+
+
+def login(name="ann"):
+    response = grant(grant_type="password", username=name, password=PASSWORD)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def refresh(raw, **extra):
+    return grant(grant_type="refresh_token", refresh_token=raw, **extra)
+
+
+def bearer(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_password_grant_returns_a_refresh_token_that_rotates(platform):
+    platform.user("ann")
+    first = login()
+    assert first["refresh_token"] and first["refresh_token"] != first["access_token"]
+
+    second = refresh(first["refresh_token"])
+
+    assert second.status_code == 200 and second["Cache-Control"] == "no-store"
+    body = second.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 24 * 3600
+    assert body["refresh_token"] != first["refresh_token"]
+    assert Client().get(f"{USERS}/ann", **bearer(body["access_token"])).status_code == 200
+    reused = refresh(first["refresh_token"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+
+
+def test_replaying_a_used_refresh_token_revokes_its_whole_family(platform):
+    platform.user("ann")
+    stolen = login()["refresh_token"]
+    current = refresh(stolen).json()
+
+    assert refresh(stolen).json()["error"] == "invalid_grant"  # the replay is detected ...
+
+    assert refresh(current["refresh_token"]).json()["error"] == "invalid_grant"  # ... and ends the family
+    assert Client().get(f"{USERS}/ann", **bearer(current["access_token"])).status_code == 401
+
+
+def test_revoked_and_expired_refresh_tokens_fail(platform, settings):
+    platform.user("ann")
+    revoked = login()["refresh_token"]
+    assert Client().post("/oauth/revoke", {"token": revoked}).status_code == 200
+    settings.EDGE_REFRESH_TOKEN_TTL = 0
+    expired = login()["refresh_token"]
+
+    for raw, why in ((revoked, "revoked"), (expired, "expired"), ("edgr_made-up", "invalid")):
+        response = refresh(raw)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+        assert why in response.json()["error_description"]
+
+
+def test_refresh_needs_the_refresh_token_field(platform):
+    response = grant(grant_type="refresh_token")
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": "refresh_token is required"}
+
+
+def test_disabling_a_user_kills_access_and_refresh_tokens(platform, api):
+    admin = api(platform.user("root", superuser=True))
+    platform.user("ann")
+    tokens = login()
+
+    disabled = admin.patch(f"{USERS}/ann", {"status": {"state": "Disabled"}})
+
+    assert disabled.status_code == 200
+    assert Client().get(f"{USERS}/ann", **bearer(tokens["access_token"])).status_code == 401
+    assert refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.filter(user__name="ann", revoked=None).exists()
+    assert not RefreshToken.objects.filter(user__name="ann", revoked=None).exists()
+    # enabling again does not bring old tokens back
+    assert admin.patch(f"{USERS}/ann", {"status": {"state": "Active"}}).status_code == 200
+    assert Client().get(f"{USERS}/ann", **bearer(tokens["access_token"])).status_code == 401
+
+
+@pytest.fixture
+def site(platform):
+    platform.cluster("c1")
+    platform.workspace("w1", "c1")
+    platform.workspace("w2", "c1")
+    client, secret = register_client("ci-bot", description="the CI pipeline")
+    platform.bind("ci-view-w1", "workspace-viewer", "workspace", "w1", users=("ci-bot",))
+    return client, secret
+
+
+def test_client_credentials_act_as_the_clients_service_account(site):
+    client, secret = site
+
+    response = grant(grant_type="client_credentials", client_id="ci-bot", client_secret=secret)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert "refresh_token" not in body and body["token_type"] == "Bearer"
+    assert Client().get(f"{WORKSPACES}/w1", **bearer(body["access_token"])).status_code == 200
+    assert Client().get(f"{WORKSPACES}/w2", **bearer(body["access_token"])).status_code in (403, 404)
+    row = AccessToken.objects.get(client=client)
+    assert row.user.name == "ci-bot" and row.grant_type == "client_credentials"
+
+
+def test_client_credentials_in_http_basic(site):
+    _, secret = site
+    basic = base64.b64encode(f"ci-bot:{secret}".encode()).decode()
+
+    response = Client().post("/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=f"Basic {basic}")
+
+    assert response.status_code == 200 and response.json()["access_token"]
+
+
+@pytest.mark.parametrize("form", [
+    {"client_id": "ci-bot", "client_secret": "edgc_wrong"},
+    {"client_id": "nobody", "client_secret": "edgc_wrong"},
+    {"client_id": "ci-bot"},
+    {},
+])
+def test_bad_client_credentials_are_refused(site, form):
+    response = grant(grant_type="client_credentials", **form)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_disabled_service_account_stops_its_client(site):
+    client, secret = site
+    token = grant(grant_type="client_credentials", client_id="ci-bot", client_secret=secret).json()["access_token"]
+    client.user.is_active = False
+    client.user.save()
+
+    assert grant(grant_type="client_credentials", client_id="ci-bot", client_secret=secret).status_code == 401
+    assert Client().get(f"{WORKSPACES}/w1", **bearer(token)).status_code == 401
+
+
+def test_unknown_grant_types_name_the_supported_ones(platform):
+    response = grant(grant_type="implicit")
+    assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+    assert "client_credentials" in response.json()["error_description"]
+
+
+def test_token_grants_and_revocations_are_audited_once_each(platform):
+    from iam.audit.models import AuditEvent
+
+    platform.user("ann")
+    start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    tokens = login()
+    assert refresh(tokens["refresh_token"]).status_code == 200
+    assert Client().post("/oauth/revoke", {"token": tokens["access_token"]}).status_code == 200
+    events = list(AuditEvent.objects.filter(id__gt=start).order_by("id")
+                  .values_list("verb", "actor", "resource", "message"))
+    assert events == [("token_issue", "ann", "accesstokens", "password token issued"),
+                      ("token_issue", "ann", "accesstokens", "refresh_token token issued"),
+                      ("token_revoke", "ann", "accesstokens", "AccessToken revoked")]
+    raw_values = {tokens["access_token"], tokens["refresh_token"]}
+    for event in AuditEvent.objects.filter(id__gt=start):
+        assert not any(raw in json_text for raw in raw_values for json_text in (event.name, event.message,
+                                                                               str(event.after)))

@@ -12,9 +12,12 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from edgeplatform.resources import services
+from edgeplatform.resources.converters import converter_for
+from iam import audit
 from iam.models import APIClient, User
 
-__all__ = ["SERVICE_ACCOUNT_LABEL", "authenticate_client", "register_client", "rotate_secret"]
+__all__ = ["SERVICE_ACCOUNT_LABEL", "authenticate_client", "register_client", "remove_client", "rotate_secret"]
 
 SERVICE_ACCOUNT_LABEL = "iam.theriseunion.io/service-account"
 SECRET_PREFIX = "edgc_"
@@ -31,11 +34,15 @@ def register_client(client_id: str, user: User | None = None, description: str =
     Without ``user``, a service-account user of the same name is created (no password, so it can only get
     in through this client); bind roles to that user to let the client do things.
     """
-    if user is None:
-        user = User.objects.create_user(client_id, labels={SERVICE_ACCOUNT_LABEL: "true"})
+    if user is None:  # through the write path: the name is validated and the new user audited
+        user = services.save_manifest(converter_for(User), {
+            "apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "User",
+            "metadata": {"name": client_id, "labels": {SERVICE_ACCOUNT_LABEL: "true"}}, "spec": {}})
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     client = APIClient.objects.create(client_id=client_id, secret_hash=_digest(secret), user=user,
                                       description=description)
+    audit.record("create", resource="apiclients", group="iam.theriseunion.io", kind="APIClient",
+                 name=client_id, scope_path="platform", message=f"acts as user {user.get_username()}")
     return client, secret
 
 
@@ -43,7 +50,20 @@ def rotate_secret(client: APIClient) -> str:
     """Give ``client`` a new secret (returned once); the old one stops working at once."""
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     APIClient.objects.filter(pk=client.pk).update(secret_hash=_digest(secret))
+    audit.record("update", resource="apiclients", group="iam.theriseunion.io", kind="APIClient",
+                 name=client.client_id, scope_path="platform", message="secret rotated")
     return secret
+
+
+@transaction.atomic
+def remove_client(client: APIClient) -> None:
+    """Delete ``client`` and revoke the tokens it was given (its service-account user stays)."""
+    from iam.models import AccessToken
+
+    AccessToken.objects.filter(client=client, revoked=None).update(revoked=timezone.now())
+    audit.record("delete", resource="apiclients", group="iam.theriseunion.io", kind="APIClient",
+                 name=client.client_id, scope_path="platform")
+    client.delete()
 
 
 def authenticate_client(client_id: str, secret: str) -> APIClient | None:

@@ -171,3 +171,31 @@ def test_token_grants_and_revocations_are_audited_once_each(platform):
     for event in AuditEvent.objects.filter(id__gt=start):
         assert not any(raw in json_text for raw in raw_values for json_text in (event.name, event.message,
                                                                                str(event.after)))
+
+
+def test_api_clients_are_managed_with_a_command_and_audited(db, capsys):
+    from django.core.management import CommandError, call_command
+
+    from iam.audit.models import AuditEvent
+
+    call_command("apiclient", "create", "ci-deployer")
+    out = capsys.readouterr().out
+    secret = out.split("client_secret:")[1].split()[0]
+    assert grant(grant_type="client_credentials", client_id="ci-deployer", client_secret=secret).status_code == 200
+    call_command("apiclient", "rotate", "ci-deployer")
+    new_secret = capsys.readouterr().out.split("client_secret:")[1].split()[0]
+    assert grant(grant_type="client_credentials", client_id="ci-deployer", client_secret=secret).status_code == 401
+    assert grant(grant_type="client_credentials", client_id="ci-deployer",
+                 client_secret=new_secret).status_code == 200
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("apiclient", "create", "ci-deployer")
+    with pytest.raises(CommandError, match="metadata.name"):
+        call_command("apiclient", "create", "Not_A_Name")
+    call_command("apiclient", "delete", "ci-deployer")
+    assert grant(grant_type="client_credentials", client_id="ci-deployer",
+                 client_secret=new_secret).status_code == 401
+    events = list(AuditEvent.objects.filter(resource__in=["apiclients", "users"], actor="system:apiclient")
+                  .order_by("id").values_list("verb", "resource", "name"))
+    assert events == [("create", "users", "ci-deployer"), ("create", "apiclients", "ci-deployer"),
+                      ("update", "apiclients", "ci-deployer"), ("delete", "apiclients", "ci-deployer")]
+    assert secret not in str(list(AuditEvent.objects.values_list("message", "after")))

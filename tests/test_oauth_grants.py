@@ -189,7 +189,7 @@ def test_api_clients_are_managed_with_a_command_and_audited(db, capsys):
                  client_secret=new_secret).status_code == 200
     with pytest.raises(CommandError, match="already exists"):
         call_command("apiclient", "create", "ci-deployer")
-    with pytest.raises(CommandError, match="metadata.name"):
+    with pytest.raises(CommandError, match=r"metadata\.name"):
         call_command("apiclient", "create", "Not_A_Name")
     call_command("apiclient", "delete", "ci-deployer")
     assert grant(grant_type="client_credentials", client_id="ci-deployer",

@@ -17,6 +17,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from edgeplatform.console import access
 from edgeplatform.console.fields import NameListField, ScopePickerWidget, YamlListField
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ManifestAdmin, ManifestRejected
@@ -323,8 +324,29 @@ class BindingForm(ManifestForm):
         manifest["spec"]["subjects"] = subjects + others
 
 
+class AccessAdmin(ManifestAdmin):
+    """Pages of access administration (templates, roles, bindings, categories).
+
+    Shown to those who administer access — who may create bindings somewhere, or read the kind at platform
+    scope — and not to those whose roles merely let them read their own scope's roles and members (a
+    workspace viewer): the API still answers them, the console keeps its IAM section for administrators.
+    """
+
+    def _administers(self, request) -> bool:
+        return (access.may_somewhere(request.user, "create", IAMRoleBinding._converter)
+                or access.may_at(request.user, "list", self.converter, scopes.PLATFORM))
+
+    def has_module_permission(self, request):
+        """In the menu only for administrators of access."""
+        return self._administers(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        """Pages only for administrators of access."""
+        return self._administers(request) and super().has_view_permission(request, obj)
+
+
 @admin.register(RoleTemplate, site=console)
-class RoleTemplateAdmin(ManifestAdmin):
+class RoleTemplateAdmin(AccessAdmin):
     """Role templates."""
 
     form = RoleTemplateForm
@@ -360,7 +382,7 @@ class RoleTemplateAdmin(ManifestAdmin):
 
 
 @admin.register(IAMRole, site=console)
-class RoleAdmin(ManifestAdmin):
+class RoleAdmin(AccessAdmin):
     """Roles."""
 
     form = RoleForm
@@ -392,7 +414,7 @@ class RoleAdmin(ManifestAdmin):
 
 
 @admin.register(IAMRoleBinding, site=console)
-class BindingAdmin(ManifestAdmin):
+class BindingAdmin(AccessAdmin):
     """Role bindings, with a scope picker."""
 
     form = BindingForm
@@ -437,7 +459,7 @@ class CategoryForm(ManifestForm):
 
 
 @admin.register(Category, site=console)
-class CategoryAdmin(ManifestAdmin):
+class CategoryAdmin(AccessAdmin):
     """Role template categories."""
 
     form = CategoryForm

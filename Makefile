@@ -42,8 +42,12 @@ run: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m edgeplatform.testenv -- $(PY) -m pytest $(PYTEST_ARGS)
 
+## Every benchmark; BENCH_ARGS="--quick" for a short run, "--postgres --redis" where a benchmark takes them.
 bench: $(STAMP)
 	$(PY) bench/permissions.py $(BENCH_ARGS)
+	$(PY) bench/audit_overhead.py $(filter --quick --postgres,$(BENCH_ARGS))
+	$(PY) bench/rbac.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/sync.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

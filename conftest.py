@@ -56,3 +56,14 @@ def api(db):
     from tests.support import ApiClient
 
     return ApiClient.for_user
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks run at once, in the calling thread (as a worker would run them, minus the broker)."""
+    from edgeplatform.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

@@ -194,6 +194,8 @@ CELERY_BEAT_SCHEDULE = {
     "iam-prune-grant-changes": {"task": "iam.tasks.prune_grant_changes", "schedule": timedelta(hours=1)},
     "iam-purge-expired-tokens": {"task": "iam.tasks.purge_expired_tokens", "schedule": timedelta(hours=1)},
     "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
+    # native RBAC on member clusters: a full reconcile catches drift and lost messages
+    "iam-native-rbac-reconcile": {"task": "iam.native_rbac.reconcile_all", "schedule": timedelta(minutes=10)},
 }
 
 # Authorization engine (seed §5 "authorization": cacheSize, cacheTTL).
@@ -271,3 +273,13 @@ EDGE_KUBE_RETRIES = env.int("EDGE_KUBE_RETRIES", default=4)  # extra attempts on
 EDGE_KUBE_BACKOFF = env.float("EDGE_KUBE_BACKOFF", default=0.2)  # seconds; full-jitter exponential backoff base
 EDGE_KUBE_BACKOFF_MAX = env.float("EDGE_KUBE_BACKOFF_MAX", default=5.0)  # seconds; cap of one backoff delay
 EDGE_KUBE_DEADLINE = env.float("EDGE_KUBE_DEADLINE", default=60.0)  # seconds; no retry starts after this
+# CRD sync (edgeplatform/kube/sync.py, watch.py): on whenever a host cluster is configured, unless switched off here.
+EDGE_CRD_SYNC = env.bool("EDGE_CRD_SYNC", default=True)
+EDGE_KUBEWATCH_TIMEOUT = env.int("EDGE_KUBEWATCH_TIMEOUT", default=300)  # seconds one watch request stays open
+
+# Helm (edgeplatform/helm). Its cache, configuration, data and chart cache live under EDGE_HELM_HOME, never in ~.
+# EDGE_HELM_ISOLATED runs every Helm call in a spawned subprocess (Helm's Go runtime does not survive fork()).
+EDGE_HELM_HOME = env.str("EDGE_HELM_HOME", default=str(VAR_DIR / "helm"))
+EDGE_HELM_ISOLATED = env.bool("EDGE_HELM_ISOLATED", default=True)
+EDGE_HELM_TIMEOUT = env.int("EDGE_HELM_TIMEOUT", default=300)  # seconds per install/upgrade/rollback/uninstall
+EDGE_HELM_REPOSITORY_TIMEOUT = env.float("EDGE_HELM_REPOSITORY_TIMEOUT", default=30.0)  # seconds per HTTP request

@@ -22,13 +22,6 @@ def configmap(name="cfg", data=None, labels=None, **meta) -> dict:
             "data": data if data is not None else {"a": "1"}}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    gateway.forget_clients()
-    yield
-    gateway.forget_clients()
-
-
 @pytest.fixture
 def host(kube):
     """The gateway's host client, configured through EDGE_KUBECONFIG like a deployment would be."""

@@ -12,6 +12,9 @@ class AuditConfig(AppConfig):
 
     def ready(self):
         """Listen to the write path, logins, lockouts and tasks."""
+        from edgeplatform import auditing
+        from iam import audit
         from iam.audit import receivers
 
         receivers.connect()
+        auditing.register(audit)

@@ -96,3 +96,13 @@ def kube_clusters(request, tmp_path):
     finally:
         for cluster in started:
             cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway_clients():
+    """The gateway caches a client per cluster: no test may reach a previous test's (stopped) server."""
+    from edgeplatform.kube import connections
+
+    connections.forget_clients()
+    yield
+    connections.forget_clients()

@@ -1,0 +1,15 @@
+"""The project's own app: shared infrastructure (the Kubernetes gateway, the CRD sync, management commands)."""
+from django.apps import AppConfig
+
+
+class EdgePlatformConfig(AppConfig):
+    """Connects the CRD sync to the write path and registers its Celery task."""
+
+    name = "edgeplatform"
+    verbose_name = "Edge Platform"
+
+    def ready(self):
+        """Queue a CRD sync after every committed save or delete of a kind with a CRD."""
+        from edgeplatform.kube import sync, tasks  # noqa: F401  (tasks: registered with Celery on import)
+
+        sync.connect()

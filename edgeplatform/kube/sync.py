@@ -1,0 +1,140 @@
+"""CRD sync, platform → cluster: every committed save or delete of a kind with a CRD is mirrored as its custom
+resource on the host cluster.
+
+The write path announces changes (``object_saved``/``object_deleted``); after the transaction commits, a Celery
+task (``edgeplatform.kube.tasks.sync_object``) re-reads the row and either applies its manifest (server-side
+apply, field manager ``edge-platform``, then the status through the status subresource) or, when the row is
+gone, deletes the custom resource. Level-based and idempotent: running it twice, or late, is harmless.
+
+Every applied custom resource carries two annotations: ``theriseunion.io/spec-hash`` (a hash of the desired
+state the platform wrote: labels, annotations and spec) and ``theriseunion.io/platform-uid`` (the object's uid in
+the platform). The watcher (``edgeplatform.kube.watch``) uses them to tell the platform's own writes from
+changes made with kubectl or GitOps, so changes never ping-pong.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from edgeplatform.resources.converters import Converter
+
+from .client import KubeClient
+from .connections import host_client, host_configured
+from .crds import KINDS, crd_kinds
+from .operations import apply, ensure_absent
+
+__all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
+           "desired_manifest", "enabled", "incoming_manifest", "sync_object"]
+
+log = logging.getLogger(__name__)
+
+HASH_ANNOTATION = "theriseunion.io/spec-hash"
+UID_ANNOTATION = "theriseunion.io/platform-uid"
+#: Annotations that say how an object was written, not what is desired: never stored, never hashed.
+IGNORED_ANNOTATIONS = frozenset({HASH_ANNOTATION, UID_ANNOTATION, "kubectl.kubernetes.io/last-applied-configuration"})
+
+
+def enabled() -> bool:
+    """Sync runs when a host cluster is configured (and ``EDGE_CRD_SYNC`` is not switched off)."""
+    return getattr(settings, "EDGE_CRD_SYNC", True) and host_configured()
+
+
+def converter_of(kind: str, group: str | None = None) -> Converter | None:
+    """The converter of a kind that has a CRD, or None."""
+    for converter in crd_kinds():
+        if converter.kind == kind and (group is None or converter.group == group):
+            return converter
+    return None
+
+
+def _annotations(metadata: dict) -> dict:
+    return {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in IGNORED_ANNOTATIONS}
+
+
+def content_hash(manifest: dict) -> str:
+    """A hash of what a manifest asks for (labels, annotations, spec); status and server metadata don't count."""
+    metadata = manifest.get("metadata") or {}
+    doc = {"labels": metadata.get("labels") or {}, "annotations": _annotations(metadata),
+           "spec": manifest.get("spec") or {}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def desired_manifest(converter: Converter, obj) -> dict:
+    """The custom resource the platform applies for a row: its manifest, annotated with hash and uid."""
+    manifest = converter.to_manifest(obj)
+    metadata = manifest["metadata"]
+    metadata["annotations"] = {**_annotations(metadata), HASH_ANNOTATION: content_hash(manifest),
+                               UID_ANNOTATION: str(obj.uid)}
+    return manifest
+
+
+def incoming_manifest(cr: dict) -> dict:
+    """A custom resource as a manifest for ``services.save_manifest``: the cluster's metadata (uid,
+    resourceVersion, …), our bookkeeping annotations and the status (platform → cluster only) left out."""
+    metadata = cr.get("metadata") or {}
+    out_meta = {"name": metadata.get("name")}
+    if metadata.get("labels"):
+        out_meta["labels"] = dict(metadata["labels"])
+    annotations = _annotations(metadata)
+    if annotations:
+        out_meta["annotations"] = annotations
+    return {"apiVersion": cr.get("apiVersion"), "kind": cr.get("kind"), "metadata": out_meta,
+            "spec": cr.get("spec") or {}}
+
+
+def apply_object(client: KubeClient, converter: Converter, obj) -> dict:
+    """Apply one row's custom resource and then its status; the stored custom resource."""
+    manifest = desired_manifest(converter, obj)
+    status = manifest.pop("status", None)
+    stored = apply(client, manifest)
+    if status and KINDS[(converter.group, converter.kind)].status is not None:  # an empty status: nothing to say
+        stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
+                                "metadata": {"name": manifest["metadata"]["name"]}, "status": status},
+                       subresource="status")
+    return stored
+
+
+def sync_object(kind: str, name: str, group: str | None = None, client: KubeClient | None = None) -> str:
+    """Make the custom resource of ``kind``/``name`` match the database: ``applied``, ``deleted``, ``absent``
+    (nothing to delete) or ``off`` (sync disabled)."""
+    if client is None and not enabled():
+        return "off"
+    converter = converter_of(kind, group)
+    if converter is None:
+        raise ValueError(f"kind {kind!r} has no custom resource")
+    client = client or host_client()
+    obj = converter.lookup(name)
+    if obj is not None:
+        apply_object(client, converter, obj)
+        return "applied"
+    return "deleted" if ensure_absent(client, converter.api_version, converter.kind, name) else "absent"
+
+
+# --- after commit -----------------------------------------------------------------------------------------------
+
+def _enqueue(converter: Converter, name: str) -> None:
+    from .tasks import sync_object as task
+
+    try:
+        task.delay(converter.kind, name, converter.group)
+    except Exception:  # the broker is down: the write is committed; kubewatch's resync catches up
+        log.exception("could not queue the CRD sync of %s %s", converter.kind, name)
+
+
+def _on_change(sender, *, converter, obj, **kwargs) -> None:
+    if (converter.group, converter.kind) not in KINDS or not enabled():
+        return
+    name = obj.name
+    transaction.on_commit(lambda: _enqueue(converter, name))
+
+
+def connect() -> None:
+    """Queue a sync after every committed save or delete (idempotent)."""
+    from edgeplatform.resources import services
+
+    services.object_saved.connect(_on_change, dispatch_uid="crd-sync-saved")
+    services.object_deleted.connect(_on_change, dispatch_uid="crd-sync-deleted")

@@ -1,0 +1,254 @@
+"""CRD sync, cluster → platform: list-watch every kind with a CRD on the host cluster and bring changes made
+with kubectl or GitOps into the database through the one write path, as the actor ``system:kubewatch``.
+
+Per kind the watcher keeps what an informer keeps: the resourceVersion to resume from (advanced by events and
+bookmarks) and the objects it has seen (name → platform uid annotation). A watch that drops resumes from that
+resourceVersion; a 410 Gone relists, reconciles every object and treats objects it knew but no longer finds as
+deleted while it was away.
+
+What is brought in and what is ignored:
+
+- a custom resource whose content (labels, annotations, spec) hashes to its ``theriseunion.io/spec-hash``
+  annotation is exactly what the platform wrote: ignored (the platform's own apply, or an older one);
+- one whose content equals the row's: ignored;
+- one whose ``theriseunion.io/platform-uid`` names another incarnation of the row: ignored (stale);
+- anything else is saved with ``services.save_manifest(..., user=None)``; the save's own after-commit sync then
+  re-applies it with a fresh hash, which the watcher sees and ignores. No ping-pong.
+
+A custom resource the converter refuses is logged and recorded as an audit event with result ``error``; the
+watcher carries on. On the first list (start-up), rows that have no custom resource are applied (the database
+is the source of truth), and custom resources the platform wrote for rows deleted since are removed.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+
+from edgeplatform import auditing
+from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.errors import StatusError
+
+from .client import KubeClient
+from .errors import KubeError, KubeUnavailable
+from .operations import list_objects, watch_events
+from .sync import HASH_ANNOTATION, UID_ANNOTATION, apply_object, content_hash, desired_manifest, incoming_manifest
+
+__all__ = ["ACTOR", "KindState", "Watcher"]
+
+log = logging.getLogger(__name__)
+ACTOR = "system:kubewatch"
+
+
+@dataclass
+class KindState:
+    """What the watcher knows about one kind: where to resume, which objects exist, how often it failed."""
+
+    converter: Converter
+    resource_version: str = ""
+    listed: bool = False
+    known: dict[str, str] = field(default_factory=dict)  # name → platform uid annotation ("" when none)
+    failures: int = 0
+    #: (name, content hash) of custom resources the converter refused, so a relist does not log them again
+    refused: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass
+class Stats:
+    """Counters for logs, tests and the benchmark."""
+
+    saved: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    refused: int = 0
+    applied: int = 0
+    relists: int = 0
+    reconnects: int = 0
+
+
+class Watcher:
+    """List-watch of the CRD kinds. ``run_once()`` (or ``step(kind)``) does one round without threads, for
+    tests; ``run(stop)`` loops with one thread per kind, reconnecting with backoff."""
+
+    def __init__(self, client: KubeClient, converters: list[Converter] | None = None,
+                 timeout_seconds: float = 300, backoff: float = 0.5, backoff_max: float = 30.0):
+        from .crds import crd_kinds
+
+        self.client = client
+        self.kinds = {c.kind: KindState(c) for c in (converters if converters is not None else crd_kinds())}
+        self.timeout_seconds = timeout_seconds
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.stats = Stats()
+
+    # --- one round --------------------------------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        """List every kind not listed yet, then run one watch request per kind (each up to the timeout)."""
+        for kind in self.kinds:
+            self.step(kind)
+
+    def step(self, kind: str) -> None:
+        """One round for one kind: a (re)list when needed, then one watch request from the last resourceVersion.
+
+        A 410 Gone marks the kind for a relist; a dropped connection just returns (the next step resumes).
+        """
+        state = self.kinds[kind]
+        try:
+            if not state.listed:
+                self.relist(state)
+            for event in watch_events(self.client, state.converter.api_version, kind,
+                                      resource_version=state.resource_version,
+                                      timeout_seconds=self.timeout_seconds):
+                self.handle(state, event)
+            state.failures = 0
+        except KubeError as error:
+            if error.status == 410:
+                log.info("watch of %s: resourceVersion %s is gone, relisting", kind, state.resource_version)
+                state.listed = False
+                state.failures = 0
+            elif isinstance(error, KubeUnavailable):
+                state.failures += 1
+                self.stats.reconnects += 1
+                log.warning("watch of %s dropped (%s); resuming from %s", kind, error, state.resource_version)
+            else:
+                state.failures += 1
+                log.error("watch of %s failed: %s", kind, error)
+
+    def relist(self, state: KindState) -> None:
+        """List a kind, reconcile every object, and treat objects known before but missing now as deleted."""
+        converter = state.converter
+        items = list_objects(self.client, converter.api_version, converter.kind)
+        first = not state.listed and not state.known and not state.resource_version
+        seen = {}
+        for item in items:
+            name = item["metadata"]["name"]
+            seen[name] = (item["metadata"].get("annotations") or {}).get(UID_ANNOTATION, "")
+            self._bring_in(state, item, startup=first)
+        for name, uid in list(state.known.items()):
+            if name not in seen:
+                self._deleted(state, name, uid)
+        if first:
+            self._apply_missing(state, seen)
+        state.known = seen
+        state.resource_version = items.resource_version
+        state.listed = True
+        self.stats.relists += 1
+
+    # --- events ----------------------------------------------------------------------------------------------
+
+    def handle(self, state: KindState, event: dict) -> None:
+        """One watch event: remember its resourceVersion, then bring the change in."""
+        obj = event.get("object") or {}
+        metadata = obj.get("metadata") or {}
+        if metadata.get("resourceVersion"):
+            state.resource_version = metadata["resourceVersion"]
+        kind = event.get("type")
+        if kind == "BOOKMARK":
+            return
+        name = metadata.get("name")
+        if kind == "DELETED":
+            uid = state.known.pop(name, None)
+            self._deleted(state, name, (metadata.get("annotations") or {}).get(UID_ANNOTATION, uid or ""))
+        elif kind in ("ADDED", "MODIFIED"):
+            state.known[name] = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
+            self._bring_in(state, obj)
+
+    def _bring_in(self, state: KindState, cr: dict, startup: bool = False) -> None:
+        from edgeplatform.resources import services
+        converter = state.converter
+        annotations = (cr.get("metadata") or {}).get("annotations") or {}
+        name = cr["metadata"]["name"]
+        digest = content_hash(cr)
+        row = converter.lookup(name)
+        if annotations.get(HASH_ANNOTATION) == digest:
+            if startup and row is None and annotations.get(UID_ANNOTATION):
+                self._remove_orphan(converter, name)  # the platform wrote it; its row was deleted since
+            else:
+                self.stats.ignored += 1
+            return
+        if row is not None:
+            uid = annotations.get(UID_ANNOTATION)
+            if (uid and uid != str(row.uid)) or content_hash(desired_manifest(converter, row)) == digest:
+                self.stats.ignored += 1
+                return
+        if (name, digest) in state.refused:
+            return
+        with auditing.actor(ACTOR):
+            try:
+                services.save_manifest(converter, incoming_manifest(cr), user=None, instance=row)
+            except StatusError as error:
+                state.refused.add((name, digest))
+                self.stats.refused += 1
+                self._record_refusal(converter, "create" if row is None else "update", name, error)
+                return
+        self.stats.saved += 1
+
+    def _deleted(self, state: KindState, name: str, uid: str) -> None:
+        from edgeplatform.resources import services
+        converter = state.converter
+        row = converter.lookup(name)
+        if row is None or (uid and uid != str(row.uid)):
+            return  # already gone, or the row is a newer incarnation (re-created after this one was deleted)
+        with auditing.actor(ACTOR):
+            try:
+                services.delete_object(converter, row, user=None)
+            except StatusError as error:
+                self.stats.refused += 1
+                self._record_refusal(converter, "delete", name, error)
+                return
+        self.stats.deleted += 1
+
+    def _apply_missing(self, state: KindState, present: dict) -> None:
+        """Start-up: rows without a custom resource get one (sync was off, or a task was lost)."""
+        converter = state.converter
+        for row in converter.model.objects.exclude(name__in=list(present)).iterator():
+            apply_object(self.client, converter, row)
+            self.stats.applied += 1
+
+    def _remove_orphan(self, converter: Converter, name: str) -> None:
+        from .operations import ensure_absent
+
+        ensure_absent(self.client, converter.api_version, converter.kind, name)
+        self.stats.deleted += 1
+
+    @staticmethod
+    def _record_refusal(converter: Converter, verb: str, name: str, error: StatusError) -> None:
+        detail = error.message  # names every offending field
+        log.error("kubewatch: %s %s from the cluster was refused: %s", converter.kind, name, detail)
+        with auditing.actor(ACTOR):
+            auditing.record(verb, resource=converter.plural, group=converter.group, kind=converter.kind, name=name,
+                         result="error", status_code=error.status_code,
+                         message=f"custom resource refused: {detail}"[:2000])
+
+    # --- forever ---------------------------------------------------------------------------------------------
+
+    def delay(self, kind: str) -> float:
+        """Full-jitter exponential backoff before reconnecting after ``failures`` failures in a row."""
+        failures = self.kinds[kind].failures
+        return 0.0 if failures == 0 else random.uniform(0, min(self.backoff_max, self.backoff * 2 ** failures))
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch every kind, one thread each, until ``stop`` is set."""
+        threads = [threading.Thread(target=self._loop, args=(kind, stop), name=f"kubewatch-{kind}", daemon=True)
+                   for kind in self.kinds]
+        for thread in threads:
+            thread.start()
+        while not stop.wait(1.0):
+            pass
+        for thread in threads:
+            thread.join(timeout=2.0)
+
+    def _loop(self, kind: str, stop: threading.Event) -> None:
+        while not stop.is_set():
+            close_old_connections()  # a long-lived thread: drop connections the database has closed
+            try:
+                self.step(kind)
+            except Exception:  # never let one kind's bug stop the watcher: log, back off, carry on
+                self.kinds[kind].failures += 1
+                log.exception("kubewatch: unexpected error watching %s", kind)
+            stop.wait(self.delay(kind))
+        close_old_connections()

@@ -14,6 +14,7 @@ class IamConfig(AppConfig):
         from edgeplatform import authz
         from iam import manifests, signals, tokens  # noqa: F401  (tokens: disabling a user revokes their tokens)
         from iam.engine import engine, metrics
+        from iam.native_rbac import triggers  # noqa: F401  (grant and scope changes queue RBAC reconciles)
 
         authz.register(engine)
         metrics.install(engine)

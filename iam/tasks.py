@@ -26,3 +26,7 @@ def purge_expired_tokens() -> int:
     day_ago = timezone.now() - timedelta(days=1)
     deleted, _ = AccessToken.objects.filter(Q(expires__lt=day_ago) | Q(revoked__lt=day_ago)).delete()
     return deleted
+
+
+# native RBAC translation tasks live with their package; imported here so Celery's autodiscovery finds them
+from iam.native_rbac.tasks import reconcile_all, reconcile_binding_task, reconcile_cluster_task  # noqa: E402,F401

@@ -398,3 +398,13 @@ def test_cluster_scoped_crd_status_apply_finalizers_and_cascades(kube, api):
     core.create_namespaced_config_map("doomed", {"metadata": {"name": "inside"}})
     core.delete_namespace("doomed")
     assert kube.objects("configmaps", namespace="doomed") == []
+
+
+def test_percent_encoded_names_in_paths_are_decoded(kube, api):
+    """RBAC names such as ``edge:role:x`` travel percent-encoded in the URL, as clients quote them."""
+    body = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "edge:role:x"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/edge%3Arole%3Ax"
+    status, created = raw(api, "PATCH", path, body, "application/apply-patch+yaml", {"fieldManager": "t"})
+    assert status == 201 and created["metadata"]["name"] == "edge:role:x"
+    assert raw(api, "GET", path)[0] == 200 and kube.object("clusterroles", "edge:role:x")

@@ -25,7 +25,7 @@ from .client import KubeClient
 from .errors import KubeNotConfigured
 from .retry import RetryPolicy
 
-__all__ = ["forget_clients", "host_client", "host_configured", "member_client"]
+__all__ = ["forget_clients", "host_client", "host_configured", "member_client", "member_kubeconfig"]
 
 HOST = "host"
 HOST_ROLE_LABEL = "cluster.theriseunion.io/role"
@@ -119,6 +119,27 @@ def member_client(cluster) -> KubeClient:
         return KubeClient(cluster.name, configuration, _policy(), _timeout())
 
     return _cached(f"cluster:{cluster.name}", fingerprint, build)
+
+
+def member_kubeconfig(cluster) -> dict | None:
+    """A kubeconfig document for a member ``Cluster`` (for tools that read kubeconfig files, such as Helm), or
+    None when the cluster is the host without a connection of its own. Holds decrypted credentials: write it
+    only to a private file and delete it after use."""
+    connection = dict(((cluster.spec or {}).get("connection")) or {})
+    secret = bytes(cluster.connection_secret) if cluster.connection_secret else b""
+    if not secret and not connection.get("kubernetesAPIEndpoint"):
+        if (cluster.labels or {}).get(HOST_ROLE_LABEL) == "host":
+            return None
+        raise KubeNotConfigured(f'cluster "{cluster.name}" has no stored connection')
+    secrets = crypto.decrypt_json(secret) if secret else {}
+    if secrets.get("kubeconfig"):
+        return _kubeconfig_document(secrets["kubeconfig"])
+    configuration = _configuration(cluster.name, connection, secrets)
+    user = {"token": secrets["token"]} if secrets.get("token") else {}
+    return {"apiVersion": "v1", "kind": "Config", "current-context": cluster.name,
+            "clusters": [{"name": cluster.name, "cluster": {"server": configuration.host}}],
+            "users": [{"name": cluster.name, "user": user}],
+            "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": cluster.name}}]}
 
 
 def _configuration(name: str, connection: dict, secrets: dict) -> Configuration:

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from . import openapi, protobuf
 from .resources import ResourceType, group_document, version_priority
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import ApiError, Store, bad_request
@@ -108,7 +109,7 @@ class Emulator:
         self.bookmark_interval = bookmark_interval
         self.requests = RequestLog()
         # content type → function(bytes) → dict: where a protobuf decoder for Helm's Secret bodies plugs in
-        self.body_decoders: dict[str, Callable[[bytes], dict]] = {}
+        self.body_decoders: dict[str, Callable[[bytes], dict]] = {protobuf.CONTENT_TYPE: protobuf.body_decoder}
         self._faults: list[Fault] = []
         self._watches: set[_Watch] = set()
         self._connections: set[socket.socket] = set()
@@ -380,7 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> _Route:
         store = self.emulator.store
-        parts = [p for p in path.split("/") if p]
+        # segments are percent-decoded as kube-apiserver does (RBAC names such as "edge:role:x" arrive as %3A)
+        parts = [unquote(p) for p in path.split("/") if p]
         if parts in (["version"],):
             return _Route(document=KUBERNETES_VERSION)
         if parts in (["healthz"], ["readyz"], ["livez"]):
@@ -389,7 +391,16 @@ class _Handler(BaseHTTPRequestHandler):
             return _Route(document={"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"},
                                     "paths": {}, "definitions": {}})
         if parts[:2] == ["openapi", "v3"]:
-            return _Route(document={"paths": {}})
+            with store.cond:
+                types = list(store.types.values())
+            if len(parts) == 2:
+                return _Route(document=openapi.root(types))
+            group, version = ("", parts[3]) if parts[2] == "api" and len(parts) == 4 else \
+                (parts[3], parts[4]) if parts[2] == "apis" and len(parts) == 5 else ("", "")
+            document = openapi.group_version(types, group, version) if version else None
+            if document is None:
+                raise _not_found_path()
+            return _Route(document=document)
         if parts == ["api"]:
             return _Route(document={"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": self.emulator.url.split("//", 1)[1]}]})

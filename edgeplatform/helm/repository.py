@@ -1,0 +1,151 @@
+"""A client for Helm chart repositories served over HTTP (``index.yaml`` plus ``.tgz`` archives, as ChartMuseum
+serves them), with a cache keyed by digest so a chart fetched once installs without the network.
+
+    repository = ChartRepository("http://charts.example:8080")
+    path = repository.fetch("ingress", "1.2.0")      # or version=None for the latest stable version
+
+Every archive is checked against the ``digest`` (sha256) its index entry carries before it is cached; a mismatch
+is refused. The last index read is cached too, so with the repository unreachable an already-fetched version
+still resolves.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+import yaml
+from django.conf import settings
+
+from .errors import HelmError
+
+__all__ = ["ChartRepository", "ChartVersion"]
+
+_SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+@dataclass(frozen=True)
+class ChartVersion:
+    """One entry of a repository index: a chart version, its archive URL and its sha256 digest (hex)."""
+
+    name: str
+    version: str
+    digest: str
+    url: str
+
+
+def _version_key(version: str) -> tuple | None:
+    match = _SEMVER.match(version)
+    if not match:
+        return None
+    major, minor, patch, pre = match.groups()
+    # semver: a pre-release sorts before its release; identifiers compare numerically when numeric
+    pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else None
+    return int(major), int(minor or 0), int(patch or 0), pre_key is None, pre_key or ()
+
+
+class ChartRepository:
+    """One chart repository at ``url`` (optionally with basic auth); archives cached under ``cache_dir``
+    (default ``EDGE_HELM_HOME/charts``)."""
+
+    def __init__(self, url: str, cache_dir: Path | None = None, timeout: float | None = None,
+                 username: str | None = None, password: str | None = None):
+        self.url = url.rstrip("/") + "/"
+        self.cache_dir = Path(cache_dir or Path(settings.EDGE_HELM_HOME) / "charts")
+        self.timeout = timeout or settings.EDGE_HELM_REPOSITORY_TIMEOUT
+        self.auth = (username, password or "") if username else None
+
+    # ----- index -----
+
+    @property
+    def _index_cache(self) -> Path:
+        return self.cache_dir / "indexes" / f"{hashlib.sha256(self.url.encode()).hexdigest()[:32]}.yaml"
+
+    def index(self) -> dict:
+        """The repository's ``index.yaml``; the cached copy when the repository cannot be reached."""
+        try:
+            response = requests.get(urljoin(self.url, "index.yaml"), timeout=self.timeout, auth=self.auth)
+        except requests.RequestException as error:
+            if self._index_cache.exists():
+                return yaml.safe_load(self._index_cache.read_bytes()) or {}
+            raise HelmError(f"chart repository {self.url} is unreachable: {error}", kind="repository")
+        if response.status_code != 200:
+            raise HelmError(f"chart repository {self.url} answered {response.status_code} for index.yaml",
+                            kind="repository")
+        try:
+            document = yaml.safe_load(response.content) or {}
+        except yaml.YAMLError as error:
+            raise HelmError(f"chart repository {self.url}: index.yaml is not valid YAML: {error}",
+                            kind="repository")
+        if not isinstance(document, dict) or not isinstance(document.get("entries", {}), dict):
+            raise HelmError(f"chart repository {self.url}: index.yaml has no entries map", kind="repository")
+        _write_atomically(self._index_cache, response.content)
+        return document
+
+    def versions(self, name: str) -> list[ChartVersion]:
+        """Every version of chart ``name`` in the index, newest first."""
+        entries = (self.index().get("entries") or {}).get(name) or []
+        versions = []
+        for entry in entries:
+            urls = entry.get("urls") or []
+            if not urls or not entry.get("version"):
+                continue
+            digest = str(entry.get("digest") or "").removeprefix("sha256:")
+            versions.append(ChartVersion(name, str(entry["version"]), digest, urljoin(self.url, urls[0])))
+        return sorted(versions, key=lambda v: _version_key(v.version) or (-1,), reverse=True)
+
+    def resolve(self, name: str, version: str | None = None) -> ChartVersion:
+        """The index entry of ``name`` at exactly ``version``, or its latest stable version when None."""
+        versions = self.versions(name)
+        if not versions:
+            raise HelmError(f'chart "{name}" is not in repository {self.url}', kind="not-found")
+        if version:
+            for candidate in versions:
+                if candidate.version.lstrip("v") == version.lstrip("v"):
+                    return candidate
+            raise HelmError(f'chart "{name}" has no version {version} in repository {self.url} '
+                            f'(available: {", ".join(v.version for v in versions[:10])})', kind="not-found")
+        stable = [v for v in versions if (_version_key(v.version) or (0, 0, 0, False))[3]]
+        return (stable or versions)[0]
+
+    # ----- archives -----
+
+    def cached_path(self, chart: ChartVersion) -> Path:
+        """Where the archive with this digest is (or would be) cached."""
+        return self.cache_dir / f"{chart.name}-{chart.version}-{chart.digest}.tgz"
+
+    def fetch(self, name: str, version: str | None = None) -> Path:
+        """The local path of chart ``name`` (exact ``version`` or latest): from the cache when an archive with
+        the index's digest is there, else downloaded, verified against the digest, and cached."""
+        chart = self.resolve(name, version)
+        if not re.fullmatch(r"[0-9a-f]{64}", chart.digest):
+            raise HelmError(f'chart "{name}" {chart.version}: the index carries no sha256 digest; refusing an '
+                            f'unverifiable archive', kind="digest")
+        path = self.cached_path(chart)
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == chart.digest:
+            return path
+        try:
+            response = requests.get(chart.url, timeout=self.timeout, auth=self.auth)
+        except requests.RequestException as error:
+            raise HelmError(f'chart "{name}" {chart.version}: download from {chart.url} failed: {error}',
+                            kind="repository")
+        if response.status_code != 200:
+            raise HelmError(f'chart "{name}" {chart.version}: {chart.url} answered {response.status_code}',
+                            kind="repository")
+        actual = hashlib.sha256(response.content).hexdigest()
+        if actual != chart.digest:
+            raise HelmError(f'chart "{name}" {chart.version}: digest mismatch: the index says sha256:{chart.digest}, '
+                            f'the archive is sha256:{actual}; refusing it', kind="digest")
+        _write_atomically(path, response.content)
+        return path
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)

@@ -66,32 +66,36 @@ class Cluster(ScopeObject):
         constraints = [models.UniqueConstraint(fields=["name"], name="cluster_name_unique")]
 
 
-class Workspace(ScopeObject):
+class InClusterScope(ScopeObject):
+    """A scope object that sits right under its cluster (a workspace or a node group)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="%(class)ss")
+
+    class Meta(ScopeObject.Meta):
+        abstract = True
+        constraints = [models.UniqueConstraint(fields=["name"], name="%(class)s_name_unique")]
+
+    def parent_path(self) -> str:
+        """The path of its cluster."""
+        return join(PLATFORM, "cluster", self.cluster.name)
+
+
+class Workspace(InClusterScope):
     """The application view: a tenant's namespaces in one cluster."""
 
     level = "workspace"
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="workspaces")
 
-    class Meta(ScopeObject.Meta):
-        constraints = [models.UniqueConstraint(fields=["name"], name="workspace_name_unique")]
-
-    def parent_path(self) -> str:
-        """Workspaces sit under their cluster."""
-        return join(PLATFORM, "cluster", self.cluster.name)
+    class Meta(InClusterScope.Meta):
+        pass
 
 
-class NodeGroup(ScopeObject):
+class NodeGroup(InClusterScope):
     """The infrastructure view: a set of nodes of one cluster (a site, a line, a rack)."""
 
     level = "nodegroup"
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodegroups")
 
-    class Meta(ScopeObject.Meta):
-        constraints = [models.UniqueConstraint(fields=["name"], name="nodegroup_name_unique")]
-
-    def parent_path(self) -> str:
-        """Node groups sit under their cluster."""
-        return join(PLATFORM, "cluster", self.cluster.name)
+    class Meta(InClusterScope.Meta):
+        pass
 
 
 class Namespace(ScopeObject):

@@ -9,23 +9,21 @@ from edgeplatform.resources.signals import scope_deleted
 @receiver(pre_delete, sender=Workspace)
 def _detach_namespaces(sender, instance, **kwargs):
     """A deleted workspace releases its namespaces to the cluster (they are not deleted)."""
-    for namespace in instance.namespaces.select_related("cluster"):
-        labels = dict(namespace.labels)
-        labels.pop("theriseunion.io/workspace", None)
-        namespace.labels = labels
-        namespace.workspace = None
-        move(namespace)
+    _release(instance.namespaces, "theriseunion.io/workspace", "workspace")
 
 
 @receiver(pre_delete, sender=NodeGroup)
 def _detach_nodes(sender, instance, **kwargs):
     """A deleted node group releases its nodes to the cluster."""
-    for node in instance.nodes.select_related("cluster"):
-        labels = dict(node.labels)
-        labels.pop("theriseunion.io/nodegroup", None)
-        node.labels = labels
-        node.nodegroup = None
-        move(node)
+    _release(instance.nodes, "theriseunion.io/nodegroup", "nodegroup")
+
+
+def _release(children, label: str, parent_field: str) -> None:
+    """Move each child out of its deleted parent: drop the grouping label and the link, announce the new path."""
+    for child in children.select_related("cluster"):
+        child.labels = {key: value for key, value in child.labels.items() if key != label}
+        setattr(child, parent_field, None)
+        move(child)
 
 
 def move(obj) -> None:

@@ -61,6 +61,23 @@ def test_a_changed_and_rehashed_event_is_caught_by_the_next_one(chain):
     assert message.startswith(f"audit chain broken at event #{chain[3]}") and f"event #{chain[2]}" in message
 
 
+def test_a_whole_chain_rewritten_without_the_key_is_caught(chain):
+    """Someone with write access to the database but not the audit key re-chains every row after a change."""
+    import hashlib
+
+    from iam.audit.chain import canonical
+
+    AuditEvent.objects.filter(sequence=chain[2]).update(actor="mallory")
+    previous = AuditEvent.objects.get(sequence=chain[1]).hash
+    for sequence in chain[2:]:
+        event = AuditEvent.objects.get(sequence=sequence)
+        event.previous_hash = previous
+        event.hash = previous = hashlib.sha256(canonical(event)).hexdigest()
+        event.save()
+    ChainHead.objects.filter(pk=1).update(last_hash=previous)
+    assert f"#{chain[2]} was changed" in broken()
+
+
 def test_a_removed_middle_event_is_named(chain):
     AuditEvent.objects.filter(sequence=chain[2]).delete()
     assert broken().startswith(f"audit chain broken at event #{chain[2]}: event #{chain[2]} is missing")

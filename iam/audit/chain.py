@@ -1,6 +1,7 @@
 """The hash chain: inserting, sealing in commit order, verifying, and pruning without breaking verification.
 
-Sealing an event gives it the next gapless ``sequence`` and its ``hash``, SHA-256 over its canonical
+Sealing an event gives it the next gapless ``sequence`` and its ``hash``, HMAC-SHA256 (keyed by
+``EDGE_AUDIT_KEY``, see ``edgeplatform.crypto.audit_key``) over its canonical
 content including ``previous_hash``, under a lock on the :class:`ChainHead` row. An event is always
 inserted in the transaction of the change it describes (a rolled-back change leaves none). When that
 transaction commits right after (the write path's own transaction; a call outside any transaction) the
@@ -15,6 +16,7 @@ pruned event (so the oldest kept one can be checked).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from edgeplatform import crypto
 from iam.audit.models import GENESIS, AuditEvent, ChainHead
 
 __all__ = ["Verification", "canonical", "digest", "insert", "normalize", "prune_before", "seal_pending", "verify"]
@@ -62,8 +65,12 @@ def canonical(event: AuditEvent) -> bytes:
 
 
 def digest(event: AuditEvent) -> str:
-    """The hash an event should carry."""
-    return hashlib.sha256(canonical(event)).hexdigest()
+    """The hash an event should carry: HMAC-SHA256 of its canonical content under the audit key.
+
+    Keyed, so that someone who can write to the database but does not hold the key cannot re-chain
+    rows after changing or removing some.
+    """
+    return hmac.new(crypto.audit_key(), canonical(event), hashlib.sha256).hexdigest()
 
 
 def _lock_head(advance: int) -> tuple[int, str] | None:

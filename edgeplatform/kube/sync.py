@@ -87,11 +87,12 @@ def incoming_manifest(cr: dict) -> dict:
 
 
 def apply_object(client: KubeClient, converter: Converter, obj) -> dict:
-    """Apply one row's custom resource and then its status; the stored custom resource."""
+    """Apply one row's custom resource and then its status (unless the cluster has it already); the stored CR."""
     manifest = desired_manifest(converter, obj)
     status = manifest.pop("status", None)
     stored = apply(client, manifest)
-    if status and KINDS[(converter.group, converter.kind)].status is not None:  # an empty status: nothing to say
+    if status and KINDS[(converter.group, converter.kind)].status is not None \
+            and stored.get("status") != json.loads(json.dumps(status)):  # empty or unchanged: nothing to say
         stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
                                 "metadata": {"name": manifest["metadata"]["name"]}, "status": status},
                        subresource="status")

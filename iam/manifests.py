@@ -1,6 +1,8 @@
 """Converters for the iam.theriseunion.io kinds."""
 from __future__ import annotations
 
+import copy
+
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,12 +12,15 @@ from rest_framework import serializers
 from edgeplatform.resources import scopes
 from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
 from edgeplatform.resources.errors import cause
+from iam.aggregation import aggregate_into
+from iam.engine import engine, escalation
 from iam.engine.rules import validate_rules
 from iam.models import (
     BUILTIN_LABEL,
     CLUSTER_LABEL,
     SCOPE_LABEL,
     SCOPE_VALUE_LABEL,
+    BindingSubject,
     Category,
     IAMRole,
     IAMRoleBinding,
@@ -141,6 +146,11 @@ class RoleTemplateConverter(Converter):
         if level is not None and level not in (*ROLE_LEVELS, "project"):
             problems.append(cause(f"metadata.labels[{SCOPE_LABEL}]", f"must be one of {', '.join(ROLE_LEVELS)}",
                                   "FieldValueNotSupported"))
+        if not problems:  # a template's rules flow into every role that aggregates it, wherever it is bound
+            before = (instance.spec or {}).get("rules") or [] if instance is not None else []
+            added = [rule for rule in parsed.spec.get("rules") or [] if rule not in before]
+            escalation.forbid_escalation(context.get("user"), added, [scopes.PLATFORM], "spec.rules", self,
+                                         parsed.name)
 
     def status_out(self, obj):
         """Templates have no status."""
@@ -176,6 +186,22 @@ class IAMRoleConverter(Converter):
             if instance.bindings.exists():
                 problems.append(cause(f"metadata.labels[{SCOPE_LABEL}]",
                                       "the scope of a role that is bound cannot change", "FieldValueForbidden"))
+        if not problems and not escalation.exempt(context.get("user")):
+            self._forbid_escalation(parsed, instance, context["user"])
+
+    def _forbid_escalation(self, parsed: Parsed, instance, user) -> None:
+        """New rules must be held by the caller where the role applies: its own scope and where it is bound."""
+        draft = IAMRole(name=parsed.name, spec=copy.deepcopy(parsed.spec), annotations=parsed.annotations,
+                        effective_rules=[], effective_ui=[])
+        aggregate_into(draft)
+        before = instance.effective_rules if instance is not None else []
+        added = [rule for rule in draft.effective_rules if rule not in before]
+        paths = set()
+        if parsed.extra["level"] == "platform" or parsed.extra["value"]:
+            paths.add(parsed.extra["path"] or scopes.PLATFORM)
+        if instance is not None:
+            paths.update(instance.bindings.values_list("scope_path", flat=True))
+        escalation.forbid_escalation(user, added, paths, "spec.rules", self, parsed.name)
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Scope columns from the labels; aggregation runs when the row is saved."""
@@ -272,6 +298,13 @@ class IAMRoleBindingConverter(Converter):
         elif not role.is_prototype and role.scope_path != path:
             problems.append(cause("spec.roleRef.name", f'role "{role.name}" belongs to scope "{role.scope_path}" '
                                                        f'and cannot be bound at "{path}"'))
+        user = context.get("user")
+        # binding (or adding subjects) hands out the role's rules at the binding's scope; a caller who may not
+        # write bindings there at all is told that by the write path's own check
+        if not problems and engine.allowed(user, "create" if instance is None else "update", self.group,
+                                           self.plural, path, parsed.name):
+            escalation.forbid_escalation(user, role.effective_rules, [path], "spec.roleRef.name", self,
+                                         parsed.name)
         parsed.extra["role"] = role
 
     def assign(self, obj, parsed: Parsed) -> None:
@@ -314,13 +347,15 @@ class UserConverter(Converter):
 
     def parse(self, manifest, instance=None, name=None, context=None):
         """Also read the desired state from ``status.state``."""
-        parsed = super().parse(manifest, instance, name, context)
         state = ((manifest.get("status") or {}) if isinstance(manifest, dict) else {}).get("state")
         if state not in (None, "Active", "Disabled"):
             from edgeplatform.resources.errors import invalid
 
-            raise invalid(self.kind, parsed.name, [cause("status.state", "must be Active or Disabled",
-                                                         "FieldValueNotSupported")], self.group)
+            name_given = ((manifest.get("metadata") or {}) if isinstance(manifest, dict) else {}).get("name")
+            raise invalid(self.kind, name or name_given or "", [cause("status.state", "must be Active or Disabled",
+                                                                      "FieldValueNotSupported")], self.group)
+        context = {**(context or {}), "state": state}  # clean() judges a change of state too
+        parsed = super().parse(manifest, instance, name, context)
         parsed.extra["state"] = state
         return parsed
 
@@ -332,12 +367,34 @@ class UserConverter(Converter):
             if group not in found:
                 problems.append(cause(f"spec.groups[{i}]", f'group "{group}" not found', "FieldValueNotFound"))
         parsed.extra["group_ids"] = list(found.values())
+        if not problems:
+            self._forbid_escalation(parsed, instance, context)
         password = parsed.spec.get("password")
         if password:
             try:
                 password_validation.validate_password(password, instance or User(name=parsed.name))
             except DjangoValidationError as exc:
                 problems.append(cause("spec.password", " ".join(exc.messages)))
+
+    def _forbid_escalation(self, parsed: Parsed, instance, context: dict) -> None:
+        """Setting another user's password or state means holding what they hold; joining a group, holding what the
+        group is bound to."""
+        user = context.get("user")
+        if escalation.exempt(user):
+            return
+        credentials = [f"spec.{key}" for key in ("password", "encryptedPassword") if parsed.spec.get(key)]
+        state = context.get("state")
+        if instance is not None and state and (state == "Active") != instance.is_active:
+            credentials.append("status.state")
+        if instance is not None and credentials:  # setting a password or the state of someone is acting as them
+            escalation.forbid_taking_over(user, instance, credentials[0], self, parsed.name)
+        current = set(instance.groups.values_list("name", flat=True)) if instance is not None else set()
+        added = set(parsed.spec.get("groups") or []) - current
+        bound = (BindingSubject.objects.filter(kind="Group", name__in=added)
+                 .values_list("name", "binding__scope_path", "binding__role__effective_rules"))
+        for group, path, rules in bound:
+            index = (parsed.spec.get("groups") or []).index(group)
+            escalation.forbid_escalation(user, rules or [], [path], f"spec.groups[{index}]", self, parsed.name)
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Columns, password hash and the desired state; spec keeps no secret."""

@@ -85,8 +85,16 @@ def test_a_workspace_admin_manages_their_workspace_and_nothing_else(platform, ap
     elsewhere = client.post(NS, {"metadata": {"name": "n10", "labels": {"theriseunion.io/workspace": "w2"}}})
     assert elsewhere.status_code == 403
     platform.user("newbie")
-    bound = client.post(BINDINGS, binding_manifest("newbie-w1", "reader-workspace", "workspace", "w1",
-                                                   users=("newbie",)))
+    # reader-workspace also reads clusters, nodes and pods, which ws-manager does not hold: no escalation
+    refused = client.post(BINDINGS, binding_manifest("newbie-w1", "reader-workspace", "workspace", "w1",
+                                                     users=("newbie",)))
+    assert refused.status_code == 403
+    assert refused.json()["details"]["causes"][0]["field"] == "spec.roleRef.name"
+    assert "cannot grant permissions they do not hold" in refused.json()["message"]
+    platform.apply(fleet.role_manifest("ws-reader", "workspace", [
+        {"apiGroups": ["scope.theriseunion.io"], "resources": ["workspaces"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]))
+    bound = client.post(BINDINGS, binding_manifest("newbie-w1", "ws-reader", "workspace", "w1", users=("newbie",)))
     assert bound.status_code == 201, bound.json()
     visible = {b["metadata"]["name"]: b for b in client.get(BINDINGS).json()["items"]}
     # the namespace's creator became its admin; the bindings of other workspaces stay invisible

@@ -14,9 +14,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid, not_found, status_object
 from iam import tokens
-from iam.engine import engine
+from iam.engine import engine, escalation
 from iam.models import User
 
 GROUP = "iam.theriseunion.io"
@@ -59,6 +60,7 @@ def owner(request, name: str) -> User:
     user = User.objects.filter(name=name).first()
     if user is None:
         raise not_found("users", name, GROUP)
+    escalation.forbid_taking_over(request.user, user, "metadata.name", converter_for(User), name)
     return user
 
 

@@ -523,8 +523,12 @@ def tokens_view(request):
         if form.is_valid():
             days = form.cleaned_data.get("expires_in_days")
             expires = timezone.now() + timedelta(days=days) if days else None
-            raw, _row = tokens.create_personal_token(request.user, form.cleaned_data["name"], expires)
-            form = TokenForm()
+            problem = tokens.personal_expiry_problem(expires)
+            if problem:
+                form.add_error("expires_in_days", problem)
+            else:
+                raw, _row = tokens.create_personal_token(request.user, form.cleaned_data["name"], expires)
+                form = TokenForm()
     context = {**console.each_context(request), "title": "API tokens", "form": form, "raw_token": raw,
                "tokens": list(tokens.list_tokens(request.user))}
     return TemplateResponse(request, "console/tokens.html", context)

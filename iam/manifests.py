@@ -30,6 +30,8 @@ from iam.models import (
 )
 
 GROUP = "iam.theriseunion.io"
+#: actor names of the audit log that are not people (``system:<task>`` cannot be a user name anyway)
+RESERVED_USER_NAMES = frozenset({"system", "anonymous"})
 ROLE_LEVELS = ("platform", "cluster", "workspace", "nodegroup", "namespace", "node")
 
 
@@ -360,7 +362,10 @@ class UserConverter(Converter):
         return parsed
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Groups must exist; a plain password must pass the password validators."""
+        """Names the platform uses for itself are taken; groups must exist; a password must pass the validators."""
+        if instance is None and parsed.name in RESERVED_USER_NAMES:
+            problems.append(cause("metadata.name", f'"{parsed.name}" is reserved: the audit log uses it for the '
+                                                   "platform itself", "FieldValueForbidden"))
         groups = parsed.spec.get("groups") or []
         found = dict(Group.objects.filter(name__in=groups).values_list("name", "pk"))
         for i, group in enumerate(groups):

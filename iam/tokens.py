@@ -134,6 +134,20 @@ def lookup(raw: str) -> AccessToken | None:
     return row if row is not None and row.is_valid else None
 
 
+def personal_expiry_problem(expires: datetime | None) -> str | None:
+    """What is wrong with ``expires`` for a personal token (in the past, or beyond
+    ``EDGE_PERSONAL_TOKEN_MAX_TTL`` when that is set); None when it is fine. The API and the console ask this."""
+    now = timezone.now()
+    limit = settings.EDGE_PERSONAL_TOKEN_MAX_TTL
+    if expires is None:
+        return f"required: tokens may live at most {limit} seconds" if limit else None
+    if expires <= now:
+        return "must be in the future"
+    if limit and expires > now + timedelta(seconds=limit):
+        return f"must be at most {limit} seconds from now"
+    return None
+
+
 def create_personal_token(user, name: str, expires: datetime | None = None) -> tuple[str, AccessToken]:
     """A personal API token of ``user`` named ``name``, expiring at ``expires`` (None: never).
 
@@ -173,14 +187,19 @@ def _audit(verb: str, row, *, actor: str | None = None, message: str = "") -> No
 
 @receiver(pre_save, sender=User)
 def _remember_active(sender, instance, **kwargs):
-    instance._was_active = (User.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
-                            if instance.pk else None)
+    before = User.objects.filter(pk=instance.pk).values_list("is_active", "password").first() if instance.pk else None
+    instance._was_active, instance._old_password = before if before else (None, None)
 
 
 @receiver(post_save, sender=User)
 def _revoke_when_disabled(sender, instance, created, **kwargs):
-    """Disabling a user (API, console, admin, shell) revokes all of their tokens in the same transaction."""
-    if not created and getattr(instance, "_was_active", None) and not instance.is_active:
+    """Disabling a user or changing their password (API, console, shell) revokes all of their tokens in the same
+    transaction: whoever held a token or the old password is out."""
+    if created:
+        return
+    disabled = getattr(instance, "_was_active", None) and not instance.is_active
+    new_password = getattr(instance, "_old_password", None) not in (None, instance.password)
+    if disabled or new_password:
         revoke_all(instance)
 
 

@@ -100,3 +100,24 @@ def test_a_template_cannot_smuggle_rules_into_roles(site, api):
     template["spec"]["rules"].pop()
     template["metadata"]["annotations"]["theriseunion.io/description"] = "Reworded"
     assert client.put(f"{IAM}/roletemplates/workspace-view-projects", template).status_code == 200
+
+
+def test_the_names_the_audit_log_uses_for_the_platform_are_reserved(site, api):
+    from iam.models import User
+
+    client = api(User.objects.get(name="root"))
+    for name in ("system", "anonymous"):
+        response = client.post(f"{IAM}/users", {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "User",
+                                                "metadata": {"name": name}, "spec": {}})
+        assert response.status_code == 422 and response.json()["details"]["causes"][0]["field"] == "metadata.name"
+
+
+def test_a_password_change_revokes_the_users_tokens(site, api):
+    from iam.models import User
+
+    site.user("ann")
+    ann = api(User.objects.get(name="ann"))
+    assert ann.get(f"{IAM}/users/ann").status_code == 200
+    root = api(User.objects.get(name="root"))
+    assert root.patch(f"{IAM}/users/ann", {"spec": {"password": "An0ther-Passw0rd!"}}).status_code == 200
+    assert ann.get(f"{IAM}/users/ann").status_code == 401

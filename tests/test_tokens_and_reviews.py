@@ -101,6 +101,20 @@ def test_reviews_about_others_need_the_right_to_read_bindings(site, api):
     assert ann.post(SAR, review("bob", "get", "pods")).status_code == 403
 
 
+def test_reviews_about_others_do_not_name_bindings_the_asker_may_not_read(site, api):
+    from iam.models import User
+
+    site.user("eve")
+    site.bind("secret-platform-binding", "platform-admin", "platform", "global", users=("eve",))
+    site.bind("bob-w1", "workspace-viewer", "workspace", "w1", users=("bob",))
+    ann = api(User.objects.get(name="ann"))
+    about_eve = ann.post(SAR, review("eve", "get", "pods", "workspace", "w1")).json()["status"]
+    assert about_eve["allowed"] is True and "secret-platform-binding" not in about_eve["reason"]
+    assert "platform-admin" not in about_eve["reason"]
+    about_bob = ann.post(SAR, review("bob", "get", "pods", "workspace", "w1")).json()["status"]
+    assert '"bob-w1"' in about_bob["reason"]  # a binding in her own workspace she may read
+
+
 def test_review_validation_names_the_field(site, api):
     ann = api(type(site.user("carl")).objects.get(name="ann"))
     bad = ann.post(SAR, {"spec": {"user": "ann", "resourceAttributes": {"resource": "pods"}}})

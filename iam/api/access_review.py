@@ -69,8 +69,11 @@ class SubjectAccessReviewView(APIView):
             grants = own if not spec["groups"] else grants_mod.build(
                 subject.pk, 0, subject.name, [*subject.groups.values_list("name", flat=True), *spec["groups"]],
                 active=subject.is_active, superuser=subject.is_superuser)
+        def reveal(scope: str) -> bool:  # binding names only where the asker may read bindings
+            return asking_for_self or engine.allowed(request.user, "list", GROUP, "iamrolebindings", scope)
+
         allowed, reason = grants_mod.explain(grants, attrs["verb"], attrs["group"], attrs["resource"], path,
-                                             attrs["name"])
+                                             attrs["name"], reveal)
         return Response({"apiVersion": f"{GROUP}/v1alpha1", "kind": "SubjectAccessReview",
                          "spec": body.get("spec"), "status": {"allowed": allowed, "reason": reason,
                                                               "scopePath": path}}, status=201)

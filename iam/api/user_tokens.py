@@ -4,10 +4,7 @@
 shows its value once, ``DELETE .../<id>`` revokes one. Users manage their own; managing another user's tokens
 needs ``update users`` at the platform.
 """
-from datetime import timedelta
 
-from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -32,16 +29,9 @@ class CreateTokenSerializer(serializers.Serializer):
 
     def validate_expires(self, value):
         """In the future, and within EDGE_PERSONAL_TOKEN_MAX_TTL when that is set."""
-        now = timezone.now()
-        limit = settings.EDGE_PERSONAL_TOKEN_MAX_TTL
-        if value is None:
-            if limit:
-                raise serializers.ValidationError(f"required: tokens may live at most {limit} seconds")
-            return None
-        if value <= now:
-            raise serializers.ValidationError("must be in the future")
-        if limit and value > now + timedelta(seconds=limit):
-            raise serializers.ValidationError(f"must be at most {limit} seconds from now")
+        problem = tokens.personal_expiry_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 

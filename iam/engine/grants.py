@@ -151,8 +151,13 @@ def _assemble(user_id: int, change_id: int, active: bool, superuser: bool, rows,
     return Grants(user_id, change_id, active, superuser, by_path, ui_by_path, tuple(sorted(rows)), pending)
 
 
-def explain(grants: Grants, verb: str, group: str, resource: str, path: str, name: str = "") -> tuple[bool, str]:
-    """Whether ``grants`` allow the request and, if so, which binding at which scope did."""
+def explain(grants: Grants, verb: str, group: str, resource: str, path: str, name: str = "",
+            reveal=lambda scope: True) -> tuple[bool, str]:
+    """Whether ``grants`` allow the request and, if so, which binding at which scope did.
+
+    ``reveal(scope)`` says whether the asker may see the bindings at ``scope``; if not, the reason
+    says only that a binding further up allows.
+    """
     if grants.superuser and grants.active:
         return True, "allowed: platform administrator (superuser)"
     if not grants.active:
@@ -160,5 +165,7 @@ def explain(grants: Grants, verb: str, group: str, resource: str, path: str, nam
     for scope in chain(path):
         for bound_path, binding, role_name, role_id, digest in grants.bindings:
             if bound_path == scope and role_index(role_id, digest)[0].allows(verb, group, resource, name):
+                if not reveal(scope):
+                    return True, "allowed by a binding at a scope above this one"
                 return True, f'allowed by IAMRoleBinding "{binding}" (role "{role_name}") at scope "{scope}"'
     return False, f'denied: no binding on the chain of "{path}" grants {verb} on {group or "core"}/{resource}'

@@ -183,3 +183,16 @@ def test_openapi_schema_and_docs_are_served(admin):
     assert schema.status_code == 200
     assert b"/oapis/scope.theriseunion.io/v1alpha1/workspaces" in schema.content
     assert admin.get("/oapis/docs/").status_code == 200
+
+
+def test_a_trailing_newline_is_no_part_of_a_valid_name_or_label(admin):
+    """Kubernetes (Go regexps) refuses them; so does the platform, before a cluster would."""
+    body = {"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Workspace",
+            "metadata": {"name": "shop\n", "labels": {"scope.theriseunion.io/cluster": "c1"}}, "spec": {}}
+    response = admin.post("/oapis/scope.theriseunion.io/v1alpha1/workspaces", body)
+    assert response.status_code == 422 and response.json()["details"]["causes"][0]["field"] == "metadata.name"
+    body["metadata"]["name"] = "shop"
+    body["metadata"]["labels"]["team"] = "a\n"
+    response = admin.post("/oapis/scope.theriseunion.io/v1alpha1/workspaces", body)
+    assert response.status_code == 422, response.json()
+    assert response.json()["details"]["causes"][0]["field"].startswith("metadata.labels")

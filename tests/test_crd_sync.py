@@ -280,6 +280,20 @@ def test_start_up_applies_rows_that_have_no_custom_resource(kube, host, site):
     assert cr(kube, "early")["metadata"]["annotations"][UID_ANNOTATION] == str(Workspace.objects.get(name="early").uid)
 
 
+def test_a_row_the_cluster_refuses_at_start_up_does_not_stop_the_kind_being_watched(kube, host, site):
+    from iam.audit.models import AuditEvent
+
+    for name in ("first", "second", "third"):
+        site.workspace(name, "edge")  # not committed: as if sync had been off
+    kube.fail_next(1, status=422, method="PATCH", path_contains="/second")
+    w = watcher(host)
+    w.run_once()
+    assert w.stats.applied == 2 and cr(kube, "second") is None
+    assert kube.requests.count(verb="watch") >= 1  # the kind went on to be watched
+    event = AuditEvent.objects.get(name="second", result="error")
+    assert (event.actor, event.status_code) == ("system:kubewatch", 422)
+
+
 def test_kubewatch_command_runs_one_round(kube, host, site):
     import io
 

@@ -118,7 +118,8 @@ def watch_events(client: KubeClient, api_version: str, kind: str, namespace: str
     info = client.resource(api_version, kind)
     query = {"watch": "1", "resourceVersion": resource_version, "labelSelector": label_selector,
              "allowWatchBookmarks": "true" if bookmarks else None,
-             "timeoutSeconds": str(timeout_seconds) if timeout_seconds else None}
+             # the API server parses an integer: 60.0 would be a 400
+             "timeoutSeconds": str(max(1, round(timeout_seconds))) if timeout_seconds else None}
     # no read timeout beyond the server's own: a quiet watch is not a dead one (bookmarks keep it talking)
     read_timeout = (timeout_seconds + client.timeout[1]) if timeout_seconds else None
     try:

@@ -141,21 +141,24 @@ class Watcher:
     # --- events ----------------------------------------------------------------------------------------------
 
     def handle(self, state: KindState, event: dict) -> None:
-        """One watch event: remember its resourceVersion, then bring the change in."""
+        """One watch event: bring the change in, then remember its resourceVersion.
+
+        In that order, so that an event whose handling failed (the database away, say) is not skipped: the
+        next watch resumes from the last event handled and the server sends it again.
+        """
         obj = event.get("object") or {}
         metadata = obj.get("metadata") or {}
-        if metadata.get("resourceVersion"):
-            state.resource_version = metadata["resourceVersion"]
         kind = event.get("type")
-        if kind == "BOOKMARK":
-            return
         name = metadata.get("name")
         if kind == "DELETED":
-            uid = state.known.pop(name, None)
+            uid = state.known.get(name)
             self._deleted(state, name, (metadata.get("annotations") or {}).get(UID_ANNOTATION, uid or ""))
+            state.known.pop(name, None)
         elif kind in ("ADDED", "MODIFIED"):
-            state.known[name] = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
             self._bring_in(state, obj)
+            state.known[name] = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
+        if metadata.get("resourceVersion"):
+            state.resource_version = metadata["resourceVersion"]
 
     def _bring_in(self, state: KindState, cr: dict, startup: bool = False) -> None:
         from edgeplatform.resources import services
@@ -206,7 +209,17 @@ class Watcher:
         """Start-up: rows without a custom resource get one (sync was off, or a task was lost)."""
         converter = state.converter
         for row in converter.model.objects.exclude(name__in=list(present)).iterator():
-            apply_object(self.client, converter, row)
+            try:
+                apply_object(self.client, converter, row)
+            except KubeError as error:  # one object the cluster refuses must not stop the kind being watched
+                if error.status in (410, 429) or error.status >= 500:
+                    raise
+                log.error("kubewatch: %s %s could not be applied: %s", converter.kind, row.name, error)
+                with auditing.actor(ACTOR):
+                    auditing.record("update", resource=converter.plural, group=converter.group,
+                                    kind=converter.kind, name=row.name, result="error", status_code=error.status,
+                                    message=f"custom resource refused by the cluster: {error}"[:2000])
+                continue
             self.stats.applied += 1
 
     def _remove_orphan(self, converter: Converter, name: str) -> None:

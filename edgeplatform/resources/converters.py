@@ -139,7 +139,7 @@ class Converter:
         if not obj_name:
             problems.append(cause("metadata.name", "name is required", "FieldValueRequired"))
         elif not isinstance(obj_name, str) or len(obj_name) > self.name_max_length \
-                or not self.name_pattern.match(obj_name):
+                or not self.name_pattern.fullmatch(obj_name):
             problems.append(cause("metadata.name", "must be a lowercase RFC 1123 name (a-z, 0-9, '-')"))
         elif url_name and obj_name != url_name:
             problems.append(cause("metadata.name", f"does not match the name in the URL ({url_name})"))

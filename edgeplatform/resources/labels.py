@@ -73,7 +73,7 @@ def split_terms(text: str) -> list[str]:
 
 
 def _check_value(value: str) -> str:
-    if len(value) > 63 or not _VALUE_RE.match(value):
+    if len(value) > 63 or not _VALUE_RE.fullmatch(value):
         raise SelectorError(f"invalid label value: {value!r}")
     return value
 
@@ -112,13 +112,13 @@ def validate_label_selector(selector: dict, field: str) -> list[tuple[str, str]]
     """Problems of a LabelSelector object as (field path, message) pairs."""
     problems = []
     for key, value in (selector.get("matchLabels") or {}).items():
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.fullmatch(key):
             problems.append((f"{field}.matchLabels", f"invalid label key {key!r}"))
-        if not isinstance(value, str) or not _VALUE_RE.match(value):
+        if not isinstance(value, str) or not _VALUE_RE.fullmatch(value):
             problems.append((f"{field}.matchLabels[{key}]", f"invalid label value {value!r}"))
     for i, expr in enumerate(selector.get("matchExpressions") or []):
         where = f"{field}.matchExpressions[{i}]"
-        if not isinstance(expr, dict) or not _KEY_RE.match(str(expr.get("key", ""))):
+        if not isinstance(expr, dict) or not _KEY_RE.fullmatch(str(expr.get("key", ""))):
             problems.append((f"{where}.key", "a valid label key is required"))
             continue
         operator, values = expr.get("operator"), expr.get("values") or []
@@ -146,9 +146,9 @@ def filter_q(requirements: list[Requirement], field: str = "labels") -> Q:
 
 def valid_key(key: str) -> bool:
     """True for a syntactically valid label key."""
-    return bool(_KEY_RE.match(key))
+    return bool(_KEY_RE.fullmatch(key))
 
 
 def valid_value(value: str) -> bool:
     """True for a syntactically valid label value."""
-    return isinstance(value, str) and len(value) <= 63 and bool(_VALUE_RE.match(value))
+    return isinstance(value, str) and len(value) <= 63 and bool(_VALUE_RE.fullmatch(value))

@@ -20,6 +20,9 @@ class Authorizer(Protocol):
     def visible_q(self, user, verb: str, model) -> Q | None:
         """A filter on ``model`` selecting the rows ``user`` may ``verb``; None means all rows."""
 
+    def knows_scope(self, user, path: str) -> bool:
+        """May ``user`` learn that the scope at ``path`` exists (else it is answered as missing)?"""
+
 
 _authorizer: Authorizer | None = None
 
@@ -35,3 +38,10 @@ def authorizer() -> Authorizer:
     if _authorizer is None:
         raise RuntimeError("no permission engine registered: is the iam app installed?")
     return _authorizer
+
+
+def may_know_scope(user, path: str | None) -> bool:
+    """True when ``path`` names a scope that ``user`` may learn exists; ``user=None`` is the system."""
+    if path is None:
+        return False
+    return user is None or authorizer().knows_scope(user, path)

@@ -1,11 +1,12 @@
 """Top-level URLs: the API groups, OAuth, the OpenAPI schema and docs, metrics."""
 from django.conf import settings
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from edgeplatform.console.site import console
 from edgeplatform.probes import healthz, readyz
+from edgeplatform.resources.api import unknown_resource
 from iam.api.auth import RevokeView, TokenView
 
 urlpatterns = [
@@ -25,6 +26,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
+    # last: every other /oapis/ URL is a kind (or group, or version) the API does not serve
+    re_path(r"^oapis/(?P<path>.*)$", unknown_resource),
 ]
 if settings.OIDC_ENABLED:  # OpenID Connect login: /oidc/authenticate/, /oidc/callback/, /oidc/logout/
     urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

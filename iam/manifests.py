@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from rest_framework import serializers
 
+from edgeplatform import authz
 from edgeplatform.resources import scopes
 from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
 from edgeplatform.resources.errors import cause
@@ -105,8 +106,11 @@ class IAMRoleSpecSerializer(serializers.Serializer):
         return attrs
 
 
-def _check_scope_labels(parsed: Parsed, problems: list, *, required_value: bool) -> None:
-    """Resolve the scope labels of a role or binding into ``parsed.extra`` (level, value, cluster, path)."""
+def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, required_value: bool) -> None:
+    """Resolve the scope labels of a role or binding into ``parsed.extra`` (level, value, cluster, path).
+
+    A scope the caller may not learn of is answered exactly as one that does not exist.
+    """
     level = parsed.labels.get(SCOPE_LABEL, "")
     value = parsed.labels.get(SCOPE_VALUE_LABEL, "")
     cluster = parsed.labels.get(CLUSTER_LABEL, "")
@@ -122,7 +126,8 @@ def _check_scope_labels(parsed: Parsed, problems: list, *, required_value: bool)
         path = scopes.PLATFORM
     elif value:
         path = scopes.resolve(level, value, cluster or None)
-        if path is None:
+        if not authz.may_know_scope(context.get("user"), path):
+            path = None
             what = f'{level} "{value}"' + (f' in cluster "{cluster}"' if cluster else "")
             hint = "" if cluster or level not in scopes.CLUSTER_QUALIFIED else \
                 f"; name the cluster with the label {CLUSTER_LABEL}"
@@ -181,7 +186,7 @@ class IAMRoleConverter(Converter):
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Scope labels must name a level (and, if given, an existing scope object)."""
-        _check_scope_labels(parsed, problems, required_value=False)
+        _check_scope_labels(parsed, problems, context, required_value=False)
         if instance is not None and not problems and (instance.scope_level, instance.scope_value) != \
                 (parsed.extra["level"], parsed.extra["value"] if parsed.extra["level"] != "platform"
                  else instance.scope_value):
@@ -282,7 +287,7 @@ class IAMRoleBindingConverter(Converter):
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """The scope must exist; the role must exist and fit it (pinned roles bind only at their scope)."""
-        _check_scope_labels(parsed, problems, required_value=True)
+        _check_scope_labels(parsed, problems, context, required_value=True)
         role_name = parsed.spec["roleRef"]["name"]
         role = IAMRole.objects.filter(name=role_name).first()
         if role is None:

@@ -49,11 +49,62 @@ def test_a_viewer_may_read_but_not_change_their_workspace(member):
     assert member.get(f"{WS}/w1").json()["spec"].get("displayName") is None
 
 
-def test_a_member_cannot_grant_themselves_another_workspace(member):
-    body = binding_manifest("sneaky", "reader-workspace", "workspace", "w2", users=("member",))
-    response = member.post(BINDINGS, body)
-    assert response.status_code == 403
+def _without(text: str, *names: str) -> str:
+    for name in names:
+        text = text.replace(name, "<name>")
+    return text
+
+
+def test_a_member_cannot_grant_themselves_another_workspace_nor_learn_that_it_exists(member):
+    """GIVEN a viewer of w1 WHEN they bind themselves in w2 (hidden) or w9 (missing) THEN the answers are alike."""
+    hidden = member.post(BINDINGS, binding_manifest("sneaky", "reader-workspace", "workspace", "w2",
+                                                    users=("member",)))
+    missing = member.post(BINDINGS, binding_manifest("sneaky", "reader-workspace", "workspace", "w9",
+                                                     users=("member",)))
+    assert hidden.status_code == missing.status_code == 422
+    assert _without(hidden.content.decode(), "w2") == _without(missing.content.decode(), "w9")
+    assert hidden.json()["details"]["causes"][0]["field"] == "metadata.labels[iam.theriseunion.io/scope-value]"
     assert member.get(f"{WS}/w2").status_code == 404
+    # a scope they may see but not grant in is a plain refusal
+    assert member.post(BINDINGS, binding_manifest("sneaky", "reader-workspace", "workspace", "w1",
+                                                  users=("member",))).status_code == 403
+
+
+def test_a_hidden_cluster_is_answered_as_a_missing_one(member):
+    """GIVEN a viewer of c1/w1 WHEN they name cluster c2 (hidden) or c9 (missing) THEN the answers are alike."""
+    body = {"metadata": {"name": "w9", "labels": {"scope.theriseunion.io/cluster": "c2"}}}
+    hidden = member.post(WS, body)
+    body["metadata"]["labels"]["scope.theriseunion.io/cluster"] = "c9"
+    missing = member.post(WS, body)
+    assert hidden.status_code == missing.status_code == 422
+    assert _without(hidden.content.decode(), "c2") == _without(missing.content.decode(), "c9")
+    for verb in ("get", "post"):
+        under_hidden = getattr(member, verb)("/oapis/scope.theriseunion.io/v1alpha1/clusters/c2/namespaces",
+                                             *([{"metadata": {"name": "x"}}] if verb == "post" else []))
+        under_missing = getattr(member, verb)("/oapis/scope.theriseunion.io/v1alpha1/clusters/c9/namespaces",
+                                              *([{"metadata": {"name": "x"}}] if verb == "post" else []))
+        assert under_hidden.status_code == under_missing.status_code == 404
+        assert _without(under_hidden.content.decode(), "c2") == _without(under_missing.content.decode(), "c9")
+    assert member.get(NS).status_code == 200  # their own cluster's namespaces are there
+
+
+def test_a_review_of_a_hidden_scope_says_no_more_than_one_of_a_missing_scope(member):
+    def review(value):
+        return member.post("/oapis/iam.theriseunion.io/v1alpha1/subjectaccessreviews", {
+            "spec": {"user": "member", "resourceAttributes": {"verb": "get", "resource": "pods"},
+                     "scope": {"level": "namespace", "value": value, "cluster": "c1"}}})
+
+    hidden, missing = review("n3"), review("n9")
+    assert hidden.status_code == missing.status_code == 422
+    assert "w2" not in hidden.content.decode()
+    assert _without(hidden.content.decode(), "n3") == _without(missing.content.decode(), "n9")
+    assert review("n1").json()["status"]["allowed"] is True
+
+
+def test_an_unknown_kind_is_a_not_found_status(member):
+    response = member.get("/oapis/scope.theriseunion.io/v1alpha1/gadgets")
+    assert response.status_code == 404
+    assert response.json()["kind"] == "Status" and response.json()["reason"] == "NotFound"
 
 
 def test_a_member_cannot_create_workspaces(member):
@@ -83,7 +134,8 @@ def test_a_workspace_admin_manages_their_workspace_and_nothing_else(platform, ap
                                "metadata": {"name": "n9", "labels": {"theriseunion.io/workspace": "w1"}}})
     assert created.status_code == 201, created.json()
     elsewhere = client.post(NS, {"metadata": {"name": "n10", "labels": {"theriseunion.io/workspace": "w2"}}})
-    assert elsewhere.status_code == 403
+    assert elsewhere.status_code == 422  # w2 is not theirs to know of: answered as a missing workspace
+    assert elsewhere.json()["details"]["causes"][0]["field"] == "metadata.labels[theriseunion.io/workspace]"
     platform.user("newbie")
     # reader-workspace also reads clusters, nodes and pods, which ws-manager does not hold: no escalation
     refused = client.post(BINDINGS, binding_manifest("newbie-w1", "reader-workspace", "workspace", "w1",

@@ -200,6 +200,8 @@ def test_unauthenticated_requests_are_one_denied_event_each(root):
 def test_a_refusal_a_surface_turns_into_a_form_error_is_still_recorded_once(platform):
     platform.cluster("c1")
     nobody = platform.user("nobody")
+    # a member of the cluster who may not create there (to anyone else, c1 is answered as missing: a 422)
+    platform.bind("nobody-c1", "cluster-regular", "cluster", "c1", users=("nobody",))
     start = mark()
     with actor("console-view-of-nobody"):  # as a console view would: catch the 403, show the form again
         for _ in range(2):
@@ -289,7 +291,8 @@ def history(root, platform, api):
         root.post(WS, workspace(name))
     root.patch(f"{WS}/w1", {"spec": {"displayName": "W one"}})
     bob = api(platform.user("bob"))
-    bob.post(WS, workspace("w7"))
+    platform.bind("bob-c1", "cluster-regular", "cluster", "c1", users=("bob",))
+    assert bob.post(WS, workspace("w7")).status_code == 403
     return bob
 
 

@@ -16,8 +16,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
+from edgeplatform import authz
 from edgeplatform.resources import labels as selectors
-from edgeplatform.resources import services
+from edgeplatform.resources import scopes, services
 from edgeplatform.resources.converters import Converter
 from edgeplatform.resources.errors import StatusError, cause, not_found, status_object
 
@@ -55,6 +56,13 @@ class ManifestViewSet(viewsets.ViewSet):
         if self.converter.cluster_child:
             qs = qs.filter(cluster__name=self.kwargs["cluster"])
         return qs
+
+    def initial(self, request, *args, **kwargs):
+        """After authentication: a URL under a cluster the caller may not learn of is 404, as a missing one."""
+        super().initial(request, *args, **kwargs)
+        cluster = kwargs.get("cluster")
+        if self.converter.cluster_child and not authz.may_know_scope(request.user, scopes.resolve("cluster", cluster)):
+            raise not_found("clusters", cluster, "scope.theriseunion.io")
 
     def get_object(self, verb: str = "get"):
         """The named object, or 404 when it does not exist or the caller may not see it."""
@@ -187,3 +195,11 @@ def manifest_urls(converter: Converter, viewset=None) -> list:
         re_path(prefix + rf"{converter.plural}/(?P<name>{ManifestViewSet.lookup_value_regex})/?$", item,
                 name=f"{group}-{name}-detail"),
     ]
+
+
+def unknown_resource(request, path: str = ""):
+    """Any other ``/oapis/…`` URL: a 404 Status, as kube-apiserver answers a kind it does not serve."""
+    from django.http import JsonResponse
+
+    return JsonResponse(status_object(404, "NotFound", f'the server could not find the requested resource '
+                                                       f'"/oapis/{path}"'), status=404)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from edgeplatform import authz
 from edgeplatform.resources import scopes
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid
 from iam.engine import engine
@@ -53,7 +54,7 @@ class SubjectAccessReviewView(APIView):
         spec = serializer.validated_data
         scope = spec.get("scope") or {"level": "platform", "value": "", "cluster": ""}
         path = scopes.resolve(scope["level"], scope["value"], scope["cluster"] or None)
-        if path is None:
+        if not authz.may_know_scope(request.user, path):  # a hidden scope is answered as a missing one
             raise invalid("SubjectAccessReview", "", [cause("spec.scope", f'{scope["level"]} "{scope["value"]}" '
                                                                           "not found", "FieldValueNotFound")], GROUP)
         asking_for_self = spec["user"] == request.user.get_username() and not spec["groups"]

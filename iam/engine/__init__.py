@@ -9,7 +9,7 @@ import time
 
 from django.db.models import Q
 
-from edgeplatform.resources.scopes import PLATFORM, level_of
+from edgeplatform.resources.scopes import PLATFORM, is_within, level_of, name_of, scope_model
 from iam.engine import grants as grants_mod
 from iam.engine.cache import GrantCache
 
@@ -83,6 +83,23 @@ class Engine:
         if extra is not None:
             q |= extra(user, found, verb)
         return q if q else Q(pk__in=[])
+
+    def knows_scope(self, user, path: str) -> bool:
+        """May ``user`` learn that the scope at ``path`` exists?
+
+        Yes when they hold a binding on its chain (the scope itself or one enclosing it) or below it,
+        or a grant to get the scope object. Otherwise a reference to it is answered exactly as one to
+        a scope that does not exist, so that a member of one workspace cannot probe another's names.
+        """
+        found = self.grants(user)
+        if found is None or not found.active:
+            return False
+        if found.superuser or path == PLATFORM:
+            return True
+        if any(is_within(bound, path) or is_within(path, bound) for bound in found.by_path):
+            return True
+        converter = scope_model(level_of(path))._converter
+        return found.allows("get", converter.group, converter.plural, path, name_of(path))
 
     def levels_allowing(self, user, verb: str, group: str, resource: str) -> set[str]:
         """The scope levels at which ``user`` holds the grant somewhere (for level-wide objects)."""

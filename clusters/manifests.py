@@ -11,7 +11,8 @@ from clusters.models import (
     NodeGroup,
     Workspace,
 )
-from edgeplatform import crypto
+from edgeplatform import authz, crypto
+from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources.converters import (
     DNS1123_LABEL,
     Converter,
@@ -25,7 +26,15 @@ from edgeplatform.resources.scopes import PLATFORM, join
 from edgeplatform.resources.signals import scope_created
 
 GROUP = "scope.theriseunion.io"
-SECRET_CONNECTION_FIELDS = ("kubeconfig", "token", "clientCertificateData", "clientKeyData", "password")
+SECRET_CONNECTION_FIELDS = ("kubeconfig", "token")
+#: Credentials the gateway has no use for outside a kubeconfig: refused by name rather than dropped unseen.
+UNSUPPORTED_CONNECTION_FIELDS = {
+    "clientCertificateData": "is not supported: embed the client certificate in spec.connection.kubeconfig as "
+                             "client-certificate-data, or use token",
+    "clientKeyData": "is not supported: embed the client key in spec.connection.kubeconfig as client-key-data, "
+                     "or use token",
+    "password": "is not supported: put username and password in spec.connection.kubeconfig, or use token",
+}
 
 
 class ScopeConverter(Converter):
@@ -46,6 +55,21 @@ class ConnectionSerializer(serializers.Serializer):
     externalKubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True)
     kubeconfig = serializers.CharField(required=False, allow_blank=True)
     token = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_kubeconfig(self, value: str) -> str:
+        """A kubeconfig that would run a command or read a file on the platform host is refused."""
+        problems = kubeconfig_problems(value) if value else []
+        if problems:
+            raise serializers.ValidationError(f"{'; '.join(problems)} ({KUBECONFIG_HINT})")
+        return value
+
+    def to_internal_value(self, data):
+        """Secret fields the platform cannot use are refused by name (unknown fields are otherwise dropped)."""
+        refused = {key: [message] for key, message in UNSUPPORTED_CONNECTION_FIELDS.items()
+                   if isinstance(data, dict) and key in data}
+        if refused:
+            raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)
 
 
 class EdgeRuntimeSerializer(serializers.Serializer):
@@ -140,6 +164,14 @@ class NodeGroupSpecSerializer(DisplaySerializerMixin):
     template = NodeGroupTemplateSerializer(required=False)
 
 
+def known_cluster(name: str | None, user) -> Cluster | None:
+    """The cluster of that name if it exists and ``user`` may learn so (``None`` is the system), else None."""
+    cluster = Cluster.objects.filter(name=name).first() if name else None
+    if cluster is not None and not authz.may_know_scope(user, cluster.scope_path):
+        return None
+    return cluster
+
+
 class InClusterConverter(ScopeConverter):
     """Kinds that live in one cluster named by the ``scope.theriseunion.io/cluster`` label."""
 
@@ -154,7 +186,7 @@ class InClusterConverter(ScopeConverter):
             problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", "the cluster is required",
                                   "FieldValueRequired"))
             return
-        cluster = Cluster.objects.filter(name=cluster_name).first()
+        cluster = known_cluster(cluster_name, context.get("user"))
         if cluster is None:
             problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", f'cluster "{cluster_name}" not found',
                                   "FieldValueNotFound"))
@@ -215,7 +247,7 @@ class NativeConverter(ScopeConverter):
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Resolve the URL's cluster and the parent named by the grouping label."""
-        cluster = Cluster.objects.filter(name=context.get("cluster")).first() if context.get("cluster") else None
+        cluster = known_cluster(context.get("cluster"), context.get("user"))
         if cluster is None and instance is not None:
             cluster = instance.cluster
         if cluster is None:
@@ -226,6 +258,8 @@ class NativeConverter(ScopeConverter):
         parent = None
         if parent_name:
             parent = self.parent_model.objects.filter(name=parent_name, cluster=cluster).first()
+            if parent is not None and not authz.may_know_scope(context.get("user"), parent.scope_path):
+                parent = None
             if parent is None:
                 problems.append(cause(f"metadata.labels[{self.parent_label}]",
                                       f'{self.parent_field} "{parent_name}" not found in cluster "{cluster.name}"',

@@ -2,15 +2,33 @@
 member clusters reached through their encrypted connections (secrets never logged, never shown)."""
 from __future__ import annotations
 
+import base64
+import datetime
+import ipaddress
+import json
 import logging
+import socket
+import ssl
+import sys
+import threading
 import time
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.test import override_settings
+from kubernetes import config as kube_config
+from kubernetes.client import Configuration
 
+from clusters.models import Cluster
+from edgeplatform import crypto
 from edgeplatform import kube as gateway
 from edgeplatform.kube import KubeError, KubeNotConfigured, KubeUnavailable
+from edgeplatform.kube.connections import member_kubeconfig
+from edgeplatform.kube.errors import KubeconfigRefused
 
 CLUSTERS = "/oapis/scope.theriseunion.io/v1alpha1/clusters"
 FAST_RETRIES = {"EDGE_KUBE_RETRIES": 3, "EDGE_KUBE_BACKOFF": 0.01, "EDGE_KUBE_BACKOFF_MAX": 0.05}
@@ -251,3 +269,163 @@ def test_connection_secrets_never_appear_in_the_cluster_api(kube_clusters, platf
         response = client.get(url)
         assert response.status_code == 200
         assert b"very-secret-token" not in response.content and b"kubeconfig" not in response.content
+
+
+# --- connections that must not run anything on the platform host ----------------------------------------------
+
+def exec_kubeconfig(server: str, marker) -> dict:
+    """A kubeconfig whose user is an exec plugin that creates ``marker`` and hands out a token."""
+    credential = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                  "status": {"token": "from-exec"}}
+    script = f"import pathlib; pathlib.Path({str(marker)!r}).touch(); print({json.dumps(credential)!r})"
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "edge",
+            "clusters": [{"name": "edge", "cluster": {"server": server}}],
+            "users": [{"name": "edge", "user": {"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": sys.executable,
+                "args": ["-c", script], "interactiveMode": "Never"}}}],
+            "contexts": [{"name": "edge", "context": {"cluster": "edge", "user": "edge"}}]}
+
+
+def with_user(document: dict, user: dict) -> dict:
+    return {**document, "users": [{"name": "edge", "user": user}]}
+
+
+def test_the_api_refuses_kubeconfigs_that_would_run_commands_or_read_files(platform, api, tmp_path):
+    """GIVEN kubeconfigs with an exec plugin, an auth provider or local file paths, WHEN a Cluster carrying one is
+    written, THEN it is 422 Invalid on spec.connection.kubeconfig, nothing is stored and nothing ran."""
+    marker = tmp_path / "exec-ran"
+    plugin = exec_kubeconfig("http://127.0.0.1:1", marker)
+    client = api(platform.user("root", superuser=True))
+    files = str(tmp_path / "some-file")
+    refused = {
+        "exec": yaml.safe_dump(plugin),
+        "exec, base64": base64.b64encode(yaml.safe_dump(plugin).encode()).decode(),
+        "auth-provider": yaml.safe_dump(with_user(plugin, {"auth-provider": {
+            "name": "gcp", "config": {"cmd-path": "/bin/sh", "cmd-args": "-c true"}}})),
+        "tokenFile": yaml.safe_dump(with_user(plugin, {"tokenFile": files})),
+        "client certificate and key files": yaml.safe_dump(with_user(plugin, {"client-certificate": files,
+                                                                             "client-key": files})),
+        "certificate authority file": yaml.safe_dump({**with_user(plugin, {"token": "t"}), "clusters": [
+            {"name": "edge", "cluster": {"server": "https://127.0.0.1:1", "certificate-authority": files}}]}),
+    }
+    for what, kubeconfig in refused.items():
+        response = client.post(CLUSTERS, cluster_manifest("edge", {"kubeconfig": kubeconfig}))
+        assert response.status_code == 422, what
+        causes = response.json()["details"]["causes"]
+        assert [c["field"] for c in causes] == ["spec.connection.kubeconfig"], what
+        assert "exec, auth-provider and file references are not allowed" in causes[0]["message"], what
+    assert "users[0].user.exec: would run a command" in client.post(
+        CLUSTERS, cluster_manifest("edge", {"kubeconfig": refused["exec"]})).json()["message"]
+    assert not Cluster.objects.filter(name="edge").exists() and not marker.exists()
+    # credentials embedded as data (and a token) are what a stored kubeconfig may hold
+    embedded = {**with_user(plugin, {"client-certificate-data": "Y2VydA==", "client-key-data": "a2V5",
+                                     "token": "t"}),
+                "clusters": [{"name": "edge", "cluster": {"server": "https://127.0.0.1:1",
+                                                          "certificate-authority-data": "Y2E="}}]}
+    assert client.post(CLUSTERS, cluster_manifest("edge", {"kubeconfig": yaml.safe_dump(embedded)})).status_code == 201
+
+
+def test_the_gateway_refuses_a_stored_kubeconfig_with_an_exec_plugin_and_never_runs_it(kube_clusters, platform,
+                                                                                       tmp_path):
+    """GIVEN a kubeconfig with an exec plugin stored before the write path checked kubeconfigs, WHEN the gateway
+    builds a client or a kubeconfig file for Helm from it, THEN it refuses and the command never runs."""
+    (edge,) = kube_clusters(1)
+    marker = tmp_path / "exec-ran"
+    document = exec_kubeconfig(edge.url, marker)
+    cluster = platform.cluster("edge")
+    Cluster.objects.filter(pk=cluster.pk).update(
+        connection_secret=crypto.encrypt_json({"kubeconfig": yaml.safe_dump(document)}))
+    cluster.refresh_from_db()
+    with pytest.raises(KubeconfigRefused) as refused:
+        gateway.member_client(cluster)
+    assert "users[0].user.exec: would run a command on the platform host" in str(refused.value)
+    assert isinstance(refused.value, KubeNotConfigured)  # callers that skip unconfigured clusters skip it too
+    with pytest.raises(KubeconfigRefused):
+        member_kubeconfig(cluster)  # the document Helm would be given
+    assert not marker.exists()
+    # the same document handed to the client's own loader does run the plugin: that is what was refused
+    kube_config.load_kube_config_from_dict(document, client_configuration=Configuration(), persist_config=False)
+    assert marker.exists()
+
+
+def self_signed_certificate() -> tuple[bytes, bytes]:
+    """A PEM certificate for 127.0.0.1 signed by its own key, and that key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+                   .not_valid_after(now + datetime.timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A TLS listener on 127.0.0.1 with a self-signed certificate; ``handshakes`` counts connections."""
+    certificate, key = self_signed_certificate()
+    (tmp_path / "tls.crt").write_bytes(certificate)
+    (tmp_path / "tls.key").write_bytes(key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    state = {"handshakes": 0, "stop": False, "url": f"https://127.0.0.1:{listener.getsockname()[1]}"}
+
+    def serve():
+        while not state["stop"]:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            state["handshakes"] += 1
+            connection.settimeout(2)
+            try:
+                with context.wrap_socket(connection, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass  # the client refuses our certificate: that is the point
+            finally:
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield state
+    state["stop"] = True
+    thread.join(2)
+    listener.close()
+
+
+def test_a_tls_failure_is_retried_then_a_kube_error(tls_server, platform):
+    """GIVEN a cluster whose API server presents a certificate no trusted CA signed, WHEN the gateway calls it,
+    THEN the TLS failure is retried with backoff like any connection error and ends as a KubeUnavailable."""
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "edge",
+                  "clusters": [{"name": "edge", "cluster": {"server": tls_server["url"]}}],
+                  "users": [{"name": "edge", "user": {"token": "t"}}],
+                  "contexts": [{"name": "edge", "context": {"cluster": "edge", "user": "edge"}}]}
+    cluster = platform.apply(cluster_manifest("edge", {"kubeconfig": yaml.safe_dump(kubeconfig)}))[0]
+    with override_settings(**FAST_RETRIES):
+        with pytest.raises(KubeUnavailable) as failed:
+            gateway.get(gateway.member_client(cluster), "v1", "ConfigMap", "cfg", "default")
+    assert failed.value.status == 0
+    assert "the connection failed (TLS)" in str(failed.value) and "CERTIFICATE_VERIFY_FAILED" in str(failed.value)
+    assert tls_server["handshakes"] == 1 + 3  # the first attempt and EDGE_KUBE_RETRIES more
+
+
+def test_connection_fields_the_platform_cannot_use_are_refused_by_name(platform, api):
+    """GIVEN connection credentials outside a kubeconfig other than a token, WHEN a Cluster carries them,
+    THEN it is 422 naming each field instead of storing the cluster without them."""
+    client = api(platform.user("root", superuser=True))
+    response = client.post(CLUSTERS, cluster_manifest("edge", {
+        "kubernetesAPIEndpoint": "https://10.0.0.1:6443", "clientCertificateData": "Y2VydA==",
+        "clientKeyData": "a2V5", "password": "pw"}))
+    assert response.status_code == 422
+    causes = {c["field"]: c["message"] for c in response.json()["details"]["causes"]}
+    assert set(causes) == {"spec.connection.clientCertificateData", "spec.connection.clientKeyData",
+                           "spec.connection.password"}
+    assert "client-certificate-data" in causes["spec.connection.clientCertificateData"]
+    assert not Cluster.objects.filter(name="edge").exists()

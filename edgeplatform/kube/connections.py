@@ -3,6 +3,12 @@ stored, encrypted connection). This module is the only place that decrypts a Clu
 
 Clients are cached per cluster and rebuilt when the connection changes (a fingerprint of the stored fields)
 or when the process has forked (pooled sockets must not be shared across processes).
+
+A stored kubeconfig may only carry credentials as data (a token, ``*-data``, a username and password): entries
+that would run a program on the platform host (``exec``, ``auth-provider``) or read one of its files
+(``tokenFile``, ``client-certificate``, ``client-key``, ``certificate-authority``) are refused, here and when
+the Cluster is written (``kubeconfig_problems``), because whoever may write a Cluster must not thereby run
+commands on the platform.
 """
 from __future__ import annotations
 
@@ -22,10 +28,11 @@ from kubernetes.config.config_exception import ConfigException
 from edgeplatform import crypto
 
 from .client import KubeClient
-from .errors import KubeNotConfigured
+from .errors import KubeconfigRefused, KubeNotConfigured
 from .retry import RetryPolicy
 
-__all__ = ["forget_clients", "host_client", "host_configured", "member_client", "member_kubeconfig"]
+__all__ = ["KUBECONFIG_HINT", "forget_clients", "host_client", "host_configured", "kubeconfig_problems",
+           "member_client", "member_kubeconfig"]
 
 HOST = "host"
 HOST_ROLE_LABEL = "cluster.theriseunion.io/role"
@@ -133,7 +140,7 @@ def member_kubeconfig(cluster) -> dict | None:
         raise KubeNotConfigured(f'cluster "{cluster.name}" has no stored connection')
     secrets = crypto.decrypt_json(secret) if secret else {}
     if secrets.get("kubeconfig"):
-        return _kubeconfig_document(secrets["kubeconfig"])
+        return _kubeconfig_document(cluster.name, secrets["kubeconfig"])
     configuration = _configuration(cluster.name, connection, secrets)
     user = {"token": secrets["token"]} if secrets.get("token") else {}
     return {"apiVersion": "v1", "kind": "Config", "current-context": cluster.name,
@@ -146,7 +153,7 @@ def _configuration(name: str, connection: dict, secrets: dict) -> Configuration:
     """A client Configuration from a kubeconfig, or from an endpoint plus a bearer token."""
     configuration = Configuration()
     if secrets.get("kubeconfig"):
-        document = _kubeconfig_document(secrets["kubeconfig"])
+        document = _kubeconfig_document(name, secrets["kubeconfig"])
         try:
             kube_config.load_kube_config_from_dict(document, client_configuration=configuration,
                                                    persist_config=False)
@@ -169,8 +176,67 @@ def _configuration(name: str, connection: dict, secrets: dict) -> Configuration:
     return configuration
 
 
-def _kubeconfig_document(value: str) -> dict:
-    """A kubeconfig given as YAML text, or base64 of it (as some cluster managers store it)."""
+#: The entries a stored kubeconfig may have in ``users[].user`` and ``clusters[].cluster``. An allow-list:
+#: Helm reads the same document with client-go, which may give a key the Python client ignores a meaning.
+_USER_KEYS = frozenset({"token", "client-certificate-data", "client-key-data", "username", "password", "as",
+                        "as-uid", "as-groups", "as-user-extra", "extensions"})
+_CLUSTER_KEYS = frozenset({"server", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name",
+                           "proxy-url", "disable-compression", "extensions"})
+_WHY_REFUSED = {"exec": "would run a command on the platform host",
+                "auth-provider": "would run an authentication plugin on the platform host",
+                "tokenFile": "would read a file on the platform host",
+                "client-certificate": "would read a file on the platform host",
+                "client-key": "would read a file on the platform host",
+                "certificate-authority": "would read a file on the platform host"}
+KUBECONFIG_HINT = ("exec, auth-provider and file references are not allowed: embed credentials as "
+                   "client-certificate-data / client-key-data / certificate-authority-data, or use a token")
+
+
+def kubeconfig_problems(value: str) -> list[str]:
+    """Why a kubeconfig (YAML, or base64 of it) may not be stored or used: it is unreadable, or an entry would
+    run a program or read a file on the platform host. Empty when it is acceptable."""
+    document = _parse_kubeconfig(value)
+    return ["is neither YAML nor base64-encoded YAML"] if document is None else _unsafe_entries(document)
+
+
+def _unsafe_entries(document: dict) -> list[str]:
+    """``users[0].user.exec: would run a command on the platform host``, … for every entry not allowed."""
+    problems = []
+    for section, entry, allowed in (("users", "user", _USER_KEYS), ("clusters", "cluster", _CLUSTER_KEYS)):
+        items = document.get(section) or []
+        if not isinstance(items, list):
+            problems.append(f"{section}: must be a list")
+            continue
+        for index, item in enumerate(items):
+            where = f"{section}[{index}].{entry}"
+            body = item.get(entry) if isinstance(item, dict) else None
+            if body is None:
+                continue
+            if not isinstance(body, dict):
+                problems.append(f"{where}: must be a map")
+                continue
+            for key in sorted(set(body) - allowed, key=str):
+                problems.append(f"{where}.{key}: {_WHY_REFUSED.get(key, 'is not supported')}")
+    return problems
+
+
+def _kubeconfig_document(name: str, value: str) -> dict:
+    """The stored kubeconfig of cluster ``name`` as a document, refused when it would run a program or read a
+    file here (it may have been stored before the write path checked that)."""
+    document = _parse_kubeconfig(value)
+    if document is None:
+        raise KubeNotConfigured(f'cluster "{name}": the stored kubeconfig is neither YAML nor base64-encoded YAML')
+    problems = _unsafe_entries(document)
+    if problems:
+        raise KubeconfigRefused(f'cluster "{name}": its stored kubeconfig is refused ({"; ".join(problems)}); '
+                                f"{KUBECONFIG_HINT}")
+    return document
+
+
+def _parse_kubeconfig(value) -> dict | None:
+    """A kubeconfig given as YAML text, or base64 of it (as some cluster managers store it); None otherwise."""
+    if not isinstance(value, str):
+        return None
     try:
         document = yaml.safe_load(value)
     except yaml.YAMLError:
@@ -180,9 +246,7 @@ def _kubeconfig_document(value: str) -> dict:
             document = yaml.safe_load(base64.b64decode(value, validate=True))
         except (binascii.Error, ValueError, yaml.YAMLError):
             document = None
-    if not isinstance(document, dict):
-        raise KubeNotConfigured("the stored kubeconfig is neither YAML nor base64-encoded YAML")
-    return document
+    return document if isinstance(document, dict) else None
 
 
 def _settings() -> list:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["KubeError", "KubeNotConfigured", "KubeUnavailable"]
+__all__ = ["KubeError", "KubeNotConfigured", "KubeUnavailable", "KubeconfigRefused"]
 
 
 class KubeError(Exception):
@@ -62,6 +62,11 @@ class KubeUnavailable(KubeError):
 
 class KubeNotConfigured(Exception):
     """No cluster connection is configured (no host kubeconfig, or a Cluster without a stored connection)."""
+
+
+class KubeconfigRefused(KubeNotConfigured):
+    """A Cluster's stored kubeconfig would run a program (``exec``, ``auth-provider``) or read a file on the
+    platform host; the gateway never loads it. Callers that skip unconfigured clusters skip this one too."""
 
 
 def _retry_after(value) -> float | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from .errors import KubeError, KubeUnavailable
@@ -37,7 +38,8 @@ class RetryPolicy:
 
 
 def call_with_retries(call: Callable[[], T], policy: RetryPolicy, what: str, sleep=time.sleep) -> T:
-    """Run ``call``; retry connection errors, timeouts, 5xx and 429 within ``policy``; 4xx raise at once."""
+    """Run ``call``; retry connection errors (TLS included), timeouts, 5xx and 429 within ``policy``; 4xx raise
+    at once. Whatever the client raises leaves as a ``KubeError``."""
     started = time.monotonic()
     attempt = 0
     while True:
@@ -50,6 +52,11 @@ def call_with_retries(call: Callable[[], T], policy: RetryPolicy, what: str, sle
         except (Urllib3Error, OSError) as error:
             failure = KubeUnavailable(0, "ServiceUnavailable", f"{what}: {type(error).__name__}: {_short(error)}")
             wait_at_least = 0.0
+        except ApiException as error:
+            failure = _from_api_exception(error, what)
+            if failure.status and not failure.retryable:
+                raise failure from None
+            wait_at_least = failure.retry_after or 0.0
         delay = max(policy.delay(attempt), wait_at_least)
         remaining = policy.deadline - (time.monotonic() - started)
         if attempt >= policy.retries or delay >= remaining:
@@ -61,6 +68,18 @@ def call_with_retries(call: Callable[[], T], policy: RetryPolicy, what: str, sle
         log.warning("kubernetes %s failed (%s); retry %d/%d in %.2fs", what, failure.reason if failure.status
                     else failure.message, attempt, policy.retries, delay)
         sleep(delay)
+
+
+def _from_api_exception(error: ApiException, what: str) -> KubeError:
+    """The client raises ``ApiException(status=0)`` for a TLS failure (it wraps urllib3's ``SSLError`` so):
+    that is a connection error. One with a status is an HTTP answer."""
+    if error.status:
+        body = error.body if isinstance(error.body, bytes) else str(error.body or "").encode()
+        return KubeError.from_response(error.status, body, error.headers)
+    reason = str(error.reason or "")
+    detail = " ".join(line.strip() for line in reason.splitlines() if line.strip())
+    failed = "the connection failed (TLS)" if reason.startswith("SSLError") else "the connection failed"
+    return KubeUnavailable(0, "ServiceUnavailable", f"{what}: {failed}: {detail[:300]}")
 
 
 def _short(error: Exception) -> str:

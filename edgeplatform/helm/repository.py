@@ -5,12 +5,13 @@ serves them), with a cache keyed by digest so a chart fetched once installs with
     path = repository.fetch("ingress", "1.2.0")      # or version=None for the latest stable version
 
 Every archive is checked against the ``digest`` (sha256) its index entry carries before it is cached; a mismatch
-is refused. The last index read is cached too, so with the repository unreachable an already-fetched version
-still resolves.
+is refused. The last index read is cached too, so with the repository unreachable or answering 404/5xx an
+already-fetched version still resolves (and installs from the cache without the network).
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .errors import HelmError
 
 __all__ = ["ChartRepository", "ChartVersion"]
 
+log = logging.getLogger(__name__)
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -66,14 +68,15 @@ class ChartRepository:
         return self.cache_dir / "indexes" / f"{hashlib.sha256(self.url.encode()).hexdigest()[:32]}.yaml"
 
     def index(self) -> dict:
-        """The repository's ``index.yaml``; the cached copy when the repository cannot be reached."""
+        """The repository's ``index.yaml``; the copy cached by the last good read (with a warning logged) when the
+        repository cannot be reached or answers 404 or 5xx, so charts already cached by digest still install."""
         try:
             response = requests.get(urljoin(self.url, "index.yaml"), timeout=self.timeout, auth=self.auth)
         except requests.RequestException as error:
-            if self._index_cache.exists():
-                return yaml.safe_load(self._index_cache.read_bytes()) or {}
-            raise HelmError(f"chart repository {self.url} is unreachable: {error}", kind="repository")
-        if response.status_code != 200:
+            return self._cached_index(f"is unreachable: {error}")
+        if response.status_code == 404 or response.status_code >= 500:
+            return self._cached_index(f"answered {response.status_code} for index.yaml")
+        if response.status_code != 200:  # e.g. 401/403: a refusal to act on, not an outage to ride out
             raise HelmError(f"chart repository {self.url} answered {response.status_code} for index.yaml",
                             kind="repository")
         try:
@@ -85,6 +88,13 @@ class ChartRepository:
             raise HelmError(f"chart repository {self.url}: index.yaml has no entries map", kind="repository")
         _write_atomically(self._index_cache, response.content)
         return document
+
+    def _cached_index(self, problem: str) -> dict:
+        """The cached index, when the repository has ``problem``; a ``HelmError`` naming it when none is cached."""
+        if not self._index_cache.exists():
+            raise HelmError(f"chart repository {self.url} {problem}", kind="repository")
+        log.warning("chart repository %s %s; using the index cached at %s", self.url, problem, self._index_cache)
+        return yaml.safe_load(self._index_cache.read_bytes()) or {}
 
     def versions(self, name: str) -> list[ChartVersion]:
         """Every version of chart ``name`` in the index, newest first."""

@@ -1,18 +1,21 @@
-"""Where Helm runs: in this process, or in a fresh spawned one per call.
+"""Where Helm runs: in this process, or in a fresh subprocess per call.
 
 helm-python-sdk loads Helm's Go runtime into the process. That runtime does not survive ``fork()`` (network calls
 in the child hang), and Helm takes its server-side-apply field manager from the process name. ``SpawnedRunner``
-answers both: every call starts a new interpreter with the ``spawn`` start method — nothing inherited from a
-forked parent — through a link named ``edge-platform`` to the Python executable, so Helm's field manager is
-``edge-platform``. That costs about 0.2 s per call, small next to an install. ``InProcessRunner`` runs the same
-calls here (tests, scripts, a process that never forks after loading Helm); its field manager is this
-process's name.
+answers both: every call starts a new interpreter with ``subprocess`` (fork + exec: nothing inherited from the
+parent's memory) through a link named ``edge-platform`` to the Python executable, so Helm's field manager is
+``edge-platform``. It uses no ``multiprocessing``, so it also works where that refuses to start children: in a
+daemonic process such as a Celery prefork worker. The request goes to the child as JSON on stdin and the answer
+comes back as JSON on stdout. That costs about 0.2 s per call, small next to an install. ``InProcessRunner``
+runs the same calls here (tests, scripts, a process that never forks after loading Helm); its field manager is
+this process's name.
 """
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.spawn
+import json
+import logging
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -22,7 +25,10 @@ from .errors import HelmError
 
 FIELD_MANAGER = "edge-platform"
 
+log = logging.getLogger(__name__)
 _link_lock = threading.Lock()
+# what the child runs; ``-m`` would warn, because importing the package already imports this module
+_CHILD = "from edgeplatform.helm.runner import serve; serve()"
 
 
 class InProcessRunner:
@@ -40,22 +46,26 @@ class InProcessRunner:
         return native.call(operation, params, self.environment)
 
 
-def _child(connection, operation: str, params: dict, environment: dict) -> None:
-    """Entry point of the spawned process: run one call, send back ("ok", result) or ("error", HelmError)."""
+def serve() -> None:
+    """Entry point of the Helm subprocess: read one request (JSON) from stdin, run it, write one answer (JSON)
+    to stdout: ``{"result": ...}`` or ``{"error": {"message", "kind", "operation"}}``."""
     from . import native
 
+    answer_to = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else written to stdout (by Python or by Go) goes to stderr, not into the answer
+    request = json.load(sys.stdin)
     try:
-        connection.send(("ok", native.call(operation, params, environment)))
+        answer = {"result": native.call(request["operation"], request["params"], request["environment"])}
     except HelmError as error:
-        connection.send(("error", error))
-    except BaseException as error:  # anything else still has to reach the caller, as a HelmError
-        connection.send(("error", HelmError(f"{type(error).__name__}: {error}", operation=operation)))
-    finally:
-        connection.close()
+        answer = {"error": {"message": error.message, "kind": error.kind, "operation": error.operation}}
+    except Exception as error:  # anything else still has to reach the caller, as a HelmError
+        answer = {"error": {"message": f"{type(error).__name__}: {error}", "operation": request["operation"]}}
+    answer_to.write(json.dumps(answer))
+    answer_to.close()
 
 
 class SpawnedRunner:
-    """Runs each Helm call in a freshly spawned interpreter named ``edge-platform``; kills it after ``timeout``."""
+    """Runs each Helm call in a fresh interpreter named ``edge-platform``; kills it after ``timeout``."""
 
     isolated = True
 
@@ -67,7 +77,8 @@ class SpawnedRunner:
     def _link(bin_dir: Path) -> str:
         """A symlink ``<bin_dir>/edge-platform`` → this interpreter (Go's os.Args[0] names the field manager).
 
-        The child finds our packages anyway: the spawn start method hands it the parent's ``sys.path``."""
+        Started through the link, Python does not find a virtualenv's packages: ``run`` hands the child this
+        process's ``sys.path`` in ``PYTHONPATH``."""
         link = bin_dir / FIELD_MANAGER
         with _link_lock:
             if not (link.is_symlink() and os.readlink(link) == sys.executable):
@@ -79,34 +90,35 @@ class SpawnedRunner:
         return str(link)
 
     def run(self, operation: str, params: dict[str, Any], timeout: float) -> Any:
-        """Run ``operation`` in a spawned process and return its result or raise ``HelmError``."""
-        context = multiprocessing.get_context("spawn")
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(target=_child, args=(sender, operation, params, self.environment),
-                                  name=f"helm-{operation}", daemon=True)
-        with _link_lock:  # the spawn executable is process-global: set it for this start only
-            previous = multiprocessing.spawn.get_executable()
-            context.set_executable(self.executable)
-            try:
-                process.start()
-            finally:
-                context.set_executable(previous)
-        sender.close()
+        """Run ``operation`` in a subprocess and return its result or raise ``HelmError``."""
         try:
-            if not receiver.poll(timeout):
-                raise HelmError(f"no answer within {timeout:.0f} s", kind="timeout", operation=operation)
-            status, value = receiver.recv()
-        except EOFError:
-            process.join(5)
-            raise HelmError(f"the Helm process ended without an answer (exit code {process.exitcode})",
-                            operation=operation)
-        finally:
-            receiver.close()
-            if process.is_alive():
-                process.join(5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        if status == "error":
-            raise value
-        return value
+            request = json.dumps({"operation": operation, "params": params, "environment": self.environment})
+        except (TypeError, ValueError) as error:
+            raise HelmError(f"the arguments are not plain JSON data: {error}", kind="invalid", operation=operation)
+        environment = {**os.environ, **self.environment, "PYTHONPATH": os.pathsep.join(sys.path)}
+        try:
+            child = subprocess.run([self.executable, "-c", _CHILD], input=request, capture_output=True, text=True,
+                                   env=environment, timeout=timeout)
+        except subprocess.TimeoutExpired:  # subprocess.run has killed the child
+            raise HelmError(f"no answer within {timeout:g} s", kind="timeout", operation=operation) from None
+        except OSError as error:
+            raise HelmError(f"the Helm process did not start: {error}", operation=operation) from None
+        try:
+            answer = json.loads(child.stdout)
+        except ValueError:
+            ended = f"was killed by signal {-child.returncode}" if child.returncode < 0 else \
+                f"exited with code {child.returncode}"
+            raise HelmError(f"the Helm process {ended} without an answer{_last_words(child.stderr)}",
+                            operation=operation) from None
+        if child.stderr.strip():
+            log.debug("helm %s: %s", operation, child.stderr.strip())
+        if "error" in answer:
+            raise HelmError(**answer["error"])
+        return answer["result"]
+
+
+def _last_words(stderr: str, limit: int = 300) -> str:
+    """What a dead child last said on stderr: Go's panic line (before its stack dump), else the last line."""
+    lines = stderr.strip().splitlines()
+    fatal = [line for line in lines if line.startswith(("panic: ", "fatal error: "))]
+    return f": {(fatal or lines[-1:])[0][:limit]}" if lines else ""

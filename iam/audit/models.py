@@ -12,7 +12,10 @@ class AuditEvent(models.Model):
     The row is inserted in the transaction of what it describes, unsealed; right after that transaction
     commits it is sealed: given the next gapless ``sequence`` and a ``hash`` over its canonical content and
     ``previous_hash`` (the hash of the event before it), so changing or removing a sealed row breaks the
-    chain (``manage.py audit verify``).
+    chain (``manage.py audit verify``). Until then ``hash`` holds the row's *seal*, an HMAC over its content
+    made when the platform inserted it: a row that someone else inserted cannot be sealed into the chain.
+    (The seal is kept in ``hash`` rather than a column of its own so that it is gone once the row is sealed:
+    it cannot be copied from a sealed row into a forged one.)
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -35,7 +38,7 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     previous_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)  # the seal until the row is sealed, then the chain hash
 
     class Meta:
         # few indexes: each one is paid on every audited write
@@ -51,7 +54,8 @@ class ChainHead(models.Model):
 
     ``last_sequence``/``last_hash`` name the newest event, so removing the newest rows is detected;
     ``anchor_sequence``/``anchor_hash`` name the newest *pruned* event, which the oldest kept event must
-    follow. Sealing locks this row, which orders concurrent sealers.
+    follow. ``mac`` is an HMAC over those four values (``iam.audit.chain.head_mac``), so pointing the head
+    back at an older event takes the key. Sealing locks this row, which orders concurrent sealers.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
@@ -59,6 +63,7 @@ class ChainHead(models.Model):
     last_hash = models.CharField(max_length=64, default=GENESIS)
     anchor_sequence = models.PositiveBigIntegerField(default=0)
     anchor_hash = models.CharField(max_length=64, default=GENESIS)
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self):
         return f"audit chain head #{self.last_sequence}"

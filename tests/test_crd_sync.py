@@ -113,9 +113,10 @@ def test_the_sync_task_is_idempotent_and_level_based(kube, host, site, committed
     first = cr(kube, "line")
     assert first["status"] == {"phase": "Active"}
     assert sync_object("Workspace", "line") == "applied"
-    # applying an unchanged manifest changes nothing on the server, and an unchanged status is not sent again
+    # level-based: read, compare, write only what differs — here the status alone, once; then nothing
     assert cr(kube, "line")["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert kube.requests.count(method="PATCH") == 3  # object + status, then the object alone; no GET
+    assert kube.requests.count(method="GET") == 2
+    assert kube.requests.count_writes() == 1 and kube.requests.count(method="PATCH") == 1
     Workspace.objects.filter(name="line").delete()  # gone from the database behind the write path's back
     assert sync_object("Workspace", "line") == "deleted"
     assert sync_object("Workspace", "line") == "absent"
@@ -160,6 +161,30 @@ def test_a_kubectl_apply_shows_up_in_the_platform_and_its_audit_log(kube, host, 
         w.run_once()
     assert not Workspace.objects.filter(name="store").exists()
     assert kubectl_events("store").filter(verb="delete").count() == 1
+
+
+def test_a_field_kubectl_set_and_the_platform_removed_stays_removed(kube, host, admin, committed):
+    # GIVEN a field set with kubectl and brought in by the watcher (kubectl and the platform now both own it)
+    with committed():
+        assert admin.post(API, workspace("shop", "Shop")).status_code == 201
+    w = watcher(host)
+    with committed():
+        w.run_once()
+    gateway.apply(host, workspace("shop", "Shop", manager="bob"), field_manager="kubectl")
+    with committed():
+        w.run_once()
+    assert Workspace.objects.get(name="shop").spec["manager"] == "bob"
+    # WHEN an admin removes it in the platform
+    with committed():
+        body = admin.get(f"{API}/shop").json()
+        del body["spec"]["manager"]
+        assert admin.put(f"{API}/shop", body).status_code == 200
+    # THEN the custom resource loses it too, and the watcher does not bring it back
+    assert "manager" not in cr(kube, "shop")["spec"]
+    with committed():
+        w.run_once()
+    assert "manager" not in Workspace.objects.get(name="shop").spec
+    assert kubectl_events("shop").count() == 1  # only kubectl's change came in
 
 
 def test_no_ping_pong(kube, host, admin, committed):

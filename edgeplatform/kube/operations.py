@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from .client import KubeClient
 from .errors import KubeError
 
-__all__ = ["FIELD_MANAGER", "ObjectList", "apply", "ensure_absent", "get", "list_objects", "watch_events"]
+__all__ = ["FIELD_MANAGER", "ObjectList", "apply", "ensure_absent", "get", "list_objects", "replace",
+           "watch_events"]
 
 FIELD_MANAGER = "edge-platform"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -54,6 +55,18 @@ def apply(client: KubeClient, manifest: dict, field_manager: str = FIELD_MANAGER
     path = info.path(meta["name"], namespace if info.namespaced else None, subresource)
     return client.request("PATCH", path, {"fieldManager": field_manager, "force": "true" if force else "false"},
                           apply_body(manifest), APPLY_PATCH)
+
+
+def replace(client: KubeClient, manifest: dict, resource_version: str, field_manager: str = FIELD_MANAGER) -> dict:
+    """Replace an object's labels, annotations and spec with ``manifest`` (PUT at ``resource_version``: a 409
+    when it changed since); the object as stored. Fields other managers own are dropped with the rest."""
+    info = client.resource(manifest["apiVersion"], manifest["kind"])
+    body = apply_body(manifest)
+    body.pop("status", None)
+    body["metadata"]["resourceVersion"] = resource_version
+    meta = body["metadata"]
+    return client.request("PUT", info.path(meta["name"], meta.get("namespace") if info.namespaced else None),
+                          {"fieldManager": field_manager}, body)
 
 
 def get(client: KubeClient, api_version: str, kind: str, name: str, namespace: str | None = None,

@@ -25,7 +25,7 @@ from edgeplatform.resources.converters import Converter
 from .client import KubeClient
 from .connections import host_client, host_configured
 from .crds import KINDS, crd_kinds
-from .operations import apply, ensure_absent
+from .operations import apply, ensure_absent, get, replace
 
 __all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
            "desired_manifest", "enabled", "incoming_manifest", "sync_object"]
@@ -86,11 +86,55 @@ def incoming_manifest(cr: dict) -> dict:
             "spec": cr.get("spec") or {}}
 
 
-def apply_object(client: KubeClient, converter: Converter, obj) -> dict:
-    """Apply one row's custom resource and then its status (unless the cluster has it already); the stored CR."""
+_UNREAD = object()
+
+
+def _leaves(manifest: dict) -> set[tuple]:
+    """The paths of a manifest's desired content (labels, annotations, spec), leaf by leaf (lists are atomic)."""
+    metadata = manifest.get("metadata") or {}
+    out: set[tuple] = set()
+
+    def walk(value, path):
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(item, (*path, key))
+        else:
+            out.add(path)
+
+    walk({"labels": metadata.get("labels") or {}, "annotations": _annotations(metadata),
+          "spec": manifest.get("spec") or {}}, ())
+    return out
+
+
+def _written_as(current: dict, manifest: dict) -> bool:
+    """True when the custom resource is exactly the desired manifest, our annotations included."""
+    ours = manifest["metadata"]["annotations"]
+    theirs = current["metadata"].get("annotations") or {}
+    return all(theirs.get(key) == ours[key] for key in (HASH_ANNOTATION, UID_ANNOTATION)) \
+        and content_hash(current) == ours[HASH_ANNOTATION]
+
+
+def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD) -> dict:
+    """Make one row's custom resource match it, then its status; the stored CR.
+
+    Level-based: the custom resource is read first (``current``, when the caller has just read it). Unchanged:
+    no write. Otherwise a server-side apply — unless the resource holds fields the platform does not want (one
+    kubectl set and the platform has since removed, or a credential written in plain text that the platform
+    keeps only encrypted): an apply would leave those to the manager that owns them, and the watcher would
+    bring them back, so the resource is replaced (PUT at the version read) with exactly the desired state.
+    """
     manifest = desired_manifest(converter, obj)
     status = manifest.pop("status", None)
-    stored = apply(client, manifest)
+    if current is _UNREAD:
+        current = get(client, manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"])
+    if current is None:
+        stored = apply(client, manifest)
+    elif _written_as(current, manifest):
+        stored = current
+    elif _leaves(current) - _leaves(manifest):
+        stored = replace(client, manifest, current["metadata"]["resourceVersion"])
+    else:
+        stored = apply(client, manifest)
     if status and KINDS[(converter.group, converter.kind)].status is not None \
             and stored.get("status") != json.loads(json.dumps(status)):  # empty or unchanged: nothing to say
         stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],

@@ -210,7 +210,7 @@ class Watcher:
         converter = state.converter
         for row in converter.model.objects.exclude(name__in=list(present)).iterator():
             try:
-                apply_object(self.client, converter, row)
+                apply_object(self.client, converter, row, current=None)
             except KubeError as error:  # one object the cluster refuses must not stop the kind being watched
                 if error.status in (410, 429) or error.status >= 500:
                     raise

@@ -13,11 +13,11 @@ def _quick_password_hashing():
 
     The real hashers stay listed after it, so hashes made the production way still verify.
     """
-    from django.conf import global_settings
+    from django.conf import settings
     from django.test import override_settings
 
     quick = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher",
-                                                *global_settings.PASSWORD_HASHERS])
+                                                *settings.PASSWORD_HASHERS])
     quick.enable()
     yield
     quick.disable()

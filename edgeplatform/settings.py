@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("EDGE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -114,6 +115,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "edge"}}
 
+# Django's hashers, plus plain bcrypt: users carried over from the earlier implementation bring
+# spec.encryptedPassword (a bcrypt hash); it verifies and is re-hashed the default way at first login.
+PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.BCryptPasswordHasher"]
 AUTH_USER_MODEL = "iam.User"
 AUTHENTICATION_BACKENDS = [
     # first: refuses every login of a locked-out account before any backend checks a password

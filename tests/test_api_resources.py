@@ -196,3 +196,26 @@ def test_a_trailing_newline_is_no_part_of_a_valid_name_or_label(admin):
     response = admin.post("/oapis/scope.theriseunion.io/v1alpha1/workspaces", body)
     assert response.status_code == 422, response.json()
     assert response.json()["details"]["causes"][0]["field"].startswith("metadata.labels")
+
+
+def test_a_user_carried_over_with_a_bcrypt_hash_logs_in_with_their_password(admin):
+    """GIVEN a User manifest of the earlier implementation (spec.encryptedPassword, bcrypt, as Go writes it)
+    WHEN it is posted THEN its owner logs in with the password it hashes, and the hash is upgraded."""
+    import bcrypt
+    from django.test import Client
+
+    from iam.models import User
+
+    carried = bcrypt.hashpw(b"Old-Edge-Pass-1", bcrypt.gensalt(rounds=4, prefix=b"2a")).decode()
+    response = admin.post(USERS, {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "User",
+                                  "metadata": {"name": "legacy"}, "spec": {"encryptedPassword": carried}})
+    assert response.status_code == 201, response.json()
+    assert "encryptedPassword" not in response.json()["spec"]
+    wrong = Client().post("/oauth/token", {"grant_type": "password", "username": "legacy", "password": "nope"})
+    assert wrong.status_code == 400
+    right = Client().post("/oauth/token", {"grant_type": "password", "username": "legacy",
+                                           "password": "Old-Edge-Pass-1"})
+    assert right.status_code == 200 and right.json()["token_type"] == "Bearer"
+    assert not User.objects.get(name="legacy").password.startswith("bcrypt$")  # re-hashed the default way
+    bad = admin.post(USERS, {"metadata": {"name": "bad"}, "spec": {"encryptedPassword": "plain-text"}})
+    assert bad.status_code == 422 and bad.json()["details"]["causes"][0]["field"] == "spec.encryptedPassword"

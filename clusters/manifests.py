@@ -115,6 +115,14 @@ class ClusterConverter(ScopeConverter):
             spec["connection"] = connection
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
 
+    def before_delete(self, obj) -> None:
+        """The cluster's nodes, namespaces, node groups and workspaces go first, one by one through the write
+        path (not by the database's cascade): each is audited and its custom resource deleted."""
+        from edgeplatform.resources import services
+
+        for model in (Node, Namespace, NodeGroup, Workspace):
+            services.delete_all(model.objects.filter(cluster=obj).order_by("name"))
+
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """Creating a cluster is a platform-level act; the cluster then is its own scope."""
         return join(PLATFORM, "cluster", parsed.name)

@@ -19,11 +19,15 @@ def _detach_nodes(sender, instance, **kwargs):
 
 
 def _release(children, label: str, parent_field: str) -> None:
-    """Move each child out of its deleted parent: drop the grouping label and the link, announce the new path."""
+    """Move each child out of its deleted parent: drop the grouping label (through the write path, so the
+    change is audited); the child then sits directly under the cluster and announces its new path."""
+    from edgeplatform.resources import services
+
+    def drop_label(manifest: dict) -> None:
+        manifest["metadata"].get("labels", {}).pop(label, None)
+
     for child in children.select_related("cluster"):
-        child.labels = {key: value for key, value in child.labels.items() if key != label}
-        setattr(child, parent_field, None)
-        move(child)
+        services.save_as_system(child, drop_label)
 
 
 def move(obj) -> None:

@@ -439,6 +439,10 @@ class UserConverter(Converter):
             status["lastLoginTime"] = obj.last_login.strftime("%Y-%m-%dT%H:%M:%SZ")
         return status
 
+    def before_delete(self, obj) -> None:
+        """A deleted user leaves every binding, so a later user of the same name inherits nothing."""
+        _unbind("User", obj.name)
+
     def visible_extra(self, user, grants, verb: str) -> Q:
         """Everyone may read their own user."""
         return Q(pk=user.pk) if verb in ("get", "list", "watch") else Q(pk__in=[])
@@ -465,9 +469,30 @@ class UserGroupConverter(Converter):
         if obj.group_id is None:
             obj.group, _ = Group.objects.get_or_create(name=parsed.name)
 
+    def before_delete(self, obj) -> None:
+        """A deleted group leaves every binding, so a later group of the same name inherits nothing."""
+        _unbind("Group", obj.name)
+
     def status_out(self, obj):
         """memberCount."""
         return {"memberCount": obj.group.user_set.count()}
+
+
+def _unbind(kind: str, name: str) -> None:
+    """Take a subject out of every binding through the write path, as the system (each change audited and
+    synced); a binding left with no subject is deleted."""
+    from edgeplatform.resources import services
+
+    def mine(subject: dict) -> bool:
+        return subject.get("kind") == kind and subject.get("name") == name
+
+    bindings = IAMRoleBinding.objects.filter(subject_rows__kind=kind, subject_rows__name=name).distinct()
+    for binding in bindings.order_by("name"):
+        remaining = [subject for subject in binding.spec.get("subjects") or [] if not mine(subject)]
+        if remaining:
+            services.save_as_system(binding, lambda manifest, rest=remaining: manifest["spec"].update(subjects=rest))
+        else:
+            services.delete_object(IAMRoleBinding._converter, binding)
 
 
 class CategorySpecSerializer(serializers.Serializer):

@@ -116,11 +116,11 @@ def _under(path: str):
 @receiver(scope_deleted)
 def _scope_deleted(sender, path, **kwargs):
     """Bindings and pinned roles of a deleted scope go with it."""
-    bindings = IAMRoleBinding.objects.filter(_under(path))
-    roles = IAMRole.objects.filter(_under(path))
-    if bindings.exists() or roles.exists():
-        bindings.delete()
-        roles.delete()
+    from edgeplatform.resources import services
+
+    # one by one through the write path: each is audited and its custom resource removed
+    if services.delete_all(IAMRoleBinding.objects.filter(_under(path)).order_by("name")) + \
+            services.delete_all(IAMRole.objects.filter(_under(path)).order_by("name")):
         record_change(None)
 
 
@@ -153,14 +153,16 @@ def _creator_becomes_admin(sender, path, creator=None, **kwargs):
         return
     import hashlib
 
+    from edgeplatform.resources import services
+
     digest = hashlib.sha256(f"{path}|{creator.name}".encode()).hexdigest()[:10]
-    binding = IAMRoleBinding(
-        name=f"{scopes.name_of(path)[:40]}-{level}-admin-{digest}", role=role, scope_level=level,
-        scope_value=scopes.name_of(path), scope_cluster=scopes.cluster_of(path) or "", scope_path=path,
-        labels={"iam.theriseunion.io/scope": level, "iam.theriseunion.io/scope-value": scopes.name_of(path),
-                **({"scope.theriseunion.io/cluster": scopes.cluster_of(path)} if level in scopes.CLUSTER_QUALIFIED
-                   else {})},
-        annotations={"theriseunion.io/creator": creator.name},
-        spec={"roleRef": {"apiGroup": "iam.theriseunion.io", "kind": "IAMRole", "name": role.name},
-              "subjects": [{"kind": "User", "name": creator.name, "apiGroup": "iam.theriseunion.io"}]})
-    binding.save()
+    labels = {"iam.theriseunion.io/scope": level, "iam.theriseunion.io/scope-value": scopes.name_of(path)}
+    if level in scopes.CLUSTER_QUALIFIED:
+        labels["scope.theriseunion.io/cluster"] = scopes.cluster_of(path)
+    # through the write path as the system (the creator may not bind anyone themselves): audited and synced
+    services.save_manifest(IAMRoleBinding._converter, {
+        "apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRoleBinding",
+        "metadata": {"name": f"{scopes.name_of(path)[:40]}-{level}-admin-{digest}", "labels": labels,
+                     "annotations": {"theriseunion.io/creator": creator.name}},
+        "spec": {"roleRef": {"apiGroup": "iam.theriseunion.io", "kind": "IAMRole", "name": role.name},
+                 "subjects": [{"kind": "User", "name": creator.name, "apiGroup": "iam.theriseunion.io"}]}})

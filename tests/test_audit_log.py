@@ -282,6 +282,43 @@ def test_background_work_is_the_system_named_after_its_task(root):
     assert event.request_id == result.id and event.after["spec"]["displayName"] == "Renamed"
 
 
+def test_what_a_write_does_besides_itself_is_audited_too(platform, api):
+    """GIVEN a cluster admin (not a superuser) WHEN they create a workspace THEN the admin binding the platform
+    makes for them is an event of its own; WHEN the workspace goes THEN so do its bindings, each an event, and
+    its namespaces are released (their label dropped) — each an event."""
+    platform.cluster("c1")
+    boss = api(platform.user("boss"))
+    platform.bind("boss-c1", "cluster-admin", "cluster", "c1", users=("boss",))
+    start = mark()
+    assert boss.post(WS, workspace("w1")).status_code == 201
+    made = sorted((e.actor, e.verb, e.kind) for e in since(start))
+    assert made == [("boss", "create", "IAMRoleBinding"), ("boss", "create", "Workspace")]
+    binding = next(e for e in since(start) if e.kind == "IAMRoleBinding")
+    assert binding.after["spec"]["subjects"][0]["name"] == "boss" and binding.name.startswith("w1-workspace-admin-")
+    platform.namespace("n1", "c1", "w1")
+    start = mark()
+    assert boss.delete(f"{WS}/w1").status_code == 200
+    gone = sorted((e.actor, e.verb, e.kind, e.name) for e in since(start))
+    assert gone == sorted([("boss", "delete", "Workspace", "w1"), ("boss", "delete", "IAMRoleBinding", binding.name),
+                           ("boss", "update", "Namespace", "n1")])
+    released = next(e for e in since(start) if e.kind == "Namespace")
+    assert "theriseunion.io/workspace" in released.before["metadata"]["labels"]
+    assert "theriseunion.io/workspace" not in released.after["metadata"].get("labels", {})
+
+
+def test_deleting_a_cluster_deletes_its_contents_one_event_each(root, platform):
+    platform.workspace("w1", "c1")
+    platform.nodegroup("g1", "c1")
+    platform.namespace("n1", "c1", "w1")
+    platform.node("x1", "c1", "g1")
+    platform.bind("b-w1", "workspace-viewer", "workspace", "w1", users=("root",))
+    start = mark()
+    assert root.delete(f"{CLUSTERS}/c1").status_code == 200
+    gone = sorted((e.verb, e.kind, e.name) for e in since(start))
+    assert gone == [("delete", "Cluster", "c1"), ("delete", "IAMRoleBinding", "b-w1"), ("delete", "Namespace", "n1"),
+                    ("delete", "Node", "x1"), ("delete", "NodeGroup", "g1"), ("delete", "Workspace", "w1")]
+
+
 # --- reading the log -----------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -383,3 +420,24 @@ def test_passwords_typed_at_login_never_reach_the_log(platform):
     platform.user("pat")
     Client().post("/oauth/token", {"grant_type": "password", "username": "pat", "password": PASSWORD + "x"})
     assert not AuditEvent.objects.filter(message__contains=PASSWORD).exists()
+
+
+def test_a_deleted_user_leaves_their_bindings_and_a_namesake_inherits_nothing(root, platform):
+    """GIVEN bob bound alone and beside carl WHEN bob is deleted THEN his lone binding goes, the shared one keeps
+    carl, each change an event; a new user named bob holds nothing."""
+    from iam.models import IAMRoleBinding, User
+
+    ws = platform.workspace("w1", "c1")
+    platform.user("bob")
+    platform.user("carl")
+    platform.bind("bob-alone", "workspace-viewer", "workspace", "w1", users=("bob",))
+    platform.bind("shared", "workspace-admin", "workspace", "w1", users=("bob", "carl"))
+    assert User.objects.get(name="bob").has_perm("get:scope.theriseunion.io/workspaces", ws)
+    start = mark()
+    assert root.delete(f"{USERS}/bob").status_code == 200
+    assert sorted((e.verb, e.kind, e.name) for e in since(start)) == [
+        ("delete", "IAMRoleBinding", "bob-alone"), ("delete", "User", "bob"), ("update", "IAMRoleBinding", "shared")]
+    assert [s["name"] for s in IAMRoleBinding.objects.get(name="shared").spec["subjects"]] == ["carl"]
+    namesake = platform.user("bob")
+    assert not User.objects.get(pk=namesake.pk).has_perm("get:scope.theriseunion.io/workspaces", ws)
+    assert not IAMRoleBinding.objects.filter(subject_rows__name="bob").exists()

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
 from edgeplatform import authz
-from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.converters import Converter, converter_for
 from edgeplatform.resources.errors import StatusError
 
 #: An object was created or replaced; sent inside the write's transaction. kwargs: ``converter``, ``obj``,
@@ -129,3 +129,22 @@ def delete_object(converter: Converter, obj, *, user=None) -> None:
     except StatusError as error:
         _announce_denial(error)
         raise
+
+
+def delete_all(rows) -> int:
+    """Delete each row through the write path as the system (the actor in context is recorded), so that a
+    cascade is audited and synced like any other delete; how many were deleted."""
+    count = 0
+    for obj in rows:
+        delete_object(converter_for(obj), obj)
+        count += 1
+    return count
+
+
+def save_as_system(obj, change) -> object:
+    """Re-save ``obj`` through the write path as the system after ``change(manifest)`` edits its manifest."""
+    converter = converter_for(obj)
+    manifest = converter.to_manifest(obj)
+    change(manifest)
+    context = {"cluster": obj.cluster.name} if converter.cluster_child else None
+    return save_manifest(converter, manifest, instance=obj, url_name=obj.name, context=context)

@@ -22,11 +22,11 @@ class Command(BaseCommand):
 
         url = url or f"http://{os.environ.get('EDGE_BIND', '127.0.0.1')}:{os.environ.get('EDGE_PORT', '8000')}"
         if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write(f"Edge Platform: log in at {url}/api-auth/login/ (API docs: {url}/oapis/docs/)")
+            self.stdout.write(f"Edge Platform: log in at {url}/console/ (API docs: {url}/oapis/docs/)")
             return
         password = os.environ.get("EDGE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(name, password=password)
         shown = "(from EDGE_ADMIN_PASSWORD)" if os.environ.get("EDGE_ADMIN_PASSWORD") else password
         self.stdout.write(self.style.SUCCESS(
             f"Created platform admin '{name}' with password {shown} — it is shown only this once.\n"
-            f"Edge Platform: log in at {url}/api-auth/login/ (API docs: {url}/oapis/docs/)"))
+            f"Edge Platform: log in at {url}/console/ (API docs: {url}/oapis/docs/)"))

@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
     # native RBAC on member clusters: a full reconcile catches drift and lost messages
     "iam-native-rbac-reconcile": {"task": "iam.native_rbac.reconcile_all", "schedule": timedelta(minutes=10)},
+    # CRD sync: custom resources brought up to their rows (derived status, lost messages); writes only what differs
+    "kube-crd-resync": {"task": "edgeplatform.kube.tasks.resync", "schedule": timedelta(minutes=10)},
 }
 
 # Authorization engine (seed §5 "authorization": cacheSize, cacheTTL).

@@ -346,3 +346,31 @@ def test_two_way_sync_on_a_real_cluster(kube, host, site, committed):
         assert Workspace.objects.get(name=name).spec == {"displayName": "Changed"}
     finally:
         gateway.ensure_absent(host, "scope.theriseunion.io/v1alpha1", "Workspace", name)
+
+
+def test_the_resync_brings_derived_status_out_and_leaves_cluster_changes_to_the_watcher(kube, host, site, committed):
+    from edgeplatform.kube.sync import resync
+
+    # GIVEN a role and a workspace synced out, then a binding (which changes the role's memberCount, a status
+    # no save of the role announces)
+    with committed():
+        site.apply({"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
+                    "metadata": {"name": "ops", "labels": {"iam.theriseunion.io/scope": "cluster"}}, "spec": {}})
+        site.workspace("line", "edge")
+    with committed():
+        site.user("ann")
+        site.bind("ann-ops", "ops", "cluster", "edge", users=("ann",))
+    role = kube.object("iamroles", "ops", group="iam.theriseunion.io")
+    assert (role.get("status") or {}).get("memberCount", 0) == 0
+    # and a kubectl change of the workspace the watcher has not brought in yet
+    gateway.apply(host, workspace("line", "Line", manager="bob"), field_manager="kubectl")
+    # WHEN the resync runs
+    stats = resync(host)
+    # THEN the role's status is current, and the workspace keeps kubectl's change (the watcher's to bring in)
+    assert kube.object("iamroles", "ops", group="iam.theriseunion.io")["status"]["memberCount"] == 1
+    assert cr(kube, "line")["spec"]["manager"] == "bob"
+    assert stats["pending"] == 1 and stats["applied"] >= 1
+    # and a second resync writes nothing at all
+    kube.requests.clear()
+    again = resync(host)
+    assert kube.requests.count_writes() == 0 and again["applied"] == 0 and again["pending"] == 1

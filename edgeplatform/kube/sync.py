@@ -25,10 +25,10 @@ from edgeplatform.resources.converters import Converter
 from .client import KubeClient
 from .connections import host_client, host_configured
 from .crds import KINDS, crd_kinds
-from .operations import apply, ensure_absent, get, replace
+from .operations import apply, ensure_absent, get, list_objects, replace
 
 __all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
-           "desired_manifest", "enabled", "incoming_manifest", "sync_object"]
+           "desired_manifest", "enabled", "incoming_manifest", "resync", "sync_object"]
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,32 @@ def sync_object(kind: str, name: str, group: str | None = None, client: KubeClie
         apply_object(client, converter, obj)
         return "applied"
     return "deleted" if ensure_absent(client, converter.api_version, converter.kind, name) else "absent"
+
+
+def resync(client: KubeClient | None = None) -> dict[str, int]:
+    """Bring every custom resource up to its row: one list per kind, a write only where something differs.
+
+    Catches what no save announces — derived status such as an IAMRole's ``memberCount`` or a User's
+    ``lastLoginTime``, and syncs lost with a broker message. A custom resource changed on the cluster and not yet
+    brought in (its content no longer matches the hash the platform wrote) is left to the watcher: the resync
+    never overwrites a kubectl or GitOps change. Counts: ``applied`` (written), ``unchanged``, ``pending``
+    (left to the watcher).
+    """
+    stats = {"applied": 0, "unchanged": 0, "pending": 0}
+    if client is None and not enabled():
+        return stats
+    client = client or host_client()
+    for converter in crd_kinds():
+        present = {cr["metadata"]["name"]: cr for cr in list_objects(client, converter.api_version, converter.kind)}
+        for row in converter.model.objects.order_by("name").iterator():
+            current = present.get(row.name)
+            annotations = (current or {}).get("metadata", {}).get("annotations") or {}
+            if current is not None and annotations.get(HASH_ANNOTATION) != content_hash(current):
+                stats["pending"] += 1
+                continue
+            stored = apply_object(client, converter, row, current=current)
+            stats["unchanged" if stored is current else "applied"] += 1
+    return stats
 
 
 # --- after commit -----------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from celery import shared_task
 
 from .errors import KubeUnavailable
 
-__all__ = ["sync_object"]
+__all__ = ["resync", "sync_object"]
 
 
 @shared_task(name="edgeplatform.kube.tasks.sync_object", acks_late=True, autoretry_for=(KubeUnavailable,),
@@ -17,3 +17,12 @@ def sync_object(kind: str, name: str, group: str | None = None) -> str:
     from .sync import sync_object as sync
 
     return sync(kind, name, group)
+
+
+@shared_task(name="edgeplatform.kube.tasks.resync", acks_late=True, autoretry_for=(KubeUnavailable,),
+             retry_backoff=True, retry_backoff_max=300, retry_jitter=True, max_retries=3)
+def resync() -> dict:
+    """Beat: bring every custom resource up to its row (status no save announces, syncs lost on the way)."""
+    from .sync import resync as run
+
+    return run()

@@ -492,3 +492,34 @@ def test_only_a_new_or_changed_connection_queues_a_cluster_reconcile(fleet, plat
         platform.apply(cluster_manifest("edge-1", {"kubernetesAPIEndpoint": fleet.edge2.url}))
     (batch,) = batches(callbacks)
     assert batch.clusters == {"edge-1"}
+
+
+def test_a_binding_moved_to_another_cluster_leaves_the_old_one_at_once(fleet, platform, eager_celery,
+                                                                        django_capture_on_commit_callbacks):
+    from tests.support import binding_manifest
+
+    forget_pending_batches()
+    with django_capture_on_commit_callbacks(execute=True):
+        platform.bind("devs", "app-dev", "workspace", "w1", users=("bob",))
+    assert set(rbac(fleet.edge1, "rolebindings")) == {"a/edge:binding:devs", "b/edge:binding:devs"}
+    # WHEN the binding is moved to a workspace of the other cluster
+    forget_pending_batches()
+    with django_capture_on_commit_callbacks(execute=True):
+        platform.apply(binding_manifest("devs", "app-dev", "workspace", "w2", users=("bob",)))
+    # THEN it is gone from edge-1 and written to edge-2 in the same round, not at the next beat reconcile
+    assert not rbac(fleet.edge1, "rolebindings")
+    assert set(rbac(fleet.edge2, "rolebindings")) == {"a/edge:binding:devs"}
+
+
+def test_a_namespace_status_update_queues_no_reconcile(fleet, platform, django_capture_on_commit_callbacks):
+    from clusters.models import Namespace
+
+    forget_pending_batches()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        row = Namespace.objects.get(name="a", cluster__name="edge-1")
+        row.status = {"phase": "Active"}
+        row.save()
+    assert not batches(callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        platform.namespace("e", "edge-1", "w1")
+    assert len(batches(callbacks)) == 1

@@ -64,12 +64,24 @@ def schedule(clusters=(), bindings=(), everything: bool = False) -> None:
         transaction.on_commit(batch)
 
 
+def _remember_path(sender, instance, **kwargs):
+    """Before a save: the row's stored scope path (a move must reconcile where it was, too)."""
+    instance._rbac_old_path = sender.objects.filter(pk=instance.pk).values_list("scope_path", flat=True).first() \
+        if instance.pk else None
+
+
+for _model in (IAMRoleBinding, Namespace, Node):
+    pre_save.connect(_remember_path, sender=_model, dispatch_uid=f"rbac-old-path-{_model.__name__}")
+
+
 @receiver(post_save, sender=IAMRoleBinding)
 @receiver(post_delete, sender=IAMRoleBinding)
 def _binding_changed(sender, instance, **kwargs):
-    cluster = scopes.cluster_of(instance.scope_path)
-    if cluster:
-        schedule(bindings=[(cluster, instance.name)])
+    # a binding moved to another cluster is reconciled in both: removed from the old, written to the new
+    for path in {instance.scope_path, getattr(instance, "_rbac_old_path", None) or instance.scope_path}:
+        cluster = scopes.cluster_of(path)
+        if cluster:
+            schedule(bindings=[(cluster, instance.name)])
 
 
 @receiver(post_save, sender=IAMRole)
@@ -87,11 +99,17 @@ def _template_changed(sender, instance, **kwargs):
 
 
 @receiver(post_save, sender=Namespace)
-@receiver(post_delete, sender=Namespace)
 @receiver(post_save, sender=Node)
+def _scope_member_saved(sender, instance, created, **kwargs):
+    # a namespace (node) added or moved to another workspace (node group) changes the fan-out; a status update
+    # (same path) does not
+    if created or getattr(instance, "_rbac_old_path", instance.scope_path) != instance.scope_path:
+        schedule(clusters=[scopes.cluster_of(instance.scope_path)])
+
+
+@receiver(post_delete, sender=Namespace)
 @receiver(post_delete, sender=Node)
-def _scope_member_changed(sender, instance, **kwargs):
-    # a namespace (node) added, removed or moved to another workspace (node group) changes the fan-out
+def _scope_member_deleted(sender, instance, **kwargs):
     schedule(clusters=[scopes.cluster_of(instance.scope_path)])
 
 

@@ -6,7 +6,7 @@ prefix matches on one indexed column; the path is recomputed on every save.
 from django.db import models
 
 from edgeplatform.resources.models import ManifestModel
-from edgeplatform.resources.scopes import PLATFORM, join
+from edgeplatform.resources.scopes import PLATFORM, chain, join
 from edgeplatform.resources.signals import scope_moved
 
 WORKSPACE_LABEL = "theriseunion.io/workspace"
@@ -38,6 +38,11 @@ class ScopeObject(ManifestModel):
     def path(self) -> str:
         """This object's scope path (stored)."""
         return self.scope_path
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """This object's path and its ancestors', most specific first, ending at ``platform``."""
+        return chain(self.scope_path)
 
     @classmethod
     def from_db(cls, db, field_names, values):

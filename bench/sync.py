@@ -8,10 +8,11 @@ Uses its own SQLite file (``var/bench/sync.sqlite3``) and the emulated API serve
 (``tests/kube``) on 127.0.0.1 as the host cluster. N workspaces (with a status) are created in the database,
 then:
 
-- **out**: every row is synced the way the after-commit task does it — ``sync_object``: one server-side apply
-  of the object and one of its status — first when the custom resources do not exist, then again after every
-  row's spec changed. Baseline, against a second emulator: the client-side way, GET then POST (or PUT with the
-  resourceVersion read) for the object and a PUT of its status.
+- **out**: every row is synced the way the after-commit task does it — ``sync_object``: read the custom
+  resource, then (only where it differs) one server-side apply of the object and one of its status — first
+  when the custom resources do not exist, then after every row's spec changed, then once more with nothing
+  changed (which must write nothing). Baseline, against a second emulator: the client-side way, GET then POST
+  (or PUT with the resourceVersion read) for the object and a PUT of its status, every time.
 - **in**: N custom resources are changed with kubectl-style applies (field manager ``kubectl``), then the
   watcher brings them into the database from its watch stream; each save re-applies the custom resource with
   its new hash (Celery eager), and a second watch round must see only its own writes and write nothing.
@@ -89,6 +90,7 @@ def main() -> int:
 
     from tests.kube.emulator import Emulator
 
+    WORK.mkdir(parents=True, exist_ok=True)
     host, other = Emulator(name="host").start(), Emulator(name="baseline").start()
     host_config = host.write_kubeconfig(WORK / "sync-host.kubeconfig")
     other_config = other.write_kubeconfig(WORK / "sync-baseline.kubeconfig")
@@ -151,6 +153,7 @@ def main() -> int:
     with override_settings(EDGE_CRD_SYNC=False):
         Workspace.objects.update(spec={"displayName": "Renamed", "manager": "bob"})
     out_phase("update")
+    out_phase("unchanged")
     assert len(host.objects("workspaces")) == n and len(rows) == n
 
     # --- in: N kubectl changes through the watch stream -----------------------------------------------------
@@ -209,8 +212,11 @@ def main() -> int:
 
     print(f"CRD sync, {n} workspaces, emulated host cluster (127.0.0.1), SQLite")
     print(f"{'phase':34} {'seconds':>8} {'per object':>11} {'requests':>9} {'writes':>7}")
-    for key, label in (("out_create", "out, create: SSA (ours)"), ("out_create_baseline", "out, create: GET+POST/PUT"),
-                       ("out_update", "out, update: SSA (ours)"), ("out_update_baseline", "out, update: GET+PUT"),
+    for key, label in (("out_create", "out, create: read+SSA (ours)"),
+                       ("out_create_baseline", "out, create: GET+POST/PUT"),
+                       ("out_update", "out, update: read+SSA (ours)"), ("out_update_baseline", "out, update: GET+PUT"),
+                       ("out_unchanged", "out, unchanged: read (ours)"),
+                       ("out_unchanged_baseline", "out, unchanged: GET+PUT"),
                        ("in_watch", "in: watch (ours)"), ("in_relist_baseline", "in: relist-and-diff")):
         row = results[key]
         print(f"{label:34} {row['seconds']:8.3f} {row['seconds'] / n * 1000:9.2f}ms {row['requests']:9d} "

@@ -18,6 +18,7 @@ from edgeplatform.kube.watch import Watcher
 from iam.audit.models import AuditEvent
 
 API = "/oapis/scope.theriseunion.io/v1alpha1/workspaces"
+SCOPE_API = "scope.theriseunion.io/v1alpha1"
 FAST = {"EDGE_KUBE_RETRIES": 2, "EDGE_KUBE_BACKOFF": 0.01, "EDGE_KUBE_BACKOFF_MAX": 0.05}
 
 
@@ -374,3 +375,51 @@ def test_the_resync_brings_derived_status_out_and_leaves_cluster_changes_to_the_
     kube.requests.clear()
     again = resync(host)
     assert kube.requests.count_writes() == 0 and again["applied"] == 0 and again["pending"] == 1
+
+
+IAM = "iam.theriseunion.io/v1alpha1"
+RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+KUBECTL_MANIFESTS = {
+    "Cluster": {"apiVersion": SCOPE_API, "metadata": {"name": "plant-2"}, "spec": {"type": "physical"}},
+    "NodeGroup": {"apiVersion": SCOPE_API, "metadata": {"name": "line-a", "labels": {
+        "scope.theriseunion.io/cluster": "edge"}}, "spec": {"selector": {"matchLabels": {"line": "a"}}}},
+    "User": {"apiVersion": IAM, "metadata": {"name": "dora"}, "spec": {"email": "dora@example.com"}},
+    "Category": {"apiVersion": IAM, "metadata": {"name": "tools"}, "spec": {"displayName": {"en": "Tools"}}},
+    "RoleTemplate": {"apiVersion": IAM, "metadata": {"name": "read-pods", "labels": {
+        "iam.theriseunion.io/scope": "cluster"}}, "spec": {"rules": RULES}},
+    "IAMRole": {"apiVersion": IAM, "metadata": {"name": "pod-reader", "labels": {
+        "iam.theriseunion.io/scope": "cluster"}}, "spec": {"rules": RULES}},
+    "IAMRoleBinding": {"apiVersion": IAM, "metadata": {"name": "dora-edge", "labels": {
+        "iam.theriseunion.io/scope": "cluster", "iam.theriseunion.io/scope-value": "edge"}},
+        "spec": {"roleRef": {"apiGroup": "iam.theriseunion.io", "kind": "IAMRole", "name": "cluster-viewer"},
+                 "subjects": [{"kind": "User", "name": "dora", "apiGroup": "iam.theriseunion.io"}]}},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KUBECTL_MANIFESTS))
+def test_every_kind_comes_in_from_kubectl_and_goes_with_it(kube, host, site, committed, kind):
+    """GIVEN a watcher of one kind WHEN kubectl creates, changes and deletes one of it THEN the platform follows,
+    each step one event of the sync."""
+    converter = next(c for c in crds.crd_kinds() if c.kind == kind)
+    manifest = {**KUBECTL_MANIFESTS[kind], "kind": kind}
+    name = manifest["metadata"]["name"]
+    w = Watcher(host, [converter], timeout_seconds=0.5, backoff=0.01, backoff_max=0.05)
+    with committed():
+        w.run_once()
+    gateway.apply(host, manifest, field_manager="kubectl")
+    with committed():
+        w.run_once()
+    row = converter.lookup(name)
+    assert row is not None, f"{kind} {name} did not come in"
+    assert row.labels == manifest["metadata"].get("labels", {})
+    gateway.apply(host, {**manifest, "metadata": {**manifest["metadata"], "annotations": {"team": "b"}}},
+                  field_manager="kubectl")
+    with committed():
+        w.run_once()
+    assert converter.lookup(name).annotations == {"team": "b"}
+    gateway.ensure_absent(host, manifest["apiVersion"], kind, name)
+    with committed():
+        w.run_once()
+    assert converter.lookup(name) is None
+    verbs = [e.verb for e in AuditEvent.objects.filter(actor="system:kubewatch", kind=kind, name=name).order_by("id")]
+    assert verbs == ["create", "update", "delete"]

@@ -28,6 +28,11 @@ What it does, all in one process:
              checks per second over a tight loop without the per-call timer
    has_perm  the same checks through Django's ``user.has_perm("get:/pods", namespace)``, i.e.
              through every authentication backend (ModelBackend runs first)
+   django    the Django spelling ``user.has_perm("clusters.view_namespace", namespace)`` on the same
+             namespaces: a denial falls through to the object-permission (guardian) backend, so the
+             denied checks are timed on their own and the database queries of the loop are counted
+   objgrant  the Django spelling again after the guardian baseline below, for users who hold object
+             permissions, on the baseline's (user, namespace) pairs
    redis     L1 empty, grants in L2 (after an eviction, or in a fresh process); named "redis"
              even when L2 is the local-memory cache (the output says which)
    db        L1 and L2 empty: the grants are computed from the database (then stored in L2)
@@ -40,8 +45,9 @@ What it does, all in one process:
              their rules (what the engine would cost without its caches)
    ========  ====================================================================================
 
-   The warm answers are checked against the uncached walk (and the ``has_perm`` answers against
-   the warm ones); any mismatch makes the exit status 1.
+   The warm answers are checked against the uncached walk (the ``has_perm`` answers against the warm
+   ones, the Django-spelled ones against the engine's cascade and guardian); any mismatch makes the
+   exit status 1.
 5. Prints a table against the targets (warm P99 <= 50 us, warm >= 50,000 checks/s, db P99 <= 5 ms)
    and, as the very last line, one JSON object with every figure.
 """
@@ -480,6 +486,76 @@ def measure_has_perm(fleet: Fleet, users: list, checks: list[Check], answers: li
             "has_perm_mismatches": mismatches}
 
 
+class QueryCounter:
+    """Counts the SQL statements run on the default connection while installed (``execute_wrapper``)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def time_django_spelling(engine, calls: list, expected: list) -> tuple[list, list, int, int]:
+    """Time ``user.has_perm("clusters.view_namespace", obj)`` for (user, obj) ``calls``.
+
+    Returns (durations, denied durations, mismatches against ``expected``, SQL statements run other
+    than the change-log polls).
+    """
+    from django.db import connection
+
+    clock, durations, denied, mismatches = time.perf_counter_ns, [], [], 0
+    counter, polls = QueryCounter(), engine.cache.stats["polls"]
+    with connection.execute_wrapper(counter):
+        for (user, obj), want in zip(calls, expected, strict=True):
+            started = clock()
+            answer = user.has_perm("clusters.view_namespace", obj)
+            elapsed = clock() - started
+            durations.append(elapsed)
+            if not answer:
+                denied.append(elapsed)
+            mismatches += answer != want
+    return durations, denied, mismatches, counter.count - (engine.cache.stats["polls"] - polls)
+
+
+def measure_has_perm_django(engine, fleet: Fleet, users: list, checks: list[Check], size: int) -> dict:
+    """Time the Django spelling ``user.has_perm("clusters.view_namespace", namespace)`` (warm L1).
+
+    Same users and namespaces as ``measure_has_perm``; no object permissions exist yet, so the answer
+    must be the cascade's for ``get`` on namespaces.
+    """
+    picked = [check for check in checks if check.ns >= 0][:size]
+    objects = load_namespaces(fleet, (check.ns for check in picked))
+    calls = [(users[check.user], objects[check.ns]) for check in picked]
+    expected = [engine.allowed(user, "get", "", "namespaces", obj.scope_path) for user, obj in calls]
+    durations, denied, mismatches, queries = time_django_spelling(engine, calls, expected)
+    p50, p99 = p50_p99(durations, 1e3)
+    deny_p50, deny_p99 = p50_p99(denied, 1e3)
+    return {"has_perm_django_p50_us": p50, "has_perm_django_p99_us": p99, "has_perm_django_deny_p50_us": deny_p50,
+            "has_perm_django_deny_p99_us": deny_p99, "has_perm_django_checks": len(calls),
+            "has_perm_django_denied": len(denied), "has_perm_django_queries": queries,
+            "has_perm_django_mismatches": mismatches}
+
+
+def measure_has_perm_object_grants(engine, calls: list, granted: list) -> dict:
+    """The Django spelling for users who hold guardian object permissions (after the guardian baseline).
+
+    The answer must be the cascade's or guardian's: allowed when either allows.
+    """
+    for user, _obj in calls:  # warm L1 (the grants were just recomputed: the rows changed)
+        engine.allowed(user, "get", "", "pods", "platform")
+    expected = [bool(grant) or engine.allowed(user, "get", "", "namespaces", obj.scope_path)
+                for (user, obj), grant in zip(calls, granted, strict=True)]
+    durations, denied, mismatches, queries = time_django_spelling(engine, calls, expected)
+    p50, p99 = p50_p99(durations, 1e3)
+    deny_p50, deny_p99 = p50_p99(denied, 1e3)
+    return {"has_perm_objgrant_p50_us": p50, "has_perm_objgrant_p99_us": p99,
+            "has_perm_objgrant_deny_p50_us": deny_p50, "has_perm_objgrant_deny_p99_us": deny_p99,
+            "has_perm_objgrant_checks": len(calls),
+            "has_perm_objgrant_queries": queries, "has_perm_objgrant_mismatches": mismatches}
+
+
 def first_check_per_user(checks: list[Check], users: list, size: int, rng: random.Random) -> list:
     """``size`` random (user, check) pairs, one per user, each with a check of that user's."""
     firsts = {}
@@ -534,6 +610,7 @@ def grant_guardian(fleet: Fleet, user_indexes: list, rng: random.Random) -> dict
     from guardian.models import UserObjectPermission
 
     from clusters.models import Namespace
+    from iam.signals import record_change
 
     ctype = ContentType.objects.get_for_model(Namespace)
     permission = Permission.objects.get(content_type=ctype, codename="view_namespace")
@@ -545,6 +622,8 @@ def grant_guardian(fleet: Fleet, user_indexes: list, rng: random.Random) -> dict
                                       object_pk=str(fleet.scopes["namespace"][ns].pk)) for ns in covered[u]]
     with transaction.atomic():
         UserObjectPermission.objects.bulk_create(rows, batch_size=BATCH)
+        # bulk_create sends no signals: announce the new object permissions as any bulk writer must
+        record_change([fleet.user_ids[u] for u in user_indexes])
     return covered
 
 
@@ -561,14 +640,15 @@ def measure_guardian(fleet: Fleet, users: list, n_users: int, size: int, rng: ra
         pairs.append((u, rng.choice(covered[u]) if granted else rng.randrange(len(fleet.scopes["namespace"]))))
     objects = load_namespaces(fleet, (ns for _, ns in pairs))
     calls = [(users[u], objects[ns]) for u, ns in pairs]
-    clock, durations, allowed = time.perf_counter_ns, [], 0
+    clock, durations, answers = time.perf_counter_ns, [], []
     for user, obj in calls:
         started = clock()
-        allowed += ObjectPermissionChecker(user).has_perm("view_namespace", obj)
+        answers.append(ObjectPermissionChecker(user).has_perm("view_namespace", obj))
         durations.append(clock() - started)
     p50, p99 = p50_p99(durations, 1e3)
     return {"guardian_p50_us": p50, "guardian_p99_us": p99, "guardian_checks": len(calls),
-            "guardian_rows": sum(len(v) for v in covered.values()), "guardian_allow_ratio": allowed / len(calls)}
+            "guardian_rows": sum(len(v) for v in covered.values()), "guardian_allow_ratio": sum(answers) / len(calls),
+            "_guardian_calls": calls, "_guardian_answers": answers}
 
 
 def uncached_allowed(username: str, verb: str, group: str, resource: str, path: str) -> bool:
@@ -622,6 +702,16 @@ def table_rows(r: dict) -> list[tuple[str, str, str]]:
         ("warm throughput", "warm_checks_per_s", f"{r['warm_checks_per_s']:,.0f} checks/s"),
         ("user.has_perm P50 (warm)", "has_perm_p50_us", f"{r['has_perm_p50_us']:.2f} µs"),
         ("user.has_perm P99 (warm)", "has_perm_p99_us", f"{r['has_perm_p99_us']:.2f} µs"),
+        ("has_perm Django spelling P50", "has_perm_django_p50_us", f"{r['has_perm_django_p50_us']:.2f} µs"),
+        ("has_perm Django spelling P99", "has_perm_django_p99_us", f"{r['has_perm_django_p99_us']:.2f} µs"),
+        ("… denied only P50 / P99", "has_perm_django_deny_p99_us",
+         f"{r['has_perm_django_deny_p50_us']:.2f} / {r['has_perm_django_deny_p99_us']:.2f} µs"),
+        ("… SQL statements in the loop", "has_perm_django_queries",
+         f"{r['has_perm_django_queries']} / {r['has_perm_django_checks']} checks"),
+        ("… with object grants P50 / P99", "has_perm_objgrant_p99_us",
+         f"{r['has_perm_objgrant_p50_us']:.2f} / {r['has_perm_objgrant_p99_us']:.2f} µs"),
+        ("… with object grants, SQL statements", "has_perm_objgrant_queries",
+         f"{r['has_perm_objgrant_queries']} / {r['has_perm_objgrant_checks']} checks"),
         (f"L2 hit P50 ({r['l2_backend']})", "redis_p50_us", f"{r['redis_p50_us']:.2f} µs"),
         (f"L2 hit P99 ({r['l2_backend']})", "redis_p99_us", f"{r['redis_p99_us']:.2f} µs"),
         ("db load P50 (cold L1+L2)", "db_p50_ms", f"{r['db_p50_ms']:.2f} ms"),
@@ -637,6 +727,9 @@ def table_rows(r: dict) -> list[tuple[str, str, str]]:
         ("allow ratio (workload)", "allow_ratio", f"{r['allow_ratio']:.2f}"),
         ("mismatches warm vs uncached", "mismatches", f"{r['mismatches']}"),
         ("mismatches has_perm vs warm", "has_perm_mismatches", f"{r['has_perm_mismatches']}"),
+        ("mismatches Django spelling", "has_perm_django_mismatches", f"{r['has_perm_django_mismatches']}"),
+        ("mismatches Django spelling, object grants", "has_perm_objgrant_mismatches",
+         f"{r['has_perm_objgrant_mismatches']}"),
     ]
 
 
@@ -694,6 +787,8 @@ def run(args: argparse.Namespace) -> dict:
     answers = results["_answers"]
     phase("has_perm")
     results.update(measure_has_perm(fleet, users, checks, answers, samples["has_perm"]))
+    phase("has_perm, Django spelling")
+    results.update(measure_has_perm_django(engine, fleet, users, checks, samples["has_perm"]))
     phase("uncached walk (and verification of the warm answers)")
     results.update(measure_uncached(fleet, checks, answers, samples["uncached"]))
     phase("change-log poll")
@@ -704,6 +799,8 @@ def run(args: argparse.Namespace) -> dict:
     results.update(measure_db(engine, first_check_per_user(checks, users, samples["db"], rng)))
     phase("guardian baseline")
     results.update(measure_guardian(fleet, users, samples["guardian_users"], samples["guardian"], rng))
+    phase("has_perm, Django spelling, users with object grants")
+    results.update(measure_has_perm_object_grants(engine, results["_guardian_calls"], results["_guardian_answers"]))
     results["uncached_over_warm_p50"] = results["uncached_p50_us"] / results["warm_p50_us"]
     results["guardian_over_warm_p50"] = results["guardian_p50_us"] / results["warm_p50_us"]
     results["l1_size_setting"] = _setting("EDGE_AUTHZ_CACHE_SIZE")
@@ -728,7 +825,9 @@ def main(argv=None) -> int:
         log(f"MISMATCH user, verb, group, resource, path, warm, uncached = {example}")
     print_table(results)
     print(json.dumps(summary(results)), flush=True)
-    return 1 if results["mismatches"] or results["has_perm_mismatches"] else 0
+    failed = results["mismatches"] or results["has_perm_mismatches"] or results["has_perm_django_mismatches"] \
+        or results["has_perm_objgrant_mismatches"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

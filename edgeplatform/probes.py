@@ -2,7 +2,8 @@
 
 ``/readyz`` runs the checks of :mod:`edgeplatform.health` (database, cache, broker) and answers
 503 naming what failed, so a load balancer stops sending traffic to a replica that cannot serve.
-Neither needs a login: they say nothing beyond reachability.
+Neither needs a login. Anonymous callers learn only which check failed; the reason (an exception's text,
+which may name hosts and ports) is shown to platform administrators alone, as on the console's dashboard.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def healthz(request):
 def readyz(request):
     """200 when the database, the cache and the broker answer; 503 with the failed checks otherwise."""
     results = health.checks()
+    admin = getattr(request.user, "is_superuser", False)
     body = {"status": "ok" if health.healthy(results) else "unavailable",
-            "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()}}
+            "checks": {name: {"ok": ok, **({"detail": detail} if admin or ok else {})}
+                       for name, (ok, detail) in results.items()}}
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

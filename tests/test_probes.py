@@ -25,3 +25,15 @@ def test_readyz_is_503_naming_the_cache_when_it_is_unreachable(db):
     assert response.status_code == 503
     assert body["status"] == "unavailable"
     assert not body["checks"]["cache"]["ok"] and body["checks"]["database"]["ok"]
+    assert "detail" not in body["checks"]["cache"]  # no exception text (hosts, ports) for anonymous callers
+
+
+def test_readyz_tells_an_administrator_why(platform):
+    down = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": "redis://127.0.0.1:1/0",
+                        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    client = Client()
+    client.force_login(platform.user("root", superuser=True))
+    with override_settings(CACHES=down):
+        body = client.get("/readyz").json()
+    assert "127.0.0.1" in body["checks"]["cache"]["detail"] or "Connection" in body["checks"]["cache"]["detail"]

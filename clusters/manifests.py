@@ -194,7 +194,10 @@ class InClusterConverter(ScopeConverter):
             problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", "the cluster is required",
                                   "FieldValueRequired"))
             return
-        cluster = known_cluster(cluster_name, context.get("user"))
+        if instance is not None and instance.cluster.name == cluster_name:
+            cluster = instance.cluster  # one they may change is one they know
+        else:
+            cluster = known_cluster(cluster_name, context.get("user"))
         if cluster is None:
             problems.append(cause(f"metadata.labels[{CLUSTER_LABEL}]", f'cluster "{cluster_name}" not found',
                                   "FieldValueNotFound"))

@@ -154,3 +154,20 @@ def test_a_workspace_admin_manages_their_workspace_and_nothing_else(platform, ap
     assert set(visible) == {"newbie-w1", "wsadmin-w1", creator[0]["metadata"]["name"]}
     assert creator[0]["spec"]["subjects"][0]["name"] == "wsadmin"
     assert creator[0]["spec"]["roleRef"]["name"] == "namespace-admin"
+
+
+def test_an_object_grant_alone_lets_its_holder_change_that_workspace(platform, api):
+    """GIVEN a user whose only grant is django-guardian's view+change on workspace w2 (the Resource level)
+    WHEN they replace it THEN it is saved: the cluster it names is one they know through the object."""
+    from guardian.shortcuts import assign_perm
+
+    objs = fleet.build(platform)
+    user = platform.user("contractor")
+    assign_perm("view_workspace", user, objs["c1/w2"])
+    assign_perm("change_workspace", user, objs["c1/w2"])
+    client = api(user)
+    current = client.get(f"{WS}/w2").json()
+    current["spec"]["displayName"] = "Contracted"
+    saved = client.put(f"{WS}/w2", current)
+    assert saved.status_code == 200, saved.json()
+    assert client.get(f"{WS}/w1").status_code == 404

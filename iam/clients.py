@@ -58,9 +58,9 @@ def rotate_secret(client: APIClient) -> str:
 @transaction.atomic
 def remove_client(client: APIClient) -> None:
     """Delete ``client`` and revoke the tokens it was given (its service-account user stays)."""
-    from iam.models import AccessToken
+    from iam import tokens
 
-    AccessToken.objects.filter(client=client, revoked=None).update(revoked=timezone.now())
+    tokens.revoke_client_tokens(client, f"API client {client.client_id} deleted")
     audit.record("delete", resource="apiclients", group="iam.theriseunion.io", kind="APIClient",
                  name=client.client_id, scope_path="platform")
     client.delete()

@@ -29,7 +29,7 @@ from rest_framework import authentication, exceptions
 from iam.models import AccessToken, RefreshToken, User
 
 __all__ = ["BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue", "issue_refresh",
-           "list_tokens", "lookup", "revoke", "revoke_all", "revoke_token", "rotate_refresh"]
+           "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token", "rotate_refresh"]
 
 PREFIX = "edge_"
 REFRESH_PREFIX = "edgr_"
@@ -86,7 +86,7 @@ def rotate_refresh(raw: str, client=None) -> tuple[User, str, str, RefreshToken]
     if row.client_id != (client.pk if client is not None else None):
         raise InvalidGrant("the refresh token was issued to another client")
     if row.rotated:
-        _revoke_family(row.family, now)
+        _revoke_family(row.family, row.user, now)
         raise InvalidGrant("the refresh token was already used; its tokens are revoked")
     if row.revoked is not None:
         raise InvalidGrant("the refresh token is revoked")
@@ -103,10 +103,13 @@ def rotate_refresh(raw: str, client=None) -> tuple[User, str, str, RefreshToken]
     return row.user, access_raw, refresh_raw, row
 
 
-def _revoke_family(family: str, now: datetime) -> None:
-    access_ids = RefreshToken.objects.filter(family=family).exclude(access_token=None).values("access_token_id")
-    AccessToken.objects.filter(pk__in=access_ids, revoked=None).update(revoked=now)
-    RefreshToken.objects.filter(family=family, revoked=None).update(revoked=now)
+def _revoke_family(family: str, owner: User, now: datetime) -> None:
+    """A used refresh token came back: revoke every token of its family (one event, as its owner, like
+    :func:`revoke`: whoever presents a token acts as the user it was issued to)."""
+    rows = RefreshToken.objects.filter(family=family)
+    access_ids = rows.exclude(access_token=None).values("access_token_id")
+    _revoke_bulk(owner, AccessToken.objects.filter(pk__in=access_ids), rows, "a used refresh token was replayed",
+                 actor=owner.get_username(), now=now)
 
 
 def revoke(raw: str) -> bool:
@@ -121,11 +124,30 @@ def revoke(raw: str) -> bool:
     return False
 
 
-def revoke_all(user) -> int:
-    """Revoke every live access and refresh token of ``user``; the number revoked."""
-    now = timezone.now()
-    count = AccessToken.objects.filter(user=user, revoked=None).update(revoked=now)
-    return count + RefreshToken.objects.filter(user=user, revoked=None).update(revoked=now)
+def revoke_all(user, why: str = "all tokens of the user revoked") -> int:
+    """Revoke every live access and refresh token of ``user``; the number revoked (one event saying ``why``)."""
+    return _revoke_bulk(user, AccessToken.objects.filter(user=user), RefreshToken.objects.filter(user=user), why)
+
+
+def revoke_client_tokens(client, why: str) -> int:
+    """Revoke every live token issued to the API client ``client``; the number revoked (one event)."""
+    return _revoke_bulk(client.user, AccessToken.objects.filter(client=client),
+                        RefreshToken.objects.filter(client=client), why)
+
+
+def _revoke_bulk(user, access, refresh, why: str, *, actor: str | None = None, now: datetime | None = None) -> int:
+    """Revoke the live rows of two token querysets of ``user``: one ``token_revoke`` event named after the user
+    saying how many and ``why`` (none when nothing was live: nothing changed)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        revoked_access = access.filter(revoked=None).update(revoked=now)
+        revoked_refresh = refresh.filter(revoked=None).update(revoked=now)
+        count = revoked_access + revoked_refresh
+        if count:
+            _record("token_revoke", "AccessToken", user.get_username(), actor=actor,
+                    message=f"{count} token{'' if count == 1 else 's'} revoked ({revoked_access} access, "
+                            f"{revoked_refresh} refresh): {why}")
+    return count
 
 
 def lookup(raw: str) -> AccessToken | None:
@@ -178,11 +200,15 @@ def revoke_token(user, token_id: int) -> bool:
 
 def _audit(verb: str, row, *, actor: str | None = None, message: str = "") -> None:
     """One audit event for a token issued or revoked (never its secret: only its id, name and owner)."""
+    _record(verb, type(row).__name__, f"{row.user.get_username()}/{getattr(row, 'name', '') or row.pk}",
+            actor=actor, message=message)
+
+
+def _record(verb: str, kind: str, name: str, *, actor: str | None, message: str) -> None:
     from iam import audit
 
-    audit.record(verb, resource="accesstokens", group="iam.theriseunion.io", kind=type(row).__name__,
-                 name=f"{row.user.get_username()}/{getattr(row, 'name', '') or row.pk}", scope_path="platform",
-                 actor=actor, message=message)
+    audit.record(verb, resource="accesstokens", group="iam.theriseunion.io", kind=kind, name=name,
+                 scope_path="platform", actor=actor, message=message)
 
 
 @receiver(pre_save, sender=User)
@@ -200,7 +226,9 @@ def _revoke_when_disabled(sender, instance, created, **kwargs):
     disabled = getattr(instance, "_was_active", None) and not instance.is_active
     new_password = getattr(instance, "_old_password", None) not in (None, instance.password)
     if disabled or new_password:
-        revoke_all(instance)
+        reasons = [what for what, happened in (("user disabled", disabled), ("password changed", new_password))
+                   if happened]
+        revoke_all(instance, " and ".join(reasons))
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -199,3 +199,67 @@ def test_api_clients_are_managed_with_a_command_and_audited(db, capsys):
     assert events == [("create", "users", "ci-deployer"), ("create", "apiclients", "ci-deployer"),
                       ("update", "apiclients", "ci-deployer"), ("delete", "apiclients", "ci-deployer")]
     assert secret not in str(list(AuditEvent.objects.values_list("message", "after")))
+
+
+def _events_since(start: int):
+    from iam.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(id__gt=start).order_by("id"))
+
+
+def _mark() -> int:
+    from iam.audit.models import AuditEvent
+
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def test_a_replayed_refresh_token_revokes_its_family_in_one_event(platform):
+    """GIVEN a refresh token used once WHEN it is replayed THEN the family's live tokens (both access tokens and
+    the current refresh token) are revoked, and that is one token_revoke event saying so."""
+    platform.user("ann")
+    stolen = login()["refresh_token"]
+    assert refresh(stolen).status_code == 200
+    start = _mark()
+
+    assert refresh(stolen).json()["error"] == "invalid_grant"
+
+    [event] = _events_since(start)
+    assert (event.verb, event.actor, event.resource, event.name) == ("token_revoke", "ann", "accesstokens", "ann")
+    assert event.message == "3 tokens revoked (2 access, 1 refresh): a used refresh token was replayed"
+    assert refresh(stolen).json()["error"] == "invalid_grant"  # a second replay finds nothing live: no event
+    assert len(_events_since(start)) == 1
+
+
+def test_disabling_a_user_records_the_revocation_of_their_tokens_once(platform, api):
+    admin = api(platform.user("root", superuser=True))
+    platform.user("ann")
+    login()
+    login()
+    start = _mark()
+
+    assert admin.patch(f"{USERS}/ann", {"status": {"state": "Disabled"}}).status_code == 200
+
+    events = [(e.verb, e.kind, e.name, e.actor) for e in _events_since(start)]
+    assert events == [("token_revoke", "AccessToken", "ann", "root"), ("patch", "User", "ann", "root")]
+    assert _events_since(start)[0].message == "4 tokens revoked (2 access, 2 refresh): user disabled"
+    start = _mark()
+    assert admin.patch(f"{USERS}/ann", {"status": {"state": "Active"}}).status_code == 200
+    assert admin.patch(f"{USERS}/ann", {"status": {"state": "Disabled"}}).status_code == 200
+    assert [e.verb for e in _events_since(start)] == ["patch", "patch"]  # nothing left to revoke: no event
+
+
+def test_deleting_an_api_client_records_the_revocation_of_its_tokens(site):
+    from iam.clients import remove_client
+
+    client, secret = site
+    for _ in range(2):
+        assert grant(grant_type="client_credentials", client_id="ci-bot", client_secret=secret).status_code == 200
+    start = _mark()
+
+    remove_client(client)
+
+    events = _events_since(start)
+    assert [(e.verb, e.resource, e.name) for e in events] == [("token_revoke", "accesstokens", "ci-bot"),
+                                                              ("delete", "apiclients", "ci-bot")]
+    assert events[0].message == "2 tokens revoked (2 access, 0 refresh): API client ci-bot deleted"
+    assert not AccessToken.objects.filter(user__name="ci-bot", revoked=None).exists()

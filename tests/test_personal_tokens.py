@@ -109,3 +109,23 @@ def test_disabling_the_user_revokes_personal_tokens(platform, api):
     ann_user.is_active = True
     ann_user.save()
     assert whoami(raw) == 401  # revoked when disabled, not merely refused while disabled
+
+
+def test_a_password_change_revokes_tokens_in_one_event_with_the_reason(platform, api):
+    """GIVEN ann with a personal token WHEN an admin sets her password THEN her tokens are revoked, recorded once
+    with the count and the reason, beside the user's own update event."""
+    from iam.audit.models import AuditEvent
+
+    root = api(platform.user("root", superuser=True))
+    ann = platform.user("ann")
+    raw, _ = tokens.create_personal_token(ann, "ci")
+    start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    current = root.get(f"{USERS}/ann").json()
+    current["spec"]["password"] = "An0ther-Secret-Pw!"
+
+    assert root.put(f"{USERS}/ann", current).status_code == 200
+
+    events = list(AuditEvent.objects.filter(id__gt=start).order_by("id").values_list("verb", "name", "message"))
+    assert events == [("token_revoke", "ann", "1 token revoked (1 access, 0 refresh): password changed"),
+                      ("update", "ann", "")]
+    assert whoami(raw) == 401

@@ -598,6 +598,7 @@ console.register_page(ConsolePage("my_permissions", "My permissions", "my-permis
 console.register_page(ConsolePage("tokens", "API tokens", "tokens/", tokens_view, _everyone, section="Account",
                                   in_menu=False))
 console.register_page(ConsolePage("audit", "Audit log", "audit/", audit_view, _may_read_audit,
-                                  section="Administration"))
+                                  section="Administration",
+                                  resource=("iam.theriseunion.io", "auditevents", "AuditEvent")))
 console.register_page(ConsolePage("lockouts", "Login lockouts", "lockouts/", lockouts_view, _may_see_lockouts,
-                                  section="Administration"))
+                                  section="Administration", resource=("iam.theriseunion.io", "lockouts", "")))

@@ -72,10 +72,13 @@ def menu(client):
 
 
 def forbidden(client, url) -> bool:
-    """A page the user may not open: 403, or the admin's redirect away from an object it does not show."""
-    response = client.get(url)
-    return response.status_code in (403, 404) or (response.status_code == 302 and "/login/" not in response.url
-                                                  and response.url.rstrip("/") == C)
+    """A page the user may not open: 403."""
+    return client.get(url).status_code == 403
+
+
+def hidden(client, url) -> bool:
+    """An object page the user may not know of: 404, as for an object that does not exist."""
+    return client.get(url).status_code == 404
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -133,8 +136,8 @@ def test_workspace_viewer_sees_only_their_workspace_and_no_iam_admin(fleet):
     for page in ("users", "groups", "clusters", "nodes", "roletemplates", "roles", "bindings"):
         assert forbidden(client, PAGES[page]), page
     w1, w2 = Workspace.objects.get(name="w1"), Workspace.objects.get(name="w2")
-    assert forbidden(client, f"{PAGES['workspaces']}{w2.pk}/change/")
-    assert forbidden(client, f"{PAGES['workspaces']}{w2.pk}/yaml/")
+    assert hidden(client, f"{PAGES['workspaces']}{w2.pk}/change/")
+    assert hidden(client, f"{PAGES['workspaces']}{w2.pk}/yaml/")
     view = client.get(f"{PAGES['workspaces']}{w1.pk}/change/").content.decode()
     assert "View workspace" in view and 'name="_save"' not in view and "deletelink" not in view
     listing = client.get(PAGES["workspaces"]).content.decode()
@@ -440,3 +443,78 @@ def test_changing_ones_own_password_goes_through_the_write_path_and_is_audited(f
     stored = User.objects.get(name="plain")
     assert stored.check_password(new) and not stored.check_password(PASSWORD)
     assert client.get(f"{C}/").status_code == 200  # the session survives its own password change
+
+
+# --- refusals are audited as the API's are -------------------------------------------------------------
+def new_events(start):
+    from iam.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(id__gt=start).order_by("id"))
+
+
+def newest_event_id():
+    from iam.audit.models import AuditEvent
+
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def fields(event):
+    return (event.actor, event.verb, event.api_group, event.resource, event.kind, event.name, event.scope_path,
+            event.result, event.status_code)
+
+
+def test_a_hidden_objects_pages_answer_404_and_each_visit_is_one_denied_event(fleet):
+    # GIVEN a workspace viewer of w1, and w2 beside it in the same cluster
+    client = console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")
+    w2 = Workspace.objects.get(name="w2")
+    for method, suffix, verb in (("get", "change/", "get"), ("post", "change/", "update"),
+                                 ("get", "delete/", "delete"), ("get", "history/", "get"),
+                                 ("get", "yaml/", "get"), ("post", "yaml/", "update")):
+        url = f"{PAGES['workspaces']}{w2.pk}/{suffix}"
+        start = newest_event_id()
+        # WHEN they open one of w2's pages THEN it is answered as a missing object, and recorded once
+        response = getattr(client, method)(url, {"manifest": "kind: Workspace"} if method == "post" else None)
+        assert response.status_code == 404, (method, suffix, response.status_code)
+        [event] = new_events(start)
+        assert fields(event) == ("wv", verb, "scope.theriseunion.io", "workspaces", "Workspace", "", "", "denied",
+                                 404), (method, suffix)
+        assert event.path == url
+        # the viewer may read their own events: the event says no more than the 404 did (no name, no scope)
+        assert "w2" not in f"{event.name} {event.scope_path} {event.message}"
+    assert not Workspace.objects.get(name="w2").spec.get("displayName")
+
+
+def test_an_object_that_does_not_exist_is_404_and_not_a_denial(fleet):
+    client = console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")
+    start = newest_event_id()
+    assert client.get(f"{PAGES['workspaces']}999999/change/").status_code == 404
+    assert client.get(f"{PAGES['workspaces']}not-an-id/change/").status_code == 404
+    assert new_events(start) == []
+
+
+def test_console_403s_are_one_denied_event_naming_the_kind_and_object(fleet):
+    # GIVEN a workspace viewer of w1
+    client = console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")
+    w1 = Workspace.objects.get(name="w1")
+    cases = [
+        ("get", PAGES["users"], ("list", "iam.theriseunion.io", "users", "User", "", "")),
+        ("get", PAGES["bindings"], ("list", "iam.theriseunion.io", "iamrolebindings", "IAMRoleBinding", "", "")),
+        ("get", f"{PAGES['workspaces']}add/", ("create", "scope.theriseunion.io", "workspaces", "Workspace", "", "")),
+        ("post", f"{PAGES['workspaces']}{w1.pk}/change/",
+         ("update", "scope.theriseunion.io", "workspaces", "Workspace", "w1", "clusters/c1/workspaces/w1")),
+        ("get", f"{PAGES['workspaces']}{w1.pk}/delete/",
+         ("delete", "scope.theriseunion.io", "workspaces", "Workspace", "w1", "clusters/c1/workspaces/w1")),
+        ("post", f"{PAGES['workspaces']}{w1.pk}/yaml/",
+         ("update", "scope.theriseunion.io", "workspaces", "Workspace", "w1", "clusters/c1/workspaces/w1")),
+        ("get", f"{C}/audit/", ("list", "iam.theriseunion.io", "auditevents", "AuditEvent", "", "")),
+        ("post", f"{C}/lockouts/", ("update", "iam.theriseunion.io", "lockouts", "", "", "")),
+    ]
+    for method, url, expected in cases:
+        start = newest_event_id()
+        # WHEN the console refuses them THEN one denied event names what was refused
+        response = getattr(client, method)(url, {"display_name": "x", "manifest": "kind: Workspace"}
+                                           if method == "post" else None)
+        assert response.status_code == 403, (url, response.status_code)
+        [event] = new_events(start)
+        assert fields(event) == ("wv", *expected, "denied", 403), url
+        assert event.path == url

@@ -4,20 +4,22 @@
 - page, "Add", "Change" and "Delete": the engine, at the object's scope (``access``);
 - writes: ``services.save_manifest`` / ``services.delete_object`` (validation, authorization,
   409 on a stale resourceVersion, audit and signals exactly as through the API);
-- a YAML tab per object (``<object>/yaml/``) reading and writing the whole manifest.
+- a YAML tab per object (``<object>/yaml/``) reading and writing the whole manifest;
+- an object the user may not see is answered 404, as the API answers it, and each view notes what it is
+  about (``denials``) so that a refusal is audited naming the kind and the object.
 """
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from edgeplatform.console import access
+from edgeplatform.console import access, denials
 from edgeplatform.console.forms import ManifestForm, YamlForm, apply_status_error, dump_yaml
 from edgeplatform.resources import services
 from edgeplatform.resources.errors import StatusError
@@ -60,6 +62,32 @@ class ManifestAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """Only the rows the engine lets this user list."""
         return self.model.objects.restrict(request.user, "list")
+
+    def get_object(self, request, object_id, from_field=None):
+        """The object among the user's rows; else 404, noted as hiding an object when one exists.
+
+        Django's admin redirects to the dashboard when this returns None; the console answers 404 instead,
+        so a hidden object and a missing one look the same to the user, as they do in the API.
+        """
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            denials.note_object(request, obj)
+            return obj
+        if self._stored(object_id, from_field):
+            denials.note_hidden(request)
+        raise Http404(f"{self.opts.verbose_name} not found")
+
+    def _stored(self, object_id, from_field) -> bool:
+        field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
+        try:
+            value = field.to_python(object_id)
+        except (ValidationError, ValueError):
+            return False
+        return self.model._default_manager.filter(**{field.name: value}).exists()
+
+    def _note(self, request, verb: str) -> None:
+        converter = self.converter
+        denials.note_kind(request, verb, group=converter.group, resource=converter.plural, kind=converter.kind)
 
     # --- permissions: every one of them is a question to the engine ---------------------------
     def has_module_permission(self, request):
@@ -105,12 +133,23 @@ class ManifestAdmin(admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """Run the change form; a save the write path refused re-renders it with the causes and the input."""
+        self._note(request, "create" if object_id is None else "update" if request.method == "POST" else "get")
         extra_context = {**(extra_context or {}), **self._tabs(request, object_id)}
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ManifestRejected as rejected:
             request._console_rejected = rejected.error
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        """The list page (a POST runs a bulk action, which deletes)."""
+        self._note(request, "list" if request.method in ("GET", "HEAD") else "deletecollection")
+        return super().changelist_view(request, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """The delete confirmation, through ``delete_model``."""
+        self._note(request, "delete")
+        return super().delete_view(request, object_id, extra_context)
 
     def save_form(self, request, form, change):
         """The instance is written by ``save_model`` from the manifest, not by the form."""
@@ -166,8 +205,9 @@ class ManifestAdmin(admin.ModelAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         """An object's history is its audit trail (the admin's own change log is not kept)."""
+        self._note(request, "get")
         obj = self.get_object(request, object_id)
-        if obj is None or not self.has_view_permission(request, obj):
+        if not self.has_view_permission(request, obj):
             raise PermissionDenied
         query = urlencode({"resource": f"{self.converter.plural}/{obj.name}"})
         return HttpResponseRedirect(f"{reverse(f'{self.admin_site.name}:audit')}?{query}")
@@ -188,9 +228,8 @@ class ManifestAdmin(admin.ModelAdmin):
 
     def yaml_view(self, request, object_id):
         """Show an object's manifest as YAML; accept an edited one when the user may update it."""
+        self._note(request, "update" if request.method == "POST" else "get")
         obj = self.get_object(request, object_id)
-        if obj is None:
-            raise Http404(f"{self.opts.verbose_name} not found")
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
         can_update = self.has_change_permission(request, obj)

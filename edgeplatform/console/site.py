@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from edgeplatform import health
-from edgeplatform.console import access
+from edgeplatform.console import access, denials
 from edgeplatform.console.forms import ManifestPasswordChangeForm
 from edgeplatform.resources import scopes
 
@@ -48,6 +48,8 @@ class ConsolePage:
     visible: Callable  # (request) -> bool, asked of the engine
     section: str = "Console"
     in_menu: bool = True
+    #: (API group, resource, kind) the page shows, named in the audit event of a refused visit
+    resource: tuple[str, str, str] = ("", "", "")
 
 
 class ConsoleSite(admin.AdminSite):
@@ -100,6 +102,9 @@ class ConsoleSite(admin.AdminSite):
 
     def _guarded(self, page: ConsolePage):
         def view(request, *args, **kwargs):
+            group, resource, kind = page.resource
+            denials.note_kind(request, "list" if request.method in ("GET", "HEAD") else "update", group=group,
+                              resource=resource, kind=kind)
             if not page.visible(request):
                 raise PermissionDenied
             return page.view(request, *args, **kwargs)

@@ -39,7 +39,8 @@ class AuditContextMiddleware:
 
     At the end of the request it records one ``denied`` event when the request was refused: a denial the
     write path noted (even if the view turned it into a form error), else a 401/403 answer, else a 404 that
-    hides an object which exists but which the caller may not see.
+    hides an object which exists but which the caller may not see. The verb, kind and object come from the
+    API path, or from what a console view noted on the request (``edgeplatform.console.denials``).
     """
 
     def __init__(self, get_response):
@@ -79,6 +80,9 @@ class AuditContextMiddleware:
     @staticmethod
     def verb(request) -> str:
         """The Kubernetes verb of a request (``list``/``deletecollection`` on collections)."""
+        noted = _noted(request)
+        if noted is not None:
+            return noted["verb"]
         match = API_PATH.match(request.path)
         collection = match is not None and not match["name"]
         verb = METHOD_VERBS.get(request.method, request.method.lower())
@@ -90,7 +94,10 @@ class AuditContextMiddleware:
 
     @staticmethod
     def resource(request) -> dict:
-        """group, resource, kind and name from an API path (empty for other paths)."""
+        """group, resource, kind and name from an API path or a console view's note (empty for other paths)."""
+        noted = _noted(request)
+        if noted is not None:
+            return {key: noted.get(key, "") for key in ("group", "resource", "kind", "name", "scope_path")}
         match = API_PATH.match(request.path)
         if match is None:
             return {}
@@ -101,7 +108,10 @@ class AuditContextMiddleware:
 
     @staticmethod
     def hides_object(request) -> bool:
-        """Was this API 404 about an object that exists but is invisible to the caller?"""
+        """Was this 404 about an object that exists but is invisible to the caller?"""
+        noted = _noted(request)
+        if noted is not None:
+            return bool(noted.get("hides_object")) and getattr(request.user, "is_authenticated", False)
         error = getattr(request, "status_error", None)
         user = getattr(request, "user", None)
         match = API_PATH.match(request.path)
@@ -114,6 +124,12 @@ class AuditContextMiddleware:
         if converter.cluster_child:
             rows = rows.filter(cluster__name=match["cluster"])
         return rows.exists()
+
+
+def _noted(request) -> dict | None:
+    """What a console view said the request is about (``edgeplatform.console.denials``), if it did."""
+    noted = getattr(request, "audit_resource", None)
+    return noted if isinstance(noted, dict) and noted.get("verb") else None
 
 
 def _converter(match):

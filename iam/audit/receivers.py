@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db.models.signals import pre_save
 
 from iam.audit import context as audit_context
-from iam.audit.recorder import flush_denial, note_denial, record, record_write
+from iam.audit.recorder import STORED_BEFORE, flush_denial, note_denial, record, record_write
+from iam.audit.redaction import STORED_SECRETS, secret_columns
 
 log = logging.getLogger(__name__)
 USERS = {"resource": "users", "group": "iam.theriseunion.io", "kind": "User"}
@@ -25,6 +27,17 @@ def on_object_saved(sender, *, converter, obj, before, after, user, created, **k
 def on_object_deleted(sender, *, converter, obj, before, user, **kwargs):
     """services.delete_object deleted an object."""
     record_write("delete", converter, obj, before=before, user=user)
+
+
+def remember_stored_secrets(sender, instance, update_fields=None, **kwargs):
+    """A row holding secrets outside its manifest is about to be saved: note what the database holds now,
+    so that :func:`iam.audit.recorder.record_write` can tell whether the write changed a secret."""
+    instance.__dict__.pop(STORED_BEFORE, None)
+    columns = secret_columns(sender)
+    if instance.pk is None or (update_fields is not None and not set(columns) & set(update_fields)):
+        return
+    row = sender._base_manager.filter(pk=instance.pk).values(*columns).first()
+    instance.__dict__[STORED_BEFORE] = row or {}
 
 
 def on_write_denied(sender, *, converter, user, verb, path, name, error, **kwargs):
@@ -86,6 +99,8 @@ def connect() -> None:
     services.object_saved.connect(on_object_saved, dispatch_uid="audit-saved")
     services.object_deleted.connect(on_object_deleted, dispatch_uid="audit-deleted")
     services.write_denied.connect(on_write_denied, dispatch_uid="audit-denied")
+    for label in STORED_SECRETS:  # "app.Model": connected once the model is loaded
+        pre_save.connect(remember_stored_secrets, sender=label, dispatch_uid=f"audit-secrets-{label}")
     user_logged_in.connect(on_logged_in, dispatch_uid="audit-login")
     user_login_failed.connect(on_login_failed, dispatch_uid="audit-login-failed")
     task_prerun.connect(on_task_prerun, dispatch_uid="audit-task-prerun", weak=False)
@@ -105,3 +120,5 @@ def disconnect() -> None:
     services.object_saved.disconnect(dispatch_uid="audit-saved")
     services.object_deleted.disconnect(dispatch_uid="audit-deleted")
     services.write_denied.disconnect(dispatch_uid="audit-denied")
+    for label in STORED_SECRETS:
+        pre_save.disconnect(sender=label, dispatch_uid=f"audit-secrets-{label}")

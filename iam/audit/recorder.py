@@ -7,9 +7,9 @@ from django.db import connection
 
 from iam.audit import chain
 from iam.audit.context import AuditContext, current, username_of
-from iam.audit.redaction import redact
+from iam.audit.redaction import redact, stored_secrets, with_secrets
 
-__all__ = ["RESULTS", "VERBS", "flush_denial", "note_denial", "record", "record_write"]
+__all__ = ["RESULTS", "STORED_BEFORE", "VERBS", "flush_denial", "note_denial", "record", "record_write"]
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,9 @@ VERBS = ("create", "update", "patch", "delete", "deletecollection", "get", "list
 RESULTS = ("allowed", "denied", "error")
 _DEFAULT_CODE = {"allowed": 200, "denied": 403, "error": 500}
 _table_ready = False
+#: Attribute under which :func:`iam.audit.receivers.remember_stored_secrets` leaves, on a row about to be saved,
+#: the secret columns it held in the database (see :data:`iam.audit.redaction.STORED_SECRETS`).
+STORED_BEFORE = "_audit_stored_secrets"
 
 
 def _ready() -> bool:
@@ -36,7 +39,8 @@ def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", na
     """Record one event; who and where come from the current context (or ``request``), the rest from the call.
 
     Runs in the caller's transaction: if that rolls back, so does the event; once it commits, the event is
-    sealed into the hash chain. ``before``/``after`` are manifests and are redacted here. ``actor``
+    sealed into the hash chain. ``before``/``after`` are manifests and are redacted here, ``after`` against
+    ``before``: a secret that differs reads ``<redacted: changed>``. ``actor``
     overrides the context's (a user name or ``system:<what>``). ``seal_now``: the caller's transaction
     commits right after this call (see :func:`iam.audit.chain.insert`).
 
@@ -52,7 +56,8 @@ def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", na
         request_id=source.request_id if source else "", path=source.path if source else "",
         verb=verb, api_group=group, resource=resource, kind=kind, name=name or "", scope_path=scope_path or "",
         result=result, status_code=status_code or _DEFAULT_CODE.get(result, 200), message=message or "",
-        before=redact(before) if before is not None else None, after=redact(after) if after is not None else None,
+        before=redact(before) if before is not None else None,
+        after=None if after is None else redact(after) if before is None else redact(after, before),
         seal_now=seal_now,
     )
     if result != "allowed" and context is not None:
@@ -69,7 +74,13 @@ def _context_of(request) -> AuditContext | None:
 
 
 def record_write(verb: str, converter, obj, *, before=None, after=None, user=None):
-    """One mutation through the write path (``services.save_manifest``/``delete_object``)."""
+    """One mutation through the write path (``services.save_manifest``/``delete_object``).
+
+    Secrets the manifests leave out (a password hash, a cluster's credentials) are put back at their paths,
+    from the row now and from the database row before the save, so that :func:`record` masks them and marks
+    the ones the write changed.
+    """
+    before, after = _with_stored_secrets(verb, obj, before, after)
     context = current()
     if verb == "update" and context is not None and getattr(context.request, "method", "") == "PATCH":
         verb = "patch"
@@ -79,6 +90,19 @@ def record_write(verb: str, converter, obj, *, before=None, after=None, user=Non
     return record(verb, resource=converter.plural, group=converter.group, kind=converter.kind, name=obj.name,
                   scope_path=obj.scope_path, status_code=201 if verb == "create" else 200, before=before,
                   after=after, actor=username_of(user) if user is not None else None, seal_now=outermost)
+
+
+def _with_stored_secrets(verb: str, obj, before, after):
+    model = type(obj)
+    now = stored_secrets(model, obj.__dict__)
+    if verb == "delete":
+        return with_secrets(before, now), after
+    stored = obj.__dict__.pop(STORED_BEFORE, None)
+    if before is None:  # a create: whatever is stored now was set by it
+        return before, with_secrets(after, now)
+    if stored is None:  # the row's earlier secrets were not seen: claim no change either way
+        return before, after
+    return with_secrets(before, stored_secrets(model, stored)), with_secrets(after, now)
 
 
 def note_denial(*, verb: str, converter, user, path: str, name: str, error) -> None:

@@ -120,3 +120,61 @@ def test_a_forged_id_token_is_refused(platform, provider):
     assert done.status_code == 400  # Django's answer to the library's SuspiciousOperation
     assert "_auth_user_id" not in browser.session
     assert not User.objects.filter(name="eve").exists()
+
+
+def _mark() -> int:
+    from iam.audit.models import AuditEvent
+
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _since(start: int):
+    from iam.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(id__gt=start).order_by("id"))
+
+
+def test_oidc_logins_write_users_and_groups_through_the_write_path_one_event_each(platform, provider):
+    """GIVEN no user WHEN fay first logs in THEN each new group and the new user is one event as system:oidc
+    (never anonymous), in the login's request; WHEN she logs in with the same claims THEN nothing is written;
+    WHEN her groups changed THEN one update shows the membership change."""
+    platform.user("someone", groups=("edge-ops",))  # edge-ops exists already
+    claims = {"sub": "u-6", "preferred_username": "fay", "email": "fay@corp.test", "name": "Fay",
+              "groups": ["edge-ops", "Readers"]}
+    start = _mark()
+
+    oidc_login(Client(), provider, claims)
+
+    events = _since(start)
+    assert [(e.actor, e.verb, e.kind, e.name) for e in events] == [
+        ("system:oidc", "create", "Group", "readers"), ("system:oidc", "create", "User", "fay"),
+        ("fay", "login", "User", "fay")]
+    created = events[1]
+    assert created.after["spec"]["groups"] == ["edge-ops", "readers"]
+    assert (created.after["spec"]["email"], created.after["spec"]["displayName"]) == ("fay@corp.test", "Fay")
+    assert created.after["metadata"]["labels"]["iam.theriseunion.io/identity-provider"] == "oidc"
+    assert len({e.request_id for e in events}) == 1  # the callback's request
+
+    start = _mark()
+    oidc_login(Client(), provider, claims)
+    assert [(e.verb, e.kind) for e in _since(start)] == [("login", "User")]
+
+    start = _mark()
+    oidc_login(Client(), provider, {**claims, "groups": ["Readers", "auditors"]})
+    events = _since(start)
+    assert [(e.actor, e.verb, e.kind, e.name) for e in events] == [
+        ("system:oidc", "create", "Group", "auditors"), ("system:oidc", "update", "User", "fay"),
+        ("fay", "login", "User", "fay")]
+    assert (events[1].before["spec"]["groups"], events[1].after["spec"]["groups"]) == (
+        ["edge-ops", "readers"], ["auditors", "readers"])
+    assert sorted(User.objects.get(name="fay").groups.values_list("name", flat=True)) == ["auditors", "readers"]
+
+
+def test_an_oidc_name_the_platform_refuses_is_a_failed_login_that_writes_nothing(platform, provider):
+    start = _mark()
+    browser = Client()
+    refused = oidc_login(browser, provider, {"sub": "u-7", "preferred_username": "System", "groups": ["ops"]})
+    assert refused.status_code == 302 and refused["Location"] != "/after-login/"
+    assert "_auth_user_id" not in browser.session
+    assert not User.objects.filter(name="system").exists() and not UserGroup.objects.filter(name="ops").exists()
+    assert [e.verb for e in _since(start) if e.result == "allowed"] == []

@@ -1,6 +1,12 @@
-"""The CRDs under deploy/crds: generated from the converters, installed idempotently, and accepting every
-manifest the API produces without losing a field (the API server prunes what a schema does not declare)."""
+"""The CRDs under deploy/crds: generated from the converters (and, for kinds without one yet, from their
+declared descriptions), installed idempotently, and accepting every manifest the API produces — and, for the app
+store and component kinds, reference-shaped manifests — without losing a field (the API server prunes what a
+schema does not declare)."""
 from __future__ import annotations
+
+import copy
+import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -10,11 +16,21 @@ from django.utils import timezone
 from edgeplatform import kube as gateway
 from edgeplatform.kube import crds
 from edgeplatform.resources.converters import registered
+from edgeplatform.resources.errors import flatten_drf_errors
 
 CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-EXPECTED_KINDS = {("iam.theriseunion.io", k) for k in ("RoleTemplate", "IAMRole", "IAMRoleBinding", "User",
-                                                         "Category")} | \
-                 {("scope.theriseunion.io", k) for k in ("Cluster", "Workspace", "NodeGroup")}
+#: kinds with a converter: synced both ways
+SYNCED_KINDS = {("iam.theriseunion.io", k) for k in ("RoleTemplate", "IAMRole", "IAMRoleBinding", "User",
+                                                       "Category")} | \
+               {("scope.theriseunion.io", k) for k in ("Cluster", "Workspace", "NodeGroup")}
+#: kinds with a CRD and no converter yet (DESIGN §7, §8): name → (group, scope, short names)
+DECLARED_KINDS = {
+    "Application": ("app.theriseunion.io", "Cluster", None),
+    "ApplicationVersion": ("app.theriseunion.io", "Cluster", None),
+    "ApplicationDeployment": ("app.theriseunion.io", "Namespaced", ["appd"]),
+    "Component": ("ext.theriseunion.io", "Namespaced", ["comp"]),
+}
+EXPECTED_KINDS = SYNCED_KINDS | {(group, kind) for kind, (group, _, _) in DECLARED_KINDS.items()}
 
 
 def url(kind: str) -> str:
@@ -132,12 +148,13 @@ def host(kube):
         yield gateway.host_client()
 
 
-def test_there_is_one_crd_per_platform_kind_with_a_converter():
-    kinds = {(c.group, c.kind) for c in crds.crd_kinds()}
-    assert kinds == EXPECTED_KINDS
+def test_there_is_one_crd_per_platform_kind():
+    assert {(c.group, c.kind) for c in crds.crd_kinds()} == SYNCED_KINDS
+    assert {(c["spec"]["group"], c["spec"]["names"]["kind"]) for c in crds.crds()} == EXPECTED_KINDS
     for crd in crds.crds():
         spec = crd["spec"]
-        assert spec["scope"] == "Cluster"
+        kind = spec["names"]["kind"]
+        assert spec["scope"] == (DECLARED_KINDS[kind][1] if kind in DECLARED_KINDS else "Cluster"), kind
         assert "edge" in spec["names"]["categories"]
         assert [v["name"] for v in spec["versions"]] == ["v1alpha1"]
         assert spec["versions"][0]["additionalPrinterColumns"][-1]["name"] == "Age"
@@ -145,9 +162,28 @@ def test_there_is_one_crd_per_platform_kind_with_a_converter():
     assert by_kind["Workspace"]["spec"]["names"]["shortNames"] == ["ws"]
     assert by_kind["Cluster"]["spec"]["versions"][0]["subresources"] == {"status": {}}
     assert "subresources" not in by_kind["Category"]["spec"]["versions"][0]  # the kind has no status
+    for kind, (_, _, short_names) in DECLARED_KINDS.items():
+        assert by_kind[kind]["spec"]["names"].get("shortNames") == short_names, kind
+        assert by_kind[kind]["spec"]["versions"][0]["subresources"] == {"status": {}}, kind
 
 
-def test_committed_files_are_exactly_what_the_converters_generate():
+def test_declared_kinds_are_not_synced(host):
+    """GIVEN kinds that have a CRD but no database table yet, THEN neither CRD sync nor kubewatch touches them."""
+    from edgeplatform.kube import sync
+    from edgeplatform.kube.watch import Watcher
+
+    assert not set(crds.KINDS) & {(d.group, d.kind) for d in crds.DECLARED}
+    assert {c.kind for c in crds.crd_kinds()} == set(Watcher(host).kinds) == {kind for _, kind in SYNCED_KINDS}
+    for kind in DECLARED_KINDS:
+        assert sync.converter_of(kind) is None
+        with pytest.raises(ValueError, match="has no custom resource"):
+            sync.sync_object(kind, "anything", client=host)
+
+
+def test_committed_files_are_exactly_what_the_code_generates():
+    assert {p.name for p in crds.CRD_DIR.glob("*.yaml")} >= {
+        "app.theriseunion.io_applications.yaml", "app.theriseunion.io_applicationversions.yaml",
+        "app.theriseunion.io_applicationdeployments.yaml", "ext.theriseunion.io_components.yaml"}
     assert crds.stale_files() == [], "run `manage.py install_crds --write deploy/crds`"
 
 
@@ -174,7 +210,7 @@ def _install_and_check(kube, host, platform, api, prefix):
         stored = gateway.get(host, *CRD, crd["metadata"]["name"])
         assert crds.established(stored) is True
     manifests = manifests_from_the_api(platform, api, prefix)
-    assert {(m["apiVersion"].split("/")[0], m["kind"]) for m in manifests} == EXPECTED_KINDS
+    assert {(m["apiVersion"].split("/")[0], m["kind"]) for m in manifests} == SYNCED_KINDS
     created = []
     try:
         for manifest in manifests:
@@ -252,3 +288,280 @@ def test_check_reports_a_stale_file(tmp_path):
     path.write_text(path.read_text().replace("k3s", "k9s"))
     with pytest.raises(CommandError, match=r"scope\.theriseunion\.io_clusters\.yaml"):
         call_command("install_crds", check=str(tmp_path))
+
+
+# --- the app store and component kinds (no converter yet) --------------------------------------------------------
+
+APP, EXT = "app.theriseunion.io/v1alpha1", "ext.theriseunion.io/v1alpha1"
+READY = [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "all good",
+          "lastTransitionTime": "2026-01-02T03:04:05Z", "observedGeneration": 1}]
+APP_NAMESPACE, COMPONENT_NAMESPACE = "shop", "edge-system"
+POD_TEMPLATE = {"metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}]}}
+
+
+def reference_manifests() -> dict[str, dict]:
+    """One manifest per field list of REFERENCE-API (app.theriseunion.io, ext.theriseunion.io), every field used,
+    with a status as the platform would write it; keyed by a short name."""
+    return {
+        "application": {
+            "apiVersion": APP, "kind": "Application",
+            "metadata": {"name": "nginx",
+                         "labels": {"app.theriseunion.io/provisioner": "workload",
+                                    "app.theriseunion.io/category": "web", "theriseunion.io/workspace": "shop"},
+                         "annotations": {"theriseunion.io/display-name": "Nginx",
+                                         "theriseunion.io/description": "A web server"}},
+            "spec": {},
+            "status": {"phase": "Active", "conditions": READY, "latestVersion": "1.0.0", "versionCount": 2}},
+        "workload-version": {
+            "apiVersion": APP, "kind": "ApplicationVersion", "metadata": {"name": "nginx-v1.0.0"},
+            "spec": {"applicationRef": "nginx", "version": "1.0.0", "workloadConfig": {"deployments": [
+                {"name": "nginx", "spec": {
+                    "replicas": 2, "minReadySeconds": 5,  # not declared: kept, for the provisioner to check
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                    "template": POD_TEMPLATE}}]}},
+            "status": {"phase": "Available", "conditions": READY, "reviewPhase": "Approved", "reviewer": "admin",
+                       "reviewTime": "2026-01-03T00:00:00Z", "reviewMessage": "looks good", "submitter": "dev",
+                       "submitTime": "2026-01-02T00:00:00Z"}},
+        "helm-version": {
+            "apiVersion": APP, "kind": "ApplicationVersion", "metadata": {"name": "redis-v7.2.4"},
+            "spec": {"applicationRef": "redis", "version": "7.2.4", "helmConfig": {
+                "chartName": "redis", "chartVersion": "18.1.0",
+                "repository": "http://chartmuseum.edge-system.svc:8080",
+                "values": "architecture: standalone\nauth:\n  enabled: false\n"}},
+            "status": {"phase": "Pending", "reviewPhase": "Pending", "submitter": "dev",
+                       "submitTime": "2026-01-02T00:00:00Z"}},
+        "model-version": {
+            "apiVersion": APP, "kind": "ApplicationVersion", "metadata": {"name": "yolo-v8.0.0"},
+            "spec": {"applicationRef": "yolo", "version": "8.0.0", "modelConfig": {
+                "modelName": "yolov8", "modelVersion": "8.0", "storageURI": "s3://models/yolov8.zip",
+                "framework": "PyTorch", "runtime": "TorchServe", "replicas": 1, "gpu": 1, "cpuRequest": "1000m",
+                "memoryRequest": "2Gi"}},
+            "status": {"reviewPhase": "Rejected", "reviewer": "admin", "reviewMessage": "no GPU nodes"}},
+        "deployment": {
+            "apiVersion": APP, "kind": "ApplicationDeployment",
+            "metadata": {"name": "nginx-shop", "namespace": APP_NAMESPACE},
+            "spec": {"application": "nginx", "version": "latest", "topologies": [
+                {"cluster": "edge-bj-01", "nodeGroup": "cameras", "replicas": 2, "workloadOverride": {
+                    "deployments": [{"name": "nginx", "spec": {"replicas": 2, "template": {
+                        "spec": {"nodeSelector": {"gpu": "t4"}}}}}]}},
+                {"nodeName": "node-7", "workloadOverride": {"deployments": []}}]},
+            "status": {
+                "applicationVersion": "1.0.0", "phase": "Running", "message": "2 of 2 topologies ready",
+                "conditions": READY, "readyStatus": "3/3", "readyReplicas": 3, "totalReplicas": 3,
+                "topologyStatuses": [{"topology": {"nodeGroup": "cameras", "replicas": 2}, "topologyIndex": 0,
+                                      "workloadName": "nginx-shop-0", "replicas": 2, "readyReplicas": 2,
+                                      "nodes": ["cam-1", "cam-2"], "phase": "Running", "message": ""},
+                                     {"topology": {"nodeName": "node-7"}, "topologyIndex": 1,
+                                      "workloadName": "nginx-shop-1", "replicas": 1, "readyReplicas": 1,
+                                      "nodes": ["node-7"], "phase": "Running"}],
+                "history": [{"toVersion": "0.9.0", "reason": "Initial", "timestamp": "2026-01-01T00:00:00Z",
+                             "operator": "dev", "message": "first install"},
+                            {"toVersion": "1.0.0", "fromVersion": "0.9.0", "reason": "Upgrade",
+                             "timestamp": "2026-01-04T00:00:00Z", "operator": "dev"}]}},
+        "component": {
+            "apiVersion": EXT, "kind": "Component",
+            "metadata": {"name": "iot-apiserver", "namespace": COMPONENT_NAMESPACE,
+                         "labels": {"app.kubernetes.io/part-of": "iot-platform"},
+                         "annotations": {"ext.theriseunion.io/skip-reconcile": "false"}},
+            "spec": {"enabled": True, "version": "0.1.0",
+                     "chart": {"name": "iot-apiserver", "namespace": "edge-system", "releaseName": "iot-apiserver",
+                               "repository": "http://chartmuseum.edge-system.svc:8080"},
+                     "values": {"replicaCount": 1, "service": {"type": "ClusterIP", "port": 8080}},
+                     "dependsOn": ["iot-controller"]},
+            "status": {"phase": "Installed", "message": "release deployed", "conditions": READY,
+                       "observedHash": "3f2a9c", "releaseName": "iot-apiserver", "releaseVersion": 3,
+                       "retryCount": 0, "lastFailureTime": "2026-01-02T00:00:00Z"}},
+    }
+
+
+def spec_serializer(kind: str):
+    """The spec serializer a declared kind's CRD is generated from (the one its API will validate with)."""
+    return next(d for d in crds.DECLARED if d.kind == kind).serializer().__class__
+
+
+def api_causes(manifest: dict) -> tuple[dict | None, set[str]]:
+    """(validated spec, fields refused) from the kind's spec serializer, fields named as the API names them."""
+    serializer = spec_serializer(manifest["kind"])(data=manifest["spec"])
+    if serializer.is_valid():
+        return json.loads(json.dumps(serializer.validated_data)), set()
+    # flatten_drf_errors writes items of nested lists as ``spec.topologies.0.replicas`` (DRF keys their errors by
+    # int); normalised to the API server's ``[0]`` here, so this checks the serializers, not the flattening
+    return None, {re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", c["field"])
+                  for c in flatten_drf_errors(serializer.errors, "spec")}
+
+
+def _namespaces(host):
+    for name in (APP_NAMESPACE, COMPONENT_NAMESPACE):
+        gateway.apply(host, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                      field_manager="crd-test")
+
+
+def _create_reference_manifests(kube, host):
+    crds.install(host)
+    _namespaces(host)
+    created = []
+    try:
+        for key, manifest in reference_manifests().items():
+            # WHEN the reference-shaped manifest is created as a custom resource, then its status written
+            stored = gateway.apply(host, manifest, field_manager="crd-test")
+            created.append(manifest)
+            stored = gateway.apply(host, manifest, field_manager="crd-test", subresource="status")
+            # THEN the API server kept every field
+            assert stored["spec"] == manifest["spec"], key
+            assert stored["status"] == manifest["status"], key
+            assert stored["metadata"].get("labels") == manifest["metadata"].get("labels"), key
+            assert stored["metadata"].get("annotations") == manifest["metadata"].get("annotations"), key
+            assert stored["metadata"].get("namespace") == manifest["metadata"].get("namespace"), key
+    finally:
+        if not kube.emulated:
+            for m in reversed(created):
+                gateway.ensure_absent(host, m["apiVersion"], m["kind"], m["metadata"]["name"],
+                                      m["metadata"].get("namespace"))
+
+
+def test_reference_shaped_manifests_are_created_by_their_crds(kube, host):
+    _create_reference_manifests(kube, host)
+    # namespaced kinds live in their namespace, cluster-scoped ones at the root
+    assert [o["metadata"]["name"] for o in kube.objects("components", namespace=COMPONENT_NAMESPACE)] == \
+        ["iot-apiserver"]
+    assert [o["metadata"]["name"] for o in kube.objects("applicationdeployments", namespace=APP_NAMESPACE)] == \
+        ["nginx-shop"]
+    assert kube.objects("applicationdeployments", namespace="default") == []
+    assert len(kube.objects("applicationversions")) == 3
+    served = host.request("GET", "/apis/app.theriseunion.io/v1alpha1")
+    scoped = {r["kind"]: r["namespaced"] for r in served["resources"] if "/" not in r["name"]}
+    assert scoped == {"Application": False, "ApplicationVersion": False, "ApplicationDeployment": True}
+
+
+@pytest.mark.realcluster
+def test_reference_shaped_manifests_are_created_by_their_crds_on_a_real_cluster(kube, host):
+    _create_reference_manifests(kube, host)
+
+
+def test_reference_shaped_specs_pass_the_spec_serializers_unchanged():
+    """The serializers the later API validates with accept the same manifests, and drop nothing from them."""
+    for key, manifest in reference_manifests().items():
+        validated, refused = api_causes(manifest)
+        assert refused == set(), key
+        assert validated == manifest["spec"], key
+
+
+def _without(path: str):
+    def change(manifest):
+        *parents, leaf = path.split(".")
+        node = manifest
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        del node[leaf]
+    return change
+
+
+def _setting(path: str, value):
+    def change(manifest):
+        *parents, leaf = path.split(".")
+        node = manifest
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[leaf] = value
+    return change
+
+
+# (sample, change, the field both the CRD and the spec serializer name)
+REFUSED = [
+    ("deployment", _without("spec.application"), "spec.application"),
+    ("deployment", _without("spec.version"), "spec.version"),
+    ("deployment", _setting("spec.version", "newest"), "spec.version"),
+    ("deployment", _setting("spec.topologies.0.replicas", "two"), "spec.topologies[0].replicas"),
+    ("deployment", _without("spec.topologies.0.workloadOverride.deployments.0.spec.template"),
+     "spec.topologies[0].workloadOverride.deployments[0].spec.template"),
+    ("workload-version", _without("spec.applicationRef"), "spec.applicationRef"),
+    ("workload-version", _setting("spec.version", "1.0"), "spec.version"),
+    ("workload-version", _without("spec.workloadConfig.deployments.0.spec.template"),
+     "spec.workloadConfig.deployments[0].spec.template"),
+    ("workload-version", _without("spec.workloadConfig.deployments.0.name"),
+     "spec.workloadConfig.deployments[0].name"),
+    ("helm-version", _without("spec.helmConfig.chartName"), "spec.helmConfig.chartName"),
+    ("helm-version", _setting("spec.helmConfig.values", {"auth": {"enabled": False}}), "spec.helmConfig.values"),
+    ("model-version", _without("spec.modelConfig.storageURI"), "spec.modelConfig.storageURI"),
+    ("model-version", _setting("spec.modelConfig.gpu", -1), "spec.modelConfig.gpu"),
+    ("model-version", _setting("spec.modelConfig.memoryRequest", "two gigs"), "spec.modelConfig.memoryRequest"),
+    ("component", _setting("spec.enabled", "maybe"), "spec.enabled"),
+    ("component", _setting("spec.values", "replicaCount: 1"), "spec.values"),
+    ("component", _setting("spec.dependsOn", "iot-controller"), "spec.dependsOn"),
+    ("component", _setting("spec.chart.repository", "chartmuseum"), "spec.chart.repository"),
+]
+
+
+@pytest.mark.parametrize(("sample", "change", "field"), REFUSED, ids=[f"{s}-{f}" for s, _, f in REFUSED])
+def test_the_crd_and_the_spec_serializer_refuse_a_missing_or_mistyped_field(kube, host, sample, change, field):
+    manifest = copy.deepcopy(reference_manifests()[sample])
+    manifest.pop("status")
+    change(manifest)
+    assert field in api_causes(manifest)[1]
+    crds.install(host)
+    _namespaces(host)
+    with pytest.raises(gateway.KubeError) as caught:
+        gateway.apply(host, manifest, field_manager="crd-test")
+    assert caught.value.status == 422
+    assert field in {c["field"] for c in caught.value.causes}
+    plural = next(d.plural for d in crds.DECLARED if d.kind == manifest["kind"])
+    assert kube.objects(plural, namespace=manifest["metadata"].get("namespace")) == []
+
+
+def test_a_status_of_the_wrong_shape_is_refused(kube, host):
+    crds.install(host)
+    manifest = reference_manifests()["application"]
+    gateway.apply(host, manifest, field_manager="crd-test")
+    with pytest.raises(gateway.KubeError) as caught:
+        gateway.apply(host, {**manifest, "status": {"versionCount": "two", "conditions": [{"type": "Ready"}]}},
+                      field_manager="crd-test", subresource="status")
+    assert caught.value.status == 422
+    assert {c["field"] for c in caught.value.causes} >= {"status.versionCount", "status.conditions[0].status"}
+
+
+def test_defaults_match_the_reference():
+    """``enabled`` and ``chart.namespace`` default as in the reference: in the API and in the CRD alike."""
+    validated, _ = api_causes({"kind": "Component", "spec": {"chart": {"name": "traefik"}}})
+    assert validated == {"enabled": True, "chart": {"name": "traefik", "namespace": "edge-system"}}
+    spec = next(c for c in crds.crds() if c["spec"]["names"]["kind"] == "Component")["spec"]["versions"][0]
+    properties = spec["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert properties["enabled"]["default"] is True
+    assert properties["chart"]["properties"]["namespace"]["default"] == "edge-system"
+
+
+@pytest.mark.parametrize(("version", "ok"), [
+    ("latest", True), ("1.2.3", True), ("v1.2.3", True), ("1.2.3-rc.1+build.5", True), ("^1.2", True),
+    ("~1.2.3", True), ("^1", True), ("1.2", False), ("01.2.3", False), ("latest-ish", False), (">=1.0.0", False),
+    ("", False)])
+def test_a_deployment_asks_for_latest_an_exact_version_or_a_range(version, ok):
+    manifest = {"kind": "ApplicationDeployment", "spec": {"application": "nginx", "version": version}}
+    assert (api_causes(manifest)[1] == set()) is ok
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    ({"applicationRef": "nginx", "version": "1.0.0"}, "spec"),  # no config at all
+    ({"applicationRef": "nginx", "version": "1.0.0", "modelConfig": {
+        "modelName": "m", "modelVersion": "1", "storageURI": "s3://m"},
+      "helmConfig": {"chartName": "c", "chartVersion": "1.0.0", "repository": "http://c"}}, "spec.helmConfig"),
+    ({"applicationRef": "nginx", "version": "1.0.0", "workloadConfig": {"deployments": []}},
+     "spec.workloadConfig.deployments"),
+    ({"applicationRef": "nginx", "version": "1.0.0", "workloadConfig": {"deployments": [
+        {"name": "web", "spec": {"template": {}}}, {"name": "web", "spec": {"template": {}}}]}},
+     "spec.workloadConfig.deployments"),
+    ({"applicationRef": "nginx", "version": "1.0.0", "helmConfig": {
+        "chartName": "c", "chartVersion": "1.0.0", "repository": "http://c", "values": "- a list\n"}},
+     "spec.helmConfig.values"),
+    ({"applicationRef": "nginx", "version": "1.0.0", "helmConfig": {
+        "chartName": "c", "chartVersion": "1.0.0", "repository": "http://c", "values": "a: [unclosed"}},
+     "spec.helmConfig.values"),
+])
+def test_the_version_serializer_checks_what_a_schema_cannot(spec, field):
+    assert field in api_causes({"kind": "ApplicationVersion", "spec": spec})[1]
+
+
+def test_the_deployment_and_component_serializers_check_what_a_schema_cannot():
+    both = {"application": "nginx", "version": "latest", "topologies": [{"nodeGroup": "cams", "nodeName": "n1"}]}
+    assert api_causes({"kind": "ApplicationDeployment", "spec": both})[1] == {"spec.topologies[0].nodeName"}
+    twice = {"dependsOn": ["iot-controller", "iot-controller"]}
+    assert api_causes({"kind": "Component", "spec": twice})[1] == {"spec.dependsOn"}

@@ -1,8 +1,12 @@
-"""CustomResourceDefinitions of the platform kinds, derived from their converters.
+"""CustomResourceDefinitions of the platform kinds (DESIGN §2), one generator for all of them.
 
-The spec schema of each CRD is generated from the converter's DRF spec serializer (the same serializer that
-validates API input), so the CRD accepts exactly the manifests the API produces; statuses, printer columns and
-fields whose serializer is free-form JSON with a known shape (PolicyRules, label selectors) are declared here.
+Each CRD is generated from a ``CRDKind``: names, scope, the kind's DRF spec serializer (the same serializer that
+validates API input, so the CRD accepts exactly the manifests the API produces), status schema and printer
+columns. Kinds with a converter take names and serializer from it and the rest from ``KINDS``; those are the
+kinds CRD sync and kubewatch keep in step with the database (``crd_kinds()``). Kinds whose models, API and
+controllers have not arrived yet are described in full in ``DECLARED``: they get a CRD, and nothing syncs them.
+Statuses, printer columns and fields whose serializer is free-form JSON with a known shape (PolicyRules, label
+selectors) are declared here.
 ``deploy/crds/`` holds the rendered files (``manage.py install_crds --write deploy/crds``); a test checks that
 they equal what this module generates. ``install(client)`` applies them with server-side apply and waits until
 the API server reports each one ``Established``.
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import yaml
 from django.core.validators import MaxLengthValidator, RegexValidator
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from edgeplatform.resources.converters import Converter, LabelSelectorField, registered
@@ -23,8 +28,9 @@ from .client import KubeClient
 from .errors import KubeError
 from .operations import apply, get
 
-__all__ = ["CRD_API_VERSION", "CRD_DIR", "KINDS", "crd_for", "crd_kinds", "crds", "file_name", "install",
-           "render", "schema_of_field", "stale_files", "write_files"]
+__all__ = ["CRD_API_VERSION", "CRD_DIR", "DECLARED", "KINDS", "CRDKind", "KindExtras", "crd_for", "crd_kinds", "crds",
+           "definitions", "established", "file_name", "install", "render", "schema_of_field", "stale_files",
+           "write_files"]
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
@@ -66,7 +72,9 @@ CONDITIONS = {"type": "array", "items": {
         "observedGeneration": {"type": "integer", "format": "int64"},
     }}}
 COUNT = {"type": "integer", "format": "int32", "minimum": 0}
+DATE_TIME = {"type": "string", "format": "date-time"}
 AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+SCOPES = ("Cluster", "Namespaced")
 
 #: Fields whose serializer is a JSONField with a known shape, by dotted class name (no import: the apps
 #: depend on ``edgeplatform``, never the reverse).
@@ -75,9 +83,14 @@ FIELD_SCHEMAS: dict[str, dict] = {
 }
 
 
-def _label(key: str) -> str:
-    """The JSONPath of a label (dots escaped, as kubectl wants them)."""
-    return ".metadata.labels['" + key.replace(".", "\\.") + "']"
+def _label(key: str, where: str = "labels") -> str:
+    """The JSONPath of a label (or annotation), dots escaped as kubectl wants them."""
+    return f".metadata.{where}['" + key.replace(".", "\\.") + "']"
+
+
+def _annotation(key: str) -> str:
+    """The JSONPath of an annotation."""
+    return _label(key, "annotations")
 
 
 def _status(**properties) -> dict:
@@ -87,13 +100,20 @@ def _status(**properties) -> dict:
             "properties": {"observedGeneration": {"type": "integer", "format": "int64"}, **properties}}
 
 
+def _open_object(**properties) -> dict:
+    """An object inside a status: known fields typed, others kept (for the same reason as ``_status``)."""
+    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": properties}
+
+
 @dataclass(frozen=True)
 class KindExtras:
-    """What a CRD needs beyond the converter: its status (None: the kind has none) and printer columns."""
+    """What a CRD needs beyond the converter: its status (None: the kind has none), printer columns,
+    categories and scope."""
 
     status: dict | None
     columns: tuple[dict, ...] = ()
     categories: tuple[str, ...] = field(default=())
+    scope: str = "Cluster"
 
 
 _SCOPE = "iam.theriseunion.io/scope"
@@ -148,10 +168,108 @@ KINDS: dict[tuple[str, str], KindExtras] = {
 }
 
 
+@dataclass(frozen=True)
+class CRDKind:
+    """Everything one CRD is generated from."""
+
+    group: str
+    kind: str
+    plural: str
+    scope: str  # "Cluster" or "Namespaced"
+    #: the DRF spec serializer, or its dotted path (``edgeplatform`` never imports the apps); None: free-form
+    spec_serializer: type[serializers.Serializer] | str | None
+    status: dict | None  # None: the kind has no status (and no status subresource)
+    columns: tuple[dict, ...] = ()
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    version: str = "v1alpha1"
+    #: a converter keeps the custom resources in step with the database (CRD sync, kubewatch)
+    synced: bool = False
+
+    def __post_init__(self):
+        if self.scope not in SCOPES:
+            raise ValueError(f"{self.kind}: scope must be one of {', '.join(SCOPES)}, not {self.scope!r}")
+
+    @classmethod
+    def of(cls, converter: Converter) -> CRDKind:
+        """The description of a kind that has a converter: its names and serializer, the rest from ``KINDS``."""
+        extras = KINDS[(converter.group, converter.kind)]
+        return cls(converter.group, converter.kind, converter.plural, extras.scope, converter.spec_serializer,
+                   extras.status, extras.columns, tuple(converter.short_names), extras.categories,
+                   converter.version, synced=True)
+
+    def serializer(self) -> serializers.Serializer | None:
+        """An instance of the spec serializer (None when the spec is free-form)."""
+        spec_serializer = self.spec_serializer
+        if isinstance(spec_serializer, str):
+            spec_serializer = import_string(spec_serializer)
+        return spec_serializer() if spec_serializer is not None else None
+
+
+_APP, _EXT = "app.theriseunion.io", "ext.theriseunion.io"
+_PHASE = {"name": "Phase", "type": "string", "jsonPath": ".status.phase"}
+
+#: The kinds of DESIGN §2 that have a CRD but no converter yet: their models, API and controllers arrive with
+#: the app store and components work (which then moves each entry to ``KINDS``). Nothing syncs them.
+DECLARED: tuple[CRDKind, ...] = (
+    CRDKind(_APP, "Application", "applications", "Cluster", "appstore.manifests.ApplicationSpecSerializer",
+            _status(phase=STRING, conditions=CONDITIONS, latestVersion=STRING, versionCount=COUNT), (
+                {"name": "DisplayName", "type": "string", "jsonPath": _annotation("theriseunion.io/display-name")},
+                {"name": "Provisioner", "type": "string", "jsonPath": _label("app.theriseunion.io/provisioner")},
+                {"name": "Category", "type": "string", "jsonPath": _label("app.theriseunion.io/category")},
+                {"name": "Workspace", "type": "string", "jsonPath": _label("theriseunion.io/workspace")},
+                {"name": "Latest", "type": "string", "jsonPath": ".status.latestVersion"},
+                AGE), categories=("app",)),
+    CRDKind(_APP, "ApplicationVersion", "applicationversions", "Cluster",
+            "appstore.manifests.ApplicationVersionSpecSerializer",
+            _status(phase=STRING, conditions=CONDITIONS,
+                    reviewPhase={"type": "string", "enum": ["Pending", "Approved", "Rejected"]},
+                    reviewer=STRING, reviewTime=DATE_TIME, reviewMessage=STRING, submitter=STRING,
+                    submitTime=DATE_TIME), (
+                {"name": "Application", "type": "string", "jsonPath": ".spec.applicationRef"},
+                {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
+                {"name": "Review", "type": "string", "jsonPath": ".status.reviewPhase"},
+                {"name": "Reviewer", "type": "string", "jsonPath": ".status.reviewer", "priority": 1},
+                _PHASE, AGE), categories=("app",)),
+    CRDKind(_APP, "ApplicationDeployment", "applicationdeployments", "Namespaced",
+            "appstore.manifests.ApplicationDeploymentSpecSerializer",
+            _status(applicationVersion=STRING, phase=STRING, message=STRING, conditions=CONDITIONS,
+                    readyStatus=STRING, readyReplicas=COUNT, totalReplicas=COUNT,
+                    topologyStatuses={"type": "array", "items": _open_object(
+                        topology=FREE_OBJECT, topologyIndex=COUNT, workloadName=STRING, replicas=COUNT,
+                        readyReplicas=COUNT, nodes=STRINGS, phase=STRING, message=STRING)},
+                    history={"type": "array", "maxItems": 10, "items": _open_object(
+                        toVersion=STRING, fromVersion=STRING,
+                        reason={"type": "string", "enum": ["Initial", "Upgrade", "Rollback"]},
+                        timestamp=DATE_TIME, operator=STRING, message=STRING)}), (
+                {"name": "Application", "type": "string", "jsonPath": ".spec.application"},
+                {"name": "Version", "type": "string", "jsonPath": ".status.applicationVersion"},
+                {"name": "Ready", "type": "string", "jsonPath": ".status.readyStatus"},
+                _PHASE, AGE), short_names=("appd",), categories=("app",)),
+    CRDKind(_EXT, "Component", "components", "Namespaced", "components.manifests.ComponentSpecSerializer",
+            _status(phase=STRING, message=STRING, conditions=CONDITIONS, observedHash=STRING, releaseName=STRING,
+                    releaseVersion=COUNT, retryCount=COUNT, lastFailureTime=DATE_TIME), (
+                {"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"},
+                {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
+                _PHASE,
+                {"name": "Release", "type": "string", "jsonPath": ".status.releaseName", "priority": 1},
+                AGE), short_names=("comp",), categories=("ext",)),
+)
+
+
 def crd_kinds() -> list[Converter]:
-    """The converters of the kinds that have a CRD, in a stable order (group, kind)."""
+    """The converters of the kinds that have a CRD, in a stable order (group, kind): the kinds CRD sync and
+    kubewatch keep in step with the database (``DECLARED`` kinds have no table to sync into)."""
     found = {(c.group, c.kind): c for c in registered() if (c.group, c.kind) in KINDS}
     return [found[key] for key in sorted(found)]
+
+
+def definitions() -> list[CRDKind]:
+    """Every kind that has a CRD, synced or declared, in a stable order (group, kind)."""
+    described = {(d.group, d.kind): d for d in map(CRDKind.of, crd_kinds())}
+    for declared in DECLARED:
+        described.setdefault((declared.group, declared.kind), declared)
+    return [described[key] for key in sorted(described)]
 
 
 # --- DRF serializer → OpenAPI v3 (structural) -----------------------------------------------------------------
@@ -169,6 +287,8 @@ def schema_of_field(drf_field) -> dict:
         return {"type": "array", "items": schema_of_field(drf_field.child)}
     if isinstance(drf_field, serializers.Serializer):
         return _object_schema(drf_field)
+    if isinstance(drf_field, serializers.DictField) and isinstance(drf_field.child, serializers.JSONField):
+        return dict(FREE_OBJECT)  # an object with any content
     if isinstance(drf_field, LabelSelectorField):
         return dict(LABEL_SELECTOR)
     if isinstance(drf_field, serializers.JSONField):
@@ -212,12 +332,21 @@ def _object_schema(serializer) -> dict:
         if _plain_text_secret(name, drf_field):
             continue
         properties[name] = schema_of_field(drf_field)
+        if _plain_default(drf_field):
+            properties[name]["default"] = drf_field.default  # the API server fills it in, as the API does
         if drf_field.required:
             required.append(name)
     out: dict = {"type": "object", "properties": properties}
     if required:
         out["required"] = required
+    if getattr(serializer, "preserve_unknown_fields", False):  # fields it does not declare pass through
+        out["x-kubernetes-preserve-unknown-fields"] = True
     return out
+
+
+def _plain_default(drf_field) -> bool:
+    """True when the field's default is a constant a CRD can carry (not a callable, not ``None``)."""
+    return isinstance(drf_field.default, bool | int | str) and not callable(drf_field.default)
 
 
 def _plain_text_secret(name: str, drf_field) -> bool:
@@ -226,45 +355,49 @@ def _plain_text_secret(name: str, drf_field) -> bool:
     return drf_field.write_only and name == "password"
 
 
-def spec_schema(converter: Converter) -> dict:
+def spec_schema(kind: CRDKind | Converter) -> dict:
     """The spec schema of a kind, from its spec serializer (free-form when it has none)."""
-    if converter.spec_serializer is None:
-        return dict(FREE_OBJECT)
-    return schema_of_field(converter.spec_serializer())
+    serializer = (CRDKind.of(kind) if isinstance(kind, Converter) else kind).serializer()
+    return dict(FREE_OBJECT) if serializer is None else schema_of_field(serializer)
 
 
 # --- the CRD ----------------------------------------------------------------------------------------------------
 
-def crd_for(converter: Converter) -> dict:
-    """The CustomResourceDefinition of one kind."""
-    extras = KINDS[(converter.group, converter.kind)]
-    properties = {"apiVersion": STRING, "kind": STRING, "metadata": {"type": "object"},
-                  "spec": spec_schema(converter)}
-    version: dict = {"name": converter.version, "served": True, "storage": True}
-    if extras.status is not None:
-        properties["status"] = extras.status
-    version["schema"] = {"openAPIV3Schema": {
-        "description": f"{converter.kind} of the Edge Platform: kept in step with the platform's database, "
-                       "where changes made here are brought back.",
-        "type": "object", "properties": properties}}
-    if extras.status is not None:
+def _description(kind: CRDKind) -> str:
+    if kind.synced:
+        return (f"{kind.kind} of the Edge Platform: kept in step with the platform's database, where changes made "
+                "here are brought back.")
+    return f"{kind.kind} of the Edge Platform."
+
+
+def crd_for(kind: CRDKind | Converter) -> dict:
+    """The CustomResourceDefinition of one kind (a description, or a converter of a kind in ``KINDS``)."""
+    if isinstance(kind, Converter):
+        kind = CRDKind.of(kind)
+    properties = {"apiVersion": STRING, "kind": STRING, "metadata": {"type": "object"}, "spec": spec_schema(kind)}
+    version: dict = {"name": kind.version, "served": True, "storage": True}
+    if kind.status is not None:
+        properties["status"] = kind.status
+    version["schema"] = {"openAPIV3Schema": {"description": _description(kind), "type": "object",
+                                             "properties": properties}}
+    if kind.status is not None:
         version["subresources"] = {"status": {}}
-    version["additionalPrinterColumns"] = [dict(column) for column in extras.columns]
-    names: dict = {"kind": converter.kind, "listKind": f"{converter.kind}List", "plural": converter.plural,
-                   "singular": converter.kind.lower()}
-    if converter.short_names:
-        names["shortNames"] = list(converter.short_names)
-    names["categories"] = [CATEGORY, *extras.categories]
+    version["additionalPrinterColumns"] = [dict(column) for column in kind.columns]
+    names: dict = {"kind": kind.kind, "listKind": f"{kind.kind}List", "plural": kind.plural,
+                   "singular": kind.kind.lower()}
+    if kind.short_names:
+        names["shortNames"] = list(kind.short_names)
+    names["categories"] = [CATEGORY, *kind.categories]
     return {
         "apiVersion": CRD_API_VERSION, "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{converter.plural}.{converter.group}", "labels": dict(PART_OF)},
-        "spec": {"group": converter.group, "names": names, "scope": "Cluster", "versions": [version]},
+        "metadata": {"name": f"{kind.plural}.{kind.group}", "labels": dict(PART_OF)},
+        "spec": {"group": kind.group, "names": names, "scope": kind.scope, "versions": [version]},
     }
 
 
 def crds() -> list[dict]:
     """Every CRD, in a stable order."""
-    return [crd_for(converter) for converter in crd_kinds()]
+    return [crd_for(kind) for kind in definitions()]
 
 
 def file_name(crd: dict) -> str:
@@ -272,7 +405,8 @@ def file_name(crd: dict) -> str:
     return f"{crd['spec']['group']}_{crd['spec']['names']['plural']}.yaml"
 
 
-HEADER = "# Generated from the converters by `manage.py install_crds --write deploy/crds`: do not edit by hand.\n"
+HEADER = ("# Generated by edgeplatform/kube/crds.py (`manage.py install_crds --write deploy/crds`): "
+          "do not edit by hand.\n")
 
 
 class _Dumper(yaml.SafeDumper):

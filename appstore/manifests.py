@@ -1,0 +1,205 @@
+"""Manifest shapes of the app store kinds (``app.theriseunion.io``, DESIGN §7, REFERENCE-API).
+
+The spec serializers here are what the app store's API will validate Application, ApplicationVersion and
+ApplicationDeployment manifests with, and what their CRDs are generated from (``edgeplatform.kube.crds``), so
+the API and the custom resources accept the same documents. Models, converters and the API arrive with the
+app store issue; until then nothing here is registered or synced.
+
+Field names and required fields (``*`` in REFERENCE-API) are the reference implementation's, so its users'
+manifests validate unchanged; ➕ fields of ours: ``cluster`` and ``replicas`` per topology.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import yaml
+from rest_framework import serializers
+
+__all__ = [
+    "CATEGORY_LABEL", "DESCRIPTION_ANNOTATION", "DISPLAY_NAME_ANNOTATION", "GROUP", "PROVISIONERS",
+    "PROVISIONER_LABEL", "VERSION_PATTERN", "VERSION_REQUEST_PATTERN", "WORKSPACE_LABEL",
+    "ApplicationDeploymentSpecSerializer", "ApplicationSpecSerializer", "ApplicationVersionSpecSerializer",
+    "DeploymentSpecSerializer", "HelmConfigSerializer", "ModelConfigSerializer", "OpenSerializer",
+    "TopologySerializer", "WorkloadConfigSerializer", "WorkloadDeploymentSerializer", "WorkloadOverrideSerializer",
+]
+
+GROUP = "app.theriseunion.io"
+#: Application metadata (the reference keeps everything there; its spec is empty).
+PROVISIONER_LABEL = "app.theriseunion.io/provisioner"  # workload | helm | model, immutable
+CATEGORY_LABEL = "app.theriseunion.io/category"
+WORKSPACE_LABEL = "theriseunion.io/workspace"
+DISPLAY_NAME_ANNOTATION = "theriseunion.io/display-name"
+DESCRIPTION_ANNOTATION = "theriseunion.io/description"
+#: The built-in provisioner types; plugins may add more (entry-point group ``edgeplatform.provisioners``).
+PROVISIONERS = ("workload", "helm", "model")
+
+# The patterns go into the CRDs too: kube-apiserver's RE2 and Python's re read them alike (no look-arounds,
+# ASCII classes only).
+_NUMBER = r"(0|[1-9][0-9]*)"
+_IDENTIFIERS = r"[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*"
+_SEMVER = rf"v?{_NUMBER}\.{_NUMBER}\.{_NUMBER}(-{_IDENTIFIERS})?(\+{_IDENTIFIERS})?"
+#: A semantic version (``1.0.0``, ``1.2.3-rc.1+build.5``; a leading ``v`` is tolerated).
+VERSION_PATTERN = rf"^{_SEMVER}$"
+#: What a deployment asks for: ``latest``, an exact version, or a caret/tilde range (``^1.2``, ``~1.2.3``).
+VERSION_REQUEST_PATTERN = rf"^(latest|{_SEMVER}|[~^]v?{_NUMBER}(\.{_NUMBER}){{0,2}})$"
+_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: the platform's object names (DESIGN §2)
+_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_OPTIONAL_SUBDOMAIN = rf"^({_SUBDOMAIN})?$"  # blank means "not set" (the reference's Go zero value)
+_OPTIONAL_NAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
+#: A Kubernetes resource quantity (``500m``, ``2Gi``, ``1e3``), the pattern controller-gen writes for one.
+QUANTITY_PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+                    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+
+
+def _free_object(**kwargs) -> serializers.DictField:
+    """A JSON object with any content (``x-kubernetes-preserve-unknown-fields`` in the CRD)."""
+    return serializers.DictField(child=serializers.JSONField(), **kwargs)
+
+
+class OpenSerializer(serializers.Serializer):
+    """A serializer that keeps the fields it does not declare, unvalidated: an object whose known fields are
+    typed and whose other fields pass through (the CRD preserves unknown fields there, too)."""
+
+    preserve_unknown_fields = True
+
+    def to_internal_value(self, data):
+        """The declared fields validated, the others kept as they came."""
+        value = super().to_internal_value(data)
+        if isinstance(data, Mapping):
+            for key, item in data.items():
+                if key not in self.fields:
+                    value[key] = item
+        return value
+
+
+# --- Application ------------------------------------------------------------------------------------------------
+
+class ApplicationSpecSerializer(serializers.Serializer):
+    """Application spec: empty, as in the reference. What an application is lives in its metadata: the
+    ``app.theriseunion.io/provisioner`` label (workload | helm | model, immutable), the category and workspace
+    labels and the display-name and description annotations; the converter checks those."""
+
+
+# --- ApplicationVersion -----------------------------------------------------------------------------------------
+
+class HelmConfigSerializer(serializers.Serializer):
+    """A version installed from a Helm chart (provisioner ``helm``)."""
+
+    chartName = serializers.CharField()
+    chartVersion = serializers.CharField()
+    repository = serializers.CharField()
+    values = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate_values(self, value: str) -> str:
+        """Values are a YAML string, as in the reference; it must hold a mapping (or nothing)."""
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as error:
+            raise serializers.ValidationError(f"is not valid YAML: {error}".splitlines()[0])
+        if parsed is not None and not isinstance(parsed, dict):
+            raise serializers.ValidationError("must be a YAML mapping of Helm values")
+        return value
+
+
+class ModelConfigSerializer(serializers.Serializer):
+    """A version that serves an AI model (provisioner ``model``)."""
+
+    modelName = serializers.CharField()
+    modelVersion = serializers.CharField()
+    storageURI = serializers.CharField()
+    framework = serializers.CharField(required=False, allow_blank=True)
+    runtime = serializers.CharField(required=False, allow_blank=True)
+    replicas = serializers.IntegerField(required=False, min_value=0)
+    gpu = serializers.IntegerField(required=False, min_value=0)
+    cpuRequest = serializers.RegexField(QUANTITY_PATTERN, required=False)
+    memoryRequest = serializers.RegexField(QUANTITY_PATTERN, required=False)
+
+
+class DeploymentSpecSerializer(OpenSerializer):
+    """The spec of one Deployment of a workload: a free object whose ``template`` (a PodTemplateSpec) is
+    required; ``replicas`` and ``strategy`` (a DeploymentStrategy) are typed, anything else is kept for the
+    provisioner to validate."""
+
+    replicas = serializers.IntegerField(required=False, min_value=0)
+    strategy = _free_object(required=False)
+    template = _free_object()
+
+
+class WorkloadDeploymentSerializer(serializers.Serializer):
+    """One Deployment of a workload: its name and spec."""
+
+    name = serializers.RegexField(rf"^{_SUBDOMAIN}$", max_length=253)
+    spec = DeploymentSpecSerializer()
+
+
+class WorkloadConfigSerializer(serializers.Serializer):
+    """A version made of plain Deployments (provisioner ``workload``)."""
+
+    deployments = WorkloadDeploymentSerializer(many=True, required=False)
+
+    def validate_deployments(self, value: list) -> list:
+        """Deployment names are unique within a workload."""
+        names = [item["name"] for item in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise serializers.ValidationError(f"duplicate deployment name(s): {', '.join(duplicates)}")
+        return value
+
+
+class ApplicationVersionSpecSerializer(serializers.Serializer):
+    """ApplicationVersion spec: the application it belongs to, its semantic version and exactly one of the
+    provisioner configs (which one must match the application's provisioner label: the provisioner's
+    ``validate`` checks that, and the config's content, when the version is written)."""
+
+    CONFIGS = ("helmConfig", "modelConfig", "workloadConfig")
+
+    applicationRef = serializers.RegexField(_NAME, max_length=63)
+    version = serializers.RegexField(VERSION_PATTERN, max_length=128)
+    helmConfig = HelmConfigSerializer(required=False)
+    modelConfig = ModelConfigSerializer(required=False)
+    workloadConfig = WorkloadConfigSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        """Exactly one config; a workload has at least one deployment."""
+        given = [name for name in self.CONFIGS if attrs.get(name) is not None]
+        message = f"exactly one of {', '.join(self.CONFIGS)} is required"
+        if not given:
+            raise serializers.ValidationError(message, code="required")
+        if len(given) > 1:
+            raise serializers.ValidationError({name: [message] for name in given})
+        if given == ["workloadConfig"] and not attrs["workloadConfig"].get("deployments"):
+            raise serializers.ValidationError({"workloadConfig": {"deployments": ["at least one is required"]}})
+        return attrs
+
+
+# --- ApplicationDeployment --------------------------------------------------------------------------------------
+
+class WorkloadOverrideSerializer(OpenSerializer, WorkloadConfigSerializer):
+    """Per-topology changes deep-merged over the version's ``workloadConfig`` (the same shape; other fields
+    are kept, as the reference's CRD keeps them)."""
+
+
+class TopologySerializer(serializers.Serializer):
+    """Where one copy of the application runs: a node group or a single node (neither: the scheduler
+    decides), on a cluster (➕), with its own replica count (➕) and workload overrides."""
+
+    cluster = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63)
+    nodeGroup = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63)
+    nodeName = serializers.RegexField(_OPTIONAL_SUBDOMAIN, required=False, allow_blank=True, max_length=253)
+    replicas = serializers.IntegerField(required=False, min_value=0)
+    workloadOverride = WorkloadOverrideSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        """A node group or a node, not both."""
+        if attrs.get("nodeGroup") and attrs.get("nodeName"):
+            raise serializers.ValidationError({"nodeName": ["give nodeGroup or nodeName, not both"]})
+        return attrs
+
+
+class ApplicationDeploymentSpecSerializer(serializers.Serializer):
+    """ApplicationDeployment spec: which application, which version (``latest``, exact, or a ``^``/``~``
+    range, resolved to an approved ApplicationVersion) and the topologies it runs on."""
+
+    application = serializers.RegexField(_NAME, max_length=63)
+    version = serializers.RegexField(VERSION_REQUEST_PATTERN, max_length=128)
+    topologies = TopologySerializer(many=True, required=False)

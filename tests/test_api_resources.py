@@ -219,3 +219,11 @@ def test_a_user_carried_over_with_a_bcrypt_hash_logs_in_with_their_password(admi
     assert not User.objects.get(name="legacy").password.startswith("bcrypt$")  # re-hashed the default way
     bad = admin.post(USERS, {"metadata": {"name": "bad"}, "spec": {"encryptedPassword": "plain-text"}})
     assert bad.status_code == 422 and bad.json()["details"]["causes"][0]["field"] == "spec.encryptedPassword"
+
+
+def test_an_error_in_a_list_item_names_it_by_index(admin):
+    body = binding_manifest("b-bad", "cluster-viewer", "platform", "global", users=("ann",))
+    body["spec"]["subjects"].append({"kind": "Robot", "name": "r2"})
+    response = admin.post(BINDINGS, body)
+    assert response.status_code == 422
+    assert response.json()["details"]["causes"][0]["field"] == "spec.subjects[1].kind"

@@ -67,6 +67,8 @@ def flatten_drf_errors(detail, prefix: str = "") -> list[dict]:
                 field = prefix
             elif str(key).startswith("["):  # an index path such as "[2].verbs"
                 field = f"{prefix}{key}"
+            elif isinstance(key, int) or str(key).isdigit():  # a ListField's errors are keyed by index
+                field = f"{prefix}[{key}]"
             else:
                 field = f"{prefix}.{key}" if prefix else str(key)
             out.extend(flatten_drf_errors(value, field))

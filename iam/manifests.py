@@ -6,7 +6,7 @@ import copy
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from rest_framework import serializers
 
 from edgeplatform import authz
@@ -16,6 +16,7 @@ from edgeplatform.resources.errors import cause
 from iam.aggregation import aggregate_into
 from iam.engine import engine, escalation
 from iam.engine.rules import validate_rules
+from iam.engine.visibility import Rows
 from iam.models import (
     BUILTIN_LABEL,
     CLUSTER_LABEL,
@@ -163,11 +164,10 @@ class RoleTemplateConverter(Converter):
         """Templates have no status."""
         return None
 
-    def visible_extra(self, user, grants, verb: str) -> Q:
+    def visible_extra(self, user, grants, verb: str) -> Rows:
         """Whoever may read templates somewhere sees the templates of that level and the levels below it."""
         levels = {scopes.level_of(p) for p in grants.paths_allowing(verb, self.group, self.plural)}
-        below = {lvl for lvl in levels for lvl in _levels_from(lvl)}
-        return Q(**{f"labels__{SCOPE_LABEL}__in": sorted(below)}) if below else Q(pk__in=[])
+        return Rows(**{f"labels__{SCOPE_LABEL}": {lvl for level in levels for lvl in _levels_from(level)}})
 
 
 def _levels_from(level: str) -> tuple[str, ...]:
@@ -230,11 +230,10 @@ class IAMRoleConverter(Converter):
                 .exclude(subject_rows__name=None).distinct().count()
         return {**(obj.status or {}), "memberCount": count}
 
-    def visible_extra(self, user, grants, verb: str) -> Q:
-        """Prototypes are visible to whoever may read roles somewhere at their level."""
+    def visible_extra(self, user, grants, verb: str) -> Rows:
+        """Prototypes are visible to whoever may read roles somewhere at their level (or a level above it)."""
         levels = {scopes.level_of(p) for p in grants.paths_allowing(verb, self.group, self.plural)}
-        below = {lvl for lvl in levels for lvl in _levels_from(lvl)}
-        return Q(scope_value="", scope_level__in=sorted(below)) if below else Q(pk__in=[])
+        return Rows(scope_value={""}, scope_level={lvl for level in levels for lvl in _levels_from(level)})
 
 
 def member_counts(roles: list) -> None:
@@ -443,9 +442,9 @@ class UserConverter(Converter):
         """A deleted user leaves every binding, so a later user of the same name inherits nothing."""
         _unbind("User", obj.name)
 
-    def visible_extra(self, user, grants, verb: str) -> Q:
-        """Everyone may read their own user."""
-        return Q(pk=user.pk) if verb in ("get", "list", "watch") else Q(pk__in=[])
+    def visible_extra(self, user, grants, verb: str) -> Rows:
+        """Everyone may read their own user (the engine asks this for reading verbs only)."""
+        return Rows(pk={user.pk})
 
 
 class GroupSpecSerializer(serializers.Serializer):

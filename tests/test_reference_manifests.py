@@ -45,8 +45,9 @@ def test_they_mean_the_same_thing(site):
     assert bob.has_perm("create:apps/deployments", ns)
     assert bob.has_perm("delete:/pods", ns)
     assert not alice.has_perm("delete:/pods", ns)
-    # …but not for the platform's own kinds
-    assert not bob.has_perm("iam.view_user", bob)
+    # …but not for the platform's own kinds: bob reads his own user (everyone does), no one else's
+    assert not bob.has_perm("iam.view_user", alice)
+    assert bob.has_perm("iam.view_user", bob)
     guest = IAMRole.objects.get(name="guest")
     assert guest.spec.get("aggregatedRoleTemplates") is None and len(guest.effective_rules) == 2
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from edgeplatform.resources.scopes import PLATFORM, is_within, level_of, name_of, scope_model
 from iam.engine import grants as grants_mod
+from iam.engine import objects
 from iam.engine.cache import GrantCache
 
 __all__ = ["Engine", "engine"]
@@ -42,7 +43,9 @@ class Engine:
                 obj=None) -> bool:
         """May ``user`` do ``verb`` on ``group/resource`` (object ``name``) at scope ``path``?
 
-        With ``obj``, a django-guardian grant on that very object (the Resource level) also allows.
+        With ``obj``, a row of the kind ``group/resource`` names, the rules for one object also allow: the
+        kind's own readers (``visible_extra``, as the list filter applies it) and a django-guardian grant
+        on that very object (the Resource level).
         """
         self._checks += 1
         timed = self.observe is not None and not self._checks & (self.sample_every - 1)
@@ -50,10 +53,21 @@ class Engine:
         found = self.grants(user)
         result = found is not None and found.allows(verb, group, resource, path, name)
         if not result and obj is not None and found is not None and found.active:
-            result = object_grant(user, verb, obj)
+            result = _allows_object(user, found, verb, group, resource, obj)
         if timed:
             self.observe(time.perf_counter() - started)
         return result
+
+    def object_permission(self, user, codename: str, obj) -> bool:
+        """Does ``user`` hold the django-guardian permission ``codename`` on ``obj`` (any model)?
+
+        Answered from the cached grants (no query), as guardian's backend would answer it: a superuser
+        holds everything, a disabled user nothing.
+        """
+        found = self.grants(user)
+        if found is None or not found.active:
+            return False
+        return found.superuser or objects.held(found, user, codename, obj)
 
     def ui_permissions(self, user, path: str = PLATFORM) -> frozenset:
         """The uiPermissions ``user`` has at scope ``path`` (cascading from above)."""
@@ -65,7 +79,12 @@ class Engine:
         return found.ui_permissions(path)
 
     def visible_q(self, user, verb: str, model) -> Q | None:
-        """A filter on ``model`` for the rows ``user`` may ``verb``; None means every row."""
+        """A filter on ``model`` for the rows ``user`` may ``verb``; None means every row.
+
+        ``verb`` is a Kubernetes verb or a Django action (``view``, ``add``, ``change``, ``delete``). A row is
+        in the filter exactly when ``allowed(..., obj=row)`` is true for it.
+        """
+        verb = ACTION_VERBS.get(verb, verb)
         found = self.grants(user)
         if found is None or not found.active:
             return Q(pk__in=[])
@@ -78,10 +97,13 @@ class Engine:
         q = _path_q(paths)
         for path, names in found.named_grants(verb, converter.group, converter.plural):
             q |= _path_q([path]) & Q(name__in=names)
-        q |= _object_grants_q(user, verb, model)
-        extra = getattr(converter, "visible_extra", None)
+        extra = _extra_rows(converter, user, found, verb)
         if extra is not None:
-            q |= extra(user, found, verb)
+            q |= extra.q()
+        action = DJANGO_ACTIONS.get(verb)
+        granted = objects.rows_q(found, user, f"{action}_{model._meta.model_name}", model) if action else None
+        if granted is not None:
+            q |= granted
         return q if q else Q(pk__in=[])
 
     def knows_scope(self, user, path: str) -> bool:
@@ -111,38 +133,30 @@ class Engine:
 
 DJANGO_ACTIONS = {"get": "view", "list": "view", "watch": "view", "create": "add", "update": "change",
                   "patch": "change", "delete": "delete", "deletecollection": "delete"}
+#: Django's actions as the verbs they stand for (``restrict(user, "view")``)
+ACTION_VERBS = {"view": "get", "add": "create", "change": "update"}
+#: the verbs a kind's ``visible_extra`` answers: it widens who may read, never who may write
+READ_VERBS = frozenset({"get", "list", "watch"})
 
 
-def object_grant(user, verb: str, obj) -> bool:
-    """True when django-guardian holds a grant of ``verb`` on ``obj`` for ``user`` or their groups."""
-    from guardian.core import ObjectPermissionChecker
+def _extra_rows(converter, user, found, verb: str):
+    """The rows the kind shows ``user`` beyond the cascade (``visible_extra``), or None."""
+    extra = getattr(converter, "visible_extra", None)
+    if extra is None or verb not in READ_VERBS:
+        return None
+    return extra(user, found, verb)
 
+
+def _allows_object(user, found, verb: str, group: str, resource: str, obj) -> bool:
+    """The rules for one object of the kind ``group/resource``: the kind's extra readers, then guardian."""
+    converter = getattr(obj, "_converter", None)
+    if converter is None or converter.group != group or converter.plural != resource:
+        return False  # e.g. pods of a namespace: a grant on the namespace is not one on its pods
+    extra = _extra_rows(converter, user, found, verb)
+    if extra is not None and extra.matches(obj):
+        return True
     action = DJANGO_ACTIONS.get(verb)
-    return action is not None and ObjectPermissionChecker(user).has_perm(f"{action}_{obj._meta.model_name}", obj)
-
-
-def _object_grants_q(user, verb: str, model) -> Q:
-    """Rows granted to ``user`` (or their groups) one by one through django-guardian (the Resource level)."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
-
-    action = DJANGO_ACTIONS.get(verb)
-    if action is None:
-        return Q(pk__in=[])
-    codename = f"{action}_{model._meta.model_name}"
-    ctype = ContentType.objects.get_for_model(model)
-    direct = UserObjectPermission.objects.filter(user=user, permission__codename=codename,
-                                                 content_type=ctype).values("object_pk")
-    via_group = GroupObjectPermission.objects.filter(group__user=user, permission__codename=codename,
-                                                     content_type=ctype).values("object_pk")
-    return Q(pk__in=_as_pks(direct)) | Q(pk__in=_as_pks(via_group))
-
-
-def _as_pks(object_pks):
-    from django.db.models import IntegerField
-    from django.db.models.functions import Cast
-
-    return object_pks.annotate(pk_int=Cast("object_pk", IntegerField())).values("pk_int")
+    return action is not None and objects.held(found, user, f"{action}_{obj._meta.model_name}", obj)
 
 
 engine = Engine()

@@ -32,7 +32,7 @@ from django.utils import timezone
 from iam.engine import grants as grants_mod
 
 log = logging.getLogger(__name__)
-L2_PREFIX = "iam:grants:"
+L2_PREFIX = "iam:grants:2:"  # 2: grants carry object permissions
 #: seconds after which a hole in the log ids is taken for a rolled-back transaction
 GAP_TIMEOUT = 60.0
 #: a hole this wide is a rolled-back bulk write, not transactions still open

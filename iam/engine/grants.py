@@ -11,6 +11,7 @@ from functools import lru_cache
 from django.db.models import Q
 
 from edgeplatform.resources.scopes import PLATFORM, chain
+from iam.engine import objects
 from iam.engine.rules import RuleIndex, compile_rules
 
 AUTHENTICATED_GROUP = "system:authenticated"
@@ -31,6 +32,9 @@ class Grants:
     bindings: tuple = ()
     #: ... and the id ranges below it not yet committed then (changes these may not reflect)
     pending: tuple = ()
+    #: django-guardian object permissions (the Resource level): (app label, model, pk) → codenames;
+    #: None when there are more than ``objects.CAP`` of them (a check then asks guardian)
+    object_perms: dict | None = field(default_factory=dict)
 
     def allows(self, verb: str, group: str, resource: str, path: str, name: str = "") -> bool:
         """The cascade: the first scope on the chain whose rules match allows; none denies."""
@@ -89,18 +93,23 @@ def compute(user_id: int, stamp: int, pending: tuple = ()) -> Grants:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(_grants_sql(), [user_id, user_id, AUTHENTICATED_GROUP, user_id])
+        cursor.execute(_grants_sql(), [user_id, user_id, user_id, user_id, AUTHENTICATED_GROUP, user_id])
         rows = cursor.fetchall()
-    if not rows:
-        return Grants(user_id, stamp, active=False, pending=pending)
-    _, active, superuser = rows[0][:3]
-    bindings = {row[3:] for row in rows if row[3] is not None}
-    return _assemble(user_id, stamp, bool(active), bool(superuser), bindings, pending)
+        if not rows:
+            return Grants(user_id, stamp, active=False, pending=pending)
+        _, active, superuser, has_object_perms = rows[0][:4]
+        # a second query only for the few who hold object permissions (a superuser needs none)
+        object_perms = objects.load(cursor, user_id) if has_object_perms and active and not superuser else {}
+    bindings = {row[4:] for row in rows if row[4] is not None}
+    found = _assemble(user_id, stamp, bool(active), bool(superuser), bindings, pending)
+    found.object_perms = object_perms
+    return found
 
 
 @lru_cache(maxsize=1)
 def _grants_sql() -> str:
-    """The user row joined to every binding of the user, their groups and all authenticated users.
+    """The user row, whether they hold object permissions, and every binding of the user, their groups and
+    all authenticated users.
 
     Hand-written because this is the cold path of every check: the ORM spends longer building
     its two queries than the database spends answering this one.
@@ -113,8 +122,9 @@ def _grants_sql() -> str:
     binding, role = IAMRoleBinding._meta.db_table, IAMRole._meta.db_table
     group, membership = Group._meta.db_table, User.groups.through._meta.db_table
     return f"""
-        SELECT u.name, u.is_active, u.is_superuser, x.scope_path, x.binding, x.role, x.role_id, x.digest
-        FROM {user} u LEFT JOIN (
+        SELECT u.name, u.is_active, u.is_superuser, f.objperms, x.scope_path, x.binding, x.role, x.role_id,
+               x.digest
+        FROM {user} u CROSS JOIN (SELECT {objects.exist_sql()} AS objperms) f LEFT JOIN (
             SELECT DISTINCT b.scope_path AS scope_path, b.name AS binding, r.name AS role, b.role_id AS role_id,
                    r.digest AS digest
             FROM {subject} s

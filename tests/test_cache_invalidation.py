@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -16,17 +17,25 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.multiprocess, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
+def database_url(settings: dict) -> str:
+    """A DATABASE_URL naming the test database with every setting of this connection (user, password, host, port)."""
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    user, password = quote(settings.get("USER") or "", safe=""), quote(settings.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host, port, name = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432, quote(settings["NAME"])
+    if host.startswith("/"):  # a socket directory goes in the path (django-environ's spelling)
+        return f"postgres://{credentials}:{port}/{quote(host, safe='')}/{name}"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"postgres://{credentials}{host}:{port}/{name}"
+
+
 class Probe:
     """A second platform process, on the same database and shared cache."""
 
     def __init__(self):
         env = dict(os.environ)
-        settings = connection.settings_dict
-        if settings["ENGINE"].endswith("sqlite3"):
-            env["DATABASE_URL"] = f"sqlite:///{settings['NAME']}"
-        else:
-            env["DATABASE_URL"] = (f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
-                                   f"{settings['PORT'] or 5432}/{settings['NAME']}")
+        env["DATABASE_URL"] = database_url(connection.settings_dict)
         env["PYTHONPATH"] = str(ROOT)
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "probe.py")], cwd=ROOT, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -116,3 +125,15 @@ def test_the_shared_cache_serves_a_fresh_process(site):
     assert engine.cache.stats["l2_hits"] == before["l2_hits"] + 1
     assert engine.cache.stats["db_loads"] == before["db_loads"]
 
+
+def test_the_other_process_gets_every_database_setting():
+    """A PostgreSQL that needs a password (or listens on a socket) is reached by the other process too."""
+    import environ
+
+    settings = {"ENGINE": "django.db.backends.postgresql", "NAME": "test_edge", "USER": "edge",
+                "PASSWORD": "p@ss:w/rd", "HOST": "db.internal", "PORT": "6432"}
+    parsed = environ.Env.db_url_config(database_url(settings))
+    assert {key: str(parsed[key]) for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")} == \
+        {"NAME": "test_edge", "USER": "edge", "PASSWORD": "p@ss:w/rd", "HOST": "db.internal", "PORT": "6432"}
+    socket = environ.Env.db_url_config(database_url({**settings, "HOST": "/var/run/postgresql", "PASSWORD": ""}))
+    assert (socket["HOST"], socket["USER"], socket["NAME"]) == ("/var/run/postgresql", "edge", "test_edge")

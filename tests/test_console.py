@@ -29,7 +29,10 @@ PAGES = {
     "roletemplates": f"{C}/iam/roletemplate/",
     "roles": f"{C}/iam/iamrole/",
     "bindings": f"{C}/iam/iamrolebinding/",
+    "categories": f"{C}/iam/category/",
 }
+#: pages beside the model pages that the menu may link to
+EXTRA_PAGES = {"audit": f"{C}/audit/", "lockouts": f"{C}/lockouts/"}
 
 
 @pytest.fixture
@@ -69,6 +72,13 @@ def menu(client):
     """The list pages linked from the dashboard."""
     html = client.get(f"{C}/").content.decode()
     return {page for page, url in PAGES.items() if f'href="{url}"' in html}
+
+
+def menu_and_quick_actions(client):
+    """Every page the dashboard links to, and its quick actions."""
+    html = client.get(f"{C}/").content.decode()
+    pages = {page for page, url in {**PAGES, **EXTRA_PAGES}.items() if f'href="{url}"' in html}
+    return pages, set(re.findall(r'id="quick-(\w+)"', html))
 
 
 def forbidden(client, url) -> bool:
@@ -185,6 +195,217 @@ def test_user_without_bindings_sees_an_empty_console(fleet):
     assert menu(client) == set()
     assert b"Nothing is shared with you yet" in client.get(f"{C}/").content
     assert forbidden(client, PAGES["workspaces"])
+
+
+# --- the console of every built-in role, as a table --------------------------------------------------------
+# What each of the 19 built-in roles of docs/builtin-roles.md shows, read off its templates' rules there (and
+# the uiPermissions that come with them), for a user "u" bound by "u-binding" at one scope of the fleet below.
+# A page is in the menu exactly when it is listed here; every other page answers 403. Buttons:
+#   A  "Add" on the list page            (create at some scope)
+#   B  the bulk "Delete selected" action (delete at some scope)
+#   C  "Save" on the change form of the first and the last row listed (update at the row's scope)
+#   D  "Delete" on those change forms    (delete at the row's scope)
+# IAM pages (templates, roles, bindings, categories) are for those who administer access: who may create
+# bindings somewhere, or read the kind at the platform (README, "Console"). Roles and templates readable at a
+# scope include the built-in prototypes of its level and the levels below (the ones a binding there may use).
+
+#: docs/builtin-roles.md, "Roles": the built-in roles of each level
+PROTOTYPES = {
+    "platform": ("anonymous", "platform-admin", "platform-regular", "platform-self-provisioner"),
+    "cluster": ("cluster-admin", "cluster-regular", "cluster-self-provisioner", "cluster-viewer"),
+    "workspace": ("workspace-admin", "workspace-regular", "workspace-self-provisioner", "workspace-viewer"),
+    "nodegroup": ("nodegroup-admin", "nodegroup-viewer"),
+    "namespace": ("namespace-admin", "namespace-operator", "namespace-viewer"),
+    "node": ("node-admin", "node-viewer"),
+}
+#: docs/builtin-roles.md, "Role templates": how many built-in templates each level has, and their name prefix
+TEMPLATES = {"platform": (12, "platform-"), "cluster": (13, "cluster-"), "workspace": (13, "workspace-"),
+             "nodegroup": (8, "nodegroup-"), "namespace": (10, "project-"), "node": (4, "node-")}
+ALL_LEVELS = tuple(PROTOTYPES)
+
+
+def prototypes(*levels):
+    """The built-in roles of ``levels``, as the roles page lists them."""
+    return sorted(name for level in levels for name in PROTOTYPES[level])
+
+
+class Templates:
+    """The built-in templates of some levels (too many to spell out: checked by count and name prefix)."""
+
+    def __init__(self, *levels):
+        self.levels = levels
+
+    def check(self, names):
+        assert len(names) == sum(TEMPLATES[level][0] for level in self.levels), names
+        prefixes = tuple(TEMPLATES[level][1] for level in self.levels)
+        others = tuple(p for level, (_, p) in TEMPLATES.items() if level not in self.levels and
+                       not any(p.startswith(mine) for mine in prefixes))
+        assert all(n.startswith(prefixes) and not n.startswith(others) for n in names), names
+
+
+PLATFORM = ("platform", "global", "")
+AT_C1 = ("cluster", "c1", "")
+AT_W1 = ("workspace", "w1", "c1")
+AT_G1 = ("nodegroup", "g1", "c1")
+AT_N1 = ("namespace", "n1", "c1")
+AT_X1 = ("node", "x1", "c1")
+EVERYONES_BINDINGS = ["by-c2", "by-g2", "by-n1", "by-n3", "by-w2", "by-x1", "u-binding"]
+
+# role: (scope, {page: (rows, buttons)}, extra pages, quick actions)
+CONSOLE_OF = {
+    # every template of every level (aggregate-to-admin): the whole fleet, every button, the admin pages
+    "platform-admin": (PLATFORM, {
+        "clusters": (["c1", "c2"], "ABCD"), "workspaces": (["w1", "w2", "w3"], "ABCD"),
+        "nodegroups": (["g1", "g2"], "ABCD"), "namespaces": (["n1", "n2", "n3"], "ABCD"),
+        "nodes": (["x1", "x2", "x3"], "ABCD"), "users": (["bystander", "root", "u"], "ABCD"),
+        "groups": (["ops"], "ABCD"), "roletemplates": (Templates(*ALL_LEVELS), "ABCD"),
+        "roles": (prototypes(*ALL_LEVELS), "ABCD"), "bindings": (EVERYONES_BINDINGS, "ABCD"),
+        "categories": (["tools"], "ABCD"),
+    }, {"audit", "lockouts"}, {"cluster", "workspace", "nodegroup", "namespace", "user", "iamrolebinding"}),
+    # platform-basic (users: get; subjectaccessreviews: create) + platform-create-workspaces (workspaces: create)
+    "platform-self-provisioner": (PLATFORM, {}, set(), {"workspace"}),
+    # platform-basic + platform-view-appstore (app store kinds, not console pages)
+    "platform-regular": (PLATFORM, {}, set(), set()),
+    # rules: []
+    "anonymous": (PLATFORM, {}, set(), set()),
+    # cluster-basic (clusters: read) and every cluster-manage-* (workspaces, nodegroups, nodes, namespaces,
+    # iamroles, iamrolebindings: *) at c1
+    "cluster-admin": (AT_C1, {
+        "clusters": (["c1"], ""), "workspaces": (["w1", "w2"], "ABCD"), "nodegroups": (["g1"], "ABCD"),
+        "namespaces": (["n1", "n2"], "ABCD"), "nodes": (["x1", "x2"], "ABCD"),
+        # roles may be created and deleted at c1, but the prototypes listed live at the platform
+        "roles": (prototypes("cluster", "workspace", "nodegroup", "namespace", "node"), "AB"),
+        "bindings": (["by-n1", "by-w2", "by-x1", "u-binding"], "ABCD"),
+    }, set(), {"workspace", "nodegroup", "namespace", "iamrolebinding"}),
+    # cluster-basic + cluster-view-*: read only; members and roles readable but no bindings to create
+    "cluster-viewer": (AT_C1, {
+        "clusters": (["c1"], ""), "workspaces": (["w1", "w2"], ""), "nodegroups": (["g1"], ""),
+        "namespaces": (["n1", "n2"], ""), "nodes": (["x1", "x2"], ""),
+    }, set(), set()),
+    # cluster-basic + cluster-view-nodegroups + cluster-view-nodes
+    "cluster-regular": (AT_C1, {"clusters": (["c1"], ""), "nodegroups": (["g1"], ""), "nodes": (["x1", "x2"], "")},
+                        set(), set()),
+    # cluster-basic + cluster-create-workspaces (create only: no list page, a quick action)
+    "cluster-self-provisioner": (AT_C1, {"clusters": (["c1"], "")}, set(), {"workspace"}),
+    # workspace-basic (read) + workspace-manage-settings (update, patch: no delete) on w1; namespaces: *;
+    # iamrolebindings, iamroles: *; roletemplates: read
+    "workspace-admin": (AT_W1, {
+        "workspaces": (["w1"], "C"), "namespaces": (["n1"], "ABCD"),
+        "roletemplates": (Templates("workspace", "namespace"), ""),
+        "roles": (prototypes("workspace", "namespace"), "AB"), "bindings": (["by-n1", "u-binding"], "ABCD"),
+    }, set(), {"namespace", "iamrolebinding"}),
+    # workspace-basic + workspace-view-*: read only, and no IAM pages
+    "workspace-viewer": (AT_W1, {"workspaces": (["w1"], ""), "namespaces": (["n1"], "")}, set(), set()),
+    # workspace-basic + workspace-view-projects + workspace-view-applications
+    "workspace-regular": (AT_W1, {"workspaces": (["w1"], ""), "namespaces": (["n1"], "")}, set(), set()),
+    # workspace-basic + workspace-create-projects (create only: a quick action)
+    "workspace-self-provisioner": (AT_W1, {"workspaces": (["w1"], "")}, set(), {"namespace"}),
+    # nodegroup-basic (read) + nodegroup-manage-settings (update, patch, delete: no create);
+    # nodegroup-manage-nodes (nodes: read, update, patch); iamrolebindings: *, iamroles: read
+    "nodegroup-admin": (AT_G1, {
+        "nodegroups": (["g1"], "BCD"), "nodes": (["x1"], "C"),
+        "roles": (prototypes("nodegroup", "node"), ""), "bindings": (["by-x1", "u-binding"], "ABCD"),
+    }, set(), {"iamrolebinding"}),
+    # nodegroup-basic + nodegroup-view-*: read only
+    "nodegroup-viewer": (AT_G1, {"nodegroups": (["g1"], ""), "nodes": (["x1"], "")}, set(), set()),
+    # project-basic (read) + project-manage-settings (namespaces: update, patch); project-manage-members
+    # (iamrolebindings: *, iamroles: read)
+    "namespace-admin": (AT_N1, {
+        "namespaces": (["n1"], "C"), "roles": (prototypes("namespace"), ""),
+        "bindings": (["by-n1", "u-binding"], "ABCD"),
+    }, set(), {"iamrolebinding"}),
+    # project-basic + workloads and app deployments; members readable, no bindings to create
+    "namespace-operator": (AT_N1, {"namespaces": (["n1"], "")}, set(), set()),
+    "namespace-viewer": (AT_N1, {"namespaces": (["n1"], "")}, set(), set()),
+    # node-basic + node-view + node-manage (nodes: read, update, patch)
+    "node-admin": (AT_X1, {"nodes": (["x1"], "C")}, set(), set()),
+    "node-viewer": (AT_X1, {"nodes": (["x1"], "")}, set(), set()),
+}
+
+
+def test_the_table_covers_every_built_in_role():
+    assert set(CONSOLE_OF) == {name for names in PROTOTYPES.values() for name in names}
+    assert len(CONSOLE_OF) == 19
+
+
+def test_the_table_covers_every_built_in_role_in_the_database(db):
+    from iam.models import IAMRole
+
+    assert set(IAMRole.objects.filter(builtin=True).values_list("name", flat=True)) == set(CONSOLE_OF)
+
+
+@pytest.fixture
+def wide_fleet(fleet):
+    """The fleet plus c2's own node group (g2), namespace (n3 in w3) and node (x3 in g2), a group, a category,
+    and a bystander bound at scopes all around: by-c2, by-w2, by-g2, by-n1, by-n3, by-x1."""
+    fleet.nodegroup("g2", "c2")
+    fleet.namespace("n3", "c2", "w3")
+    fleet.node("x3", "c2", "g2")
+    fleet.user("bystander", groups=("ops",))
+    fleet.apply({"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "Category", "metadata": {"name": "tools"}})
+    for name, role, level, value, cluster in (
+            ("by-c2", "cluster-viewer", "cluster", "c2", ""),
+            ("by-w2", "workspace-viewer", "workspace", "w2", "c1"),
+            ("by-g2", "nodegroup-viewer", "nodegroup", "g2", "c2"),
+            ("by-n1", "namespace-viewer", "namespace", "n1", "c1"),
+            ("by-n3", "namespace-viewer", "namespace", "n3", "c2"),
+            ("by-x1", "node-viewer", "node", "x1", "c1")):
+        fleet.bind(name, role, level, value, cluster, users=("bystander",))
+    return fleet
+
+
+def list_page(client, page):
+    """(names, change URLs, html) of a list page showing every row."""
+    response = client.get(f"{PAGES[page]}?all=")
+    assert response.status_code == 200, (page, response.status_code)
+    html = response.content.decode()
+    found = re.findall(r'<th class="field-name"><a href="([^"]+)">([^<]+)</a>', html)
+    return [name for _, name in found], [url for url, _ in found], html
+
+
+def buttons_on(client, urls, html) -> str:
+    """The buttons (A B C D, see above) a list page and the change forms of its first and last row show."""
+    tools = re.search(r'<ul class="object-tools">(.*?)</ul>', html, re.S)
+    shown = {"A": bool(tools and "addlink" in tools.group(1)), "B": 'value="delete_selected"' in html}
+    forms = [client.get(url).content.decode() for url in {urls[0], urls[-1]}] if urls else []
+    for letter, mark in (("C", 'name="_save"'), ("D", 'class="deletelink"')):
+        seen = {mark in form for form in forms}
+        assert len(seen) <= 1, (letter, "first and last row differ")
+        shown[letter] = seen == {True}
+    return "".join(letter for letter, on in shown.items() if on)
+
+
+def object_urls(page):
+    """Change URLs of every object of the page's kind in the fleet, by name."""
+    from django.apps import apps
+
+    app_label, model_name = PAGES[page].strip("/").split("/")[1:3]
+    model = apps.get_model(app_label, model_name)
+    return {obj.name: f"{PAGES[page]}{obj.pk}/change/" for obj in model.objects.all()}
+
+
+@pytest.mark.parametrize("role", sorted(CONSOLE_OF))
+def test_console_of_each_built_in_role(wide_fleet, role):
+    (level, value, cluster), pages, extra, quick = CONSOLE_OF[role]
+    # GIVEN u bound to the role at one scope
+    client = console_for(wide_fleet, "u", role, level, value, cluster)
+    # THEN the menu links exactly the table's pages, and the dashboard offers its quick actions
+    assert menu_and_quick_actions(client) == (set(pages) | extra, quick)
+    for page, url in {**PAGES, **EXTRA_PAGES}.items():
+        if page not in pages and page not in extra:
+            assert forbidden(client, url), page
+    for page, (expected, buttons) in pages.items():
+        # each list shows the rows of the role's scope, nothing of another workspace, cluster or node group
+        names, urls, html = list_page(client, page)
+        if isinstance(expected, Templates):
+            expected.check(names)
+        else:
+            assert sorted(names) == expected, page
+        assert buttons_on(client, urls, html) == buttons, page
+        # the change page of any other object of the kind is answered as a missing one
+        others = {name: url for name, url in object_urls(page).items() if name not in names}
+        for name, url in sorted(others.items())[:1]:
+            assert hidden(client, url), (page, name)
 
 
 # --- forms and the YAML tab go through the write path ------------------------------------------------

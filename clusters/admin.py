@@ -15,7 +15,7 @@ from clusters.models import (
     Workspace,
 )
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
-from edgeplatform.console.options import ManifestAdmin
+from edgeplatform.console.options import ManifestAdmin, ui_table
 from edgeplatform.console.site import console
 
 __all__ = ["ClusterAdmin", "NamespaceAdmin", "NodeAdmin", "NodeGroupAdmin", "WorkspaceAdmin"]
@@ -138,7 +138,9 @@ class ClusterAdmin(ManifestAdmin):
     fields = ("name", "type", "provider")
     list_display = ("name", "cluster_type", "created", "yaml_link")
     dashboard_label, dashboard_order = "Clusters", 10
-    ui_create = ("platform/clusters.manage",)
+    quick_action = True
+    page_ui = ui_table(view=("platform/clusters.view", "cluster/overview.view"),
+                              manage=("platform/clusters.manage",))
 
     @admin.display(description="type")
     def cluster_type(self, obj):
@@ -175,7 +177,12 @@ class WorkspaceAdmin(InClusterAdmin):
     """Workspaces."""
 
     dashboard_label, dashboard_order = "Workspaces", 20
-    ui_create = ("platform/workspaces.create", "cluster/workspaces.create", "cluster/workspaces.manage")
+    quick_action = True
+    page_ui = ui_table(
+        view=("cluster/workspaces.view", "workspace/overview.view"),
+        manage=("cluster/workspaces.manage", "workspace/settings.manage"),
+        create=("platform/workspaces.create", "cluster/workspaces.create", "cluster/workspaces.manage"),
+        delete=("cluster/workspaces.manage",))
 
 
 @admin.register(NodeGroup, site=console)
@@ -183,7 +190,10 @@ class NodeGroupAdmin(InClusterAdmin):
     """Node groups."""
 
     dashboard_label, dashboard_order = "Node groups", 30
-    ui_create = ("cluster/nodegroups.manage",)
+    quick_action = True
+    page_ui = ui_table(view=("cluster/nodegroups.view", "nodegroup/overview.view"),
+                              manage=("cluster/nodegroups.manage", "nodegroup/settings.manage"),
+                              create=("cluster/nodegroups.manage",))
 
 
 class NativeAdmin(ManifestAdmin):
@@ -210,7 +220,12 @@ class NamespaceAdmin(NativeAdmin):
     list_display = ("name", "cluster", "workspace", "created", "yaml_link")
     list_select_related = ("cluster", "workspace")
     dashboard_label, dashboard_order = "Namespaces", 40
-    ui_create = ("cluster/namespaces.manage", "workspace/projects.create", "workspace/projects.manage")
+    quick_action = True
+    page_ui = ui_table(
+        view=("cluster/namespaces.view", "workspace/projects.view", "project/overview.view"),
+        manage=("cluster/namespaces.manage", "workspace/projects.manage", "project/settings.manage"),
+        create=("cluster/namespaces.manage", "workspace/projects.create", "workspace/projects.manage"),
+        delete=("cluster/namespaces.manage", "workspace/projects.manage"))
 
 
 @admin.register(Node, site=console)
@@ -221,3 +236,6 @@ class NodeAdmin(NativeAdmin):
     list_display = ("name", "cluster", "nodegroup", "created", "yaml_link")
     list_select_related = ("cluster", "nodegroup")
     dashboard_label, dashboard_order = "Nodes", 50
+    page_ui = ui_table(view=("cluster/nodes.view", "nodegroup/nodes.view", "node/node.view"),
+                              manage=("cluster/nodes.manage", "nodegroup/nodes.manage", "node/node.manage"),
+                              create=("cluster/nodes.manage",), delete=("cluster/nodes.manage",))

@@ -20,7 +20,7 @@ from django.utils import timezone
 from edgeplatform.console import access
 from edgeplatform.console.fields import NameListField, ScopePickerWidget, YamlListField
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
-from edgeplatform.console.options import ManifestAdmin, ManifestRejected
+from edgeplatform.console.options import ManifestAdmin, ManifestRejected, ui_table
 from edgeplatform.console.site import ConsolePage, console
 from edgeplatform.resources import scopes, services
 from edgeplatform.resources.errors import StatusError
@@ -39,6 +39,16 @@ from iam.models import (
 )
 
 __all__ = ["BindingAdmin", "CategoryAdmin", "GroupAdmin", "RoleAdmin", "RoleTemplateAdmin", "UserAdmin"]
+
+#: uiPermissions of the users and groups pages, and of the access pages (docs/builtin-roles.md)
+USERS_UI = ui_table(view=("platform/users.view",), manage=("platform/users.manage",))
+ROLES_UI = ui_table(view=("platform/roles.view", "cluster/roles.view", "workspace/roles.view", "nodegroup/members.view",
+                          "project/members.view"),
+                    manage=("platform/roles.manage", "cluster/roles.manage", "workspace/roles.manage"))
+BINDINGS_UI = ui_table(view=("platform/roles.view", "cluster/members.view", "workspace/members.view",
+                             "nodegroup/members.view", "project/members.view"),
+                       manage=("platform/roles.manage", "cluster/members.manage", "workspace/members.manage",
+                               "nodegroup/members.manage", "project/members.manage"))
 
 SCOPE_FIELDS = (f"metadata.labels[{SCOPE_LABEL}]", f"metadata.labels[{SCOPE_VALUE_LABEL}]",
                 f"metadata.labels[{CLUSTER_LABEL}]")
@@ -118,7 +128,8 @@ class UserAdmin(ManifestAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "email")
     dashboard_label, dashboard_order = "Users", 60
-    ui_create = ("platform/users.manage",)
+    quick_action = True
+    page_ui = USERS_UI
 
     def get_queryset(self, request):
         """Visible users with their groups in one extra query."""
@@ -150,6 +161,7 @@ class GroupAdmin(ManifestAdmin):
     fields = ("name", "display_name", "description", "members")
     list_display = ("name", "display", "member_count", "yaml_link")
     dashboard_label = ""
+    page_ui = USERS_UI
 
     def get_queryset(self, request):
         """Visible groups with their member counts (one query)."""
@@ -351,6 +363,7 @@ class RoleTemplateAdmin(AccessAdmin):
 
     form = RoleTemplateForm
     fields = ("name", "level", "rules", "ui_permissions")
+    page_ui = ui_table(view=("platform/roles.view", "workspace/roles.view"), manage=("platform/roles.manage",))
     list_display = ("name", "template_level", "builtin", "ui", "yaml_link")
 
     @admin.display(description="level")
@@ -387,6 +400,7 @@ class RoleAdmin(AccessAdmin):
 
     form = RoleForm
     fields = ("name", "level", "templates", "rules")
+    page_ui = ROLES_UI
     readonly_on_change = ("name", "level")
     list_display = ("name", "scope_level", "scope_value", "builtin", "members", "yaml_link")
     list_filter = ("scope_level", "builtin")
@@ -425,8 +439,8 @@ class BindingAdmin(AccessAdmin):
     list_filter = ("scope_level",)
     search_fields = ("name", "role__name", "scope_path")
     dashboard_label, dashboard_order = "Role bindings", 70
-    ui_create = ("platform/roles.manage", "cluster/members.manage", "workspace/members.manage",
-                 "nodegroup/members.manage", "project/members.manage")
+    quick_action = True
+    page_ui = BINDINGS_UI
 
     @admin.display(description="subjects")
     def subjects(self, obj):
@@ -464,6 +478,7 @@ class CategoryAdmin(AccessAdmin):
 
     form = CategoryForm
     fields = ("name",)
+    page_ui = ui_table(view=("platform/roles.view",), manage=("platform/roles.manage",))
     list_display = ("name", "yaml_link")
 
 

@@ -408,6 +408,77 @@ def test_console_of_each_built_in_role(wide_fleet, role):
             assert hidden(client, url), (page, name)
 
 
+# --- uiPermissions decide which of the granted pages and buttons the console offers -------------------------
+WORKSPACES_API = "/oapis/scope.theriseunion.io/v1alpha1/workspaces"
+
+
+def custom_role(platform, name, level, rules, ui):
+    """A role of one template of ``level`` with ``rules`` and ``ui`` (uiPermissions)."""
+    iam = "iam.theriseunion.io/v1alpha1"
+    platform.apply({"apiVersion": iam, "kind": "RoleTemplate",
+                    "metadata": {"name": f"{name}-template", "labels": {"iam.theriseunion.io/scope": level}},
+                    "spec": {"rules": rules, "uiPermissions": ui}},
+                   {"apiVersion": iam, "kind": "IAMRole",
+                    "metadata": {"name": name, "labels": {"iam.theriseunion.io/scope": level}},
+                    "spec": {"aggregationRoleTemplates": {"templateNames": [f"{name}-template"]}}})
+
+
+ALL_ON_WORKSPACES = [{"apiGroups": ["scope.theriseunion.io"], "resources": ["workspaces"], "verbs": ["*"]}]
+
+
+def workspace_buttons(client):
+    names, urls, html = list_page(client, "workspaces")
+    return sorted(names), buttons_on(client, urls, html)
+
+
+def test_granted_buttons_show_only_with_the_pages_ui_permission(fleet, api):
+    # GIVEN two roles at c1 with the same rules (workspaces: *), one with the uiPermission to view them only,
+    # the other with the one to manage them
+    custom_role(fleet, "ws-rules-view-ui", "cluster", ALL_ON_WORKSPACES, ["cluster/workspaces.view"])
+    custom_role(fleet, "ws-rules-manage-ui", "cluster", ALL_ON_WORKSPACES,
+                ["cluster/workspaces.view", "cluster/workspaces.manage"])
+    viewer_ui = console_for(fleet, "ed", "ws-rules-view-ui", "cluster", "c1")
+    manager_ui = console_for(fleet, "em", "ws-rules-manage-ui", "cluster", "c1")
+    # THEN both see c1's workspaces; only the one holding cluster/workspaces.manage gets add, change and delete
+    assert workspace_buttons(viewer_ui) == (["w1", "w2"], "")
+    assert workspace_buttons(manager_ui) == (["w1", "w2"], "ABCD")
+    assert forbidden(viewer_ui, f"{PAGES['workspaces']}add/")
+    assert menu_and_quick_actions(viewer_ui)[1] == set() and "workspace" in menu_and_quick_actions(manager_ui)[1]
+    w1 = Workspace.objects.get(name="w1")
+    assert viewer_ui.post(f"{PAGES['workspaces']}{w1.pk}/change/", {"display_name": "x"}).status_code == 403
+    # AND the uiPermissions narrow the console only: the API answers the rules
+    from iam.models import User
+
+    response = api(User.objects.get(name="ed")).patch(f"{WORKSPACES_API}/w1", {"spec": {"description": "by API"}})
+    assert response.status_code == 200, response.json()
+
+
+def test_a_page_needs_both_the_grant_and_its_ui_permission(fleet):
+    # GIVEN a role granting nodes without a uiPermission, and one holding the uiPermission without a grant
+    custom_role(fleet, "nodes-no-ui", "cluster", [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["*"]}], [])
+    custom_role(fleet, "ui-no-nodes", "cluster", [], ["cluster/nodes.view", "cluster/nodes.manage"])
+    for name, role in (("rules-only", "nodes-no-ui"), ("ui-only", "ui-no-nodes")):
+        client = console_for(fleet, name, role, "cluster", "c1")
+        # THEN neither has a nodes page
+        assert menu_and_quick_actions(client) == (set(), set()), name
+        assert forbidden(client, PAGES["nodes"]), name
+
+
+def test_an_object_grant_needs_no_ui_permission(fleet):
+    # GIVEN a user without bindings who holds django-guardian grants to view and change w1 (the Resource level)
+    from guardian.shortcuts import assign_perm
+
+    client = console_for(fleet, "og")
+    w1 = Workspace.objects.get(name="w1")
+    for codename in ("clusters.view_workspace", "clusters.change_workspace"):
+        assign_perm(codename, fleet_user("og"), w1)
+    # THEN w1's change form offers Save, though no role gives them a uiPermission
+    form = client.get(f"{PAGES['workspaces']}{w1.pk}/change/")
+    assert form.status_code == 200 and 'name="_save"' in form.content.decode()
+    w2 = Workspace.objects.get(name="w2")
+    assert hidden(client, f"{PAGES['workspaces']}{w2.pk}/change/")
+
+
 # --- forms and the YAML tab go through the write path ------------------------------------------------
 @pytest.fixture
 def admin_client(fleet):

@@ -1,7 +1,8 @@
 """``ManifestAdmin``: a ModelAdmin whose rows, buttons and writes all go through the platform's own paths.
 
 - rows: ``Model.objects.restrict(user, "list")``;
-- page, "Add", "Change" and "Delete": the engine, at the object's scope (``access``);
+- page, "Add", "Change" and "Delete": the engine, at the object's scope (``access``), and the page's
+  uiPermissions (``page_ui``) in force where the engine grants the verb;
 - writes: ``services.save_manifest`` / ``services.delete_object`` (validation, authorization,
   409 on a stale resourceVersion, audit and signals exactly as through the API);
 - a YAML tab per object (``<object>/yaml/``) reading and writing the whole manifest;
@@ -24,7 +25,15 @@ from edgeplatform.console.forms import ManifestForm, YamlForm, apply_status_erro
 from edgeplatform.resources import services
 from edgeplatform.resources.errors import StatusError
 
-__all__ = ["ManifestAdmin", "ManifestRejected"]
+__all__ = ["ManifestAdmin", "ManifestRejected", "ui_table"]
+
+
+def ui_table(view: tuple = (), manage: tuple = (), *, create: tuple | None = None,
+             delete: tuple | None = None) -> dict[str, tuple[str, ...]]:
+    """A page's uiPermissions by verb: ``view`` for the page, ``manage`` for its buttons (``create`` and
+    ``delete`` when those differ)."""
+    return {"list": tuple(view), "create": tuple(manage if create is None else create), "update": tuple(manage),
+            "delete": tuple(manage if delete is None else delete)}
 
 
 class ManifestRejected(Exception):
@@ -47,9 +56,12 @@ class ManifestAdmin(admin.ModelAdmin):
     actions_on_bottom = False
     #: where the dashboard counts this kind ("" = not on the dashboard)
     dashboard_label = ""
-    #: uiPermissions any of which puts a "New …" quick action for this kind on the dashboard (the engine
-    #: must also allow ``create`` somewhere; uiPermissions only decide what the dashboard offers first)
-    ui_create: tuple[str, ...] = ()
+    #: the reference's uiPermissions for this page by verb (``list`` for the page and its menu entry, ``create``,
+    #: ``update``, ``delete`` for its buttons and actions; see ``ui_table``): each shows when the engine grants
+    #: the verb at a scope where one of the verb's uiPermissions is in force. A verb without any needs the grant.
+    page_ui: dict[str, tuple[str, ...]] = {}
+    #: offer "New …" for this kind among the dashboard's quick actions (when "Add" shows)
+    quick_action = False
     #: fields shown read-only once the object exists
     readonly_on_change = ("name",)
 
@@ -90,14 +102,17 @@ class ManifestAdmin(admin.ModelAdmin):
         denials.note_kind(request, verb, group=converter.group, resource=converter.plural, kind=converter.kind)
 
     # --- permissions: every one of them is a question to the engine ---------------------------
+    def _ui(self, verb: str) -> tuple[str, ...]:
+        return self.page_ui.get(verb, ())
+
     def has_module_permission(self, request):
-        """The kind's page is in the menu when the user may list it somewhere."""
-        return access.may_somewhere(request.user, "list", self.converter)
+        """The kind's page is in the menu when the user may list it somewhere (with the page's uiPermission)."""
+        return access.may_somewhere(request.user, "list", self.converter, self._ui("list"))
 
     def has_view_permission(self, request, obj=None):
-        """List somewhere (page) or get at the object's scope."""
+        """List somewhere (page) or get at the object's scope (its rows are the engine's, whatever the UI)."""
         if obj is None:
-            return access.may_somewhere(request.user, "list", self.converter)
+            return access.may_somewhere(request.user, "list", self.converter, self._ui("list"))
         return access.may(request.user, "get", obj) or self._listed(request, obj)
 
     def _listed(self, request, obj) -> bool:
@@ -106,19 +121,19 @@ class ManifestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         """"Add" shows when the user may create this kind at some scope (the scope itself is checked on save)."""
-        return access.may_somewhere(request.user, "create", self.converter)
+        return access.may_somewhere(request.user, "create", self.converter, self._ui("create"))
 
     def has_change_permission(self, request, obj=None):
         """Update somewhere (list page) or at the object's scope (change form)."""
         if obj is None:
-            return access.may_somewhere(request.user, "update", self.converter)
-        return access.may(request.user, "update", obj)
+            return access.may_somewhere(request.user, "update", self.converter, self._ui("update"))
+        return access.may(request.user, "update", obj, self._ui("update"))
 
     def has_delete_permission(self, request, obj=None):
         """Delete somewhere (bulk action) or at the object's scope (delete button)."""
         if obj is None:
-            return access.may_somewhere(request.user, "delete", self.converter)
-        return access.may(request.user, "delete", obj)
+            return access.may_somewhere(request.user, "delete", self.converter, self._ui("delete"))
+        return access.may(request.user, "delete", obj, self._ui("delete"))
 
     # --- forms --------------------------------------------------------------------------------
     def get_readonly_fields(self, request, obj=None):

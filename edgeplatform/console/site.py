@@ -158,8 +158,7 @@ class ConsoleSite(admin.AdminSite):
         counts.sort(key=lambda item: item["order"])
         actions = []
         for model, model_admin in self._registry.items():
-            wanted = getattr(model_admin, "ui_create", ())
-            if wanted and access.has_ui(request.user, *wanted) and model_admin.has_add_permission(request):
+            if getattr(model_admin, "quick_action", False) and model_admin.has_add_permission(request):
                 actions.append({"label": f"New {model._meta.verbose_name}", "id": model._meta.model_name,
                                 "url": reverse(f"{self.name}:{model._meta.app_label}_{model._meta.model_name}_add"),
                                 "order": getattr(model_admin, "dashboard_order", 100)})

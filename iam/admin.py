@@ -582,8 +582,14 @@ def _may_read_audit(request) -> bool:
     return can_read_all(request.user)
 
 
-def audit_view(request):
-    """The audit log, newest first, filtered by user, resource, verb, result and time; export links."""
+def audit_view(request, title: str = "Audit log"):
+    """The audit log, newest first (as the API lists it), filtered by user, resource, verb, result and time,
+    a page of ``AUDIT_PAGE`` at a time, each mutation with its (redacted) before/after; export links.
+
+    What rows a user sees is the API's rule: everything for audit readers, their own events for anyone else.
+    """
+    from django.core.paginator import Paginator
+
     from iam.audit.query import filter_events, visible_events
 
     params = {k: request.GET.get(k, "").strip() for k in AUDIT_FILTERS}
@@ -594,14 +600,30 @@ def audit_view(request):
         errors = [f"{c['field']}: {c['message']}" for c in (error.details or {}).get("causes") or []] \
             or [error.message]
         qs = visible_events(request.user).none()
-    events = list(qs.order_by("-sequence")[:AUDIT_PAGE])
+    page = Paginator(qs.order_by("-id"), AUDIT_PAGE).get_page(request.GET.get("page"))
+    events = [(event, _diff_text(event)) for event in page.object_list]
     query = urlencode({k: v for k, v in params.items() if v})
     api = "/oapis/iam.theriseunion.io/v1alpha1/auditevents"
-    context = {**console.each_context(request), "title": "Audit log", "events": events, "params": params,
-               "errors": errors, "limit": AUDIT_PAGE,
+    context = {**console.each_context(request), "title": title, "events": events, "params": params,
+               "errors": errors, "page": page, "query": query,
                "csv_url": f"{api}?{query}&format=csv" if query else f"{api}?format=csv",
                "jsonl_url": f"{api}?{query}&format=jsonl" if query else f"{api}?format=jsonl"}
     return TemplateResponse(request, "console/audit.html", context)
+
+
+def my_activity_view(request):
+    """Every user's own audit trail (the API's ``auditevents`` answers them the same rows)."""
+    return audit_view(request, title="My activity")
+
+
+def _diff_text(event) -> str:
+    """A mutation's before and after as YAML (already redacted when recorded); empty for other events."""
+    if event.before is None and event.after is None:
+        return ""
+    import yaml
+
+    return yaml.safe_dump({"before": event.before, "after": event.after}, sort_keys=False,
+                          default_flow_style=False)
 
 
 def _everyone(request) -> bool:
@@ -612,6 +634,8 @@ console.register_page(ConsolePage("my_permissions", "My permissions", "my-permis
                                   _everyone, section="Account", in_menu=False))
 console.register_page(ConsolePage("tokens", "API tokens", "tokens/", tokens_view, _everyone, section="Account",
                                   in_menu=False))
+console.register_page(ConsolePage("my_activity", "My activity", "my-activity/", my_activity_view, _everyone,
+                                  section="Account", in_menu=False))
 console.register_page(ConsolePage("audit", "Audit log", "audit/", audit_view, _may_read_audit,
                                   section="Administration",
                                   resource=("iam.theriseunion.io", "auditevents", "AuditEvent")))

@@ -685,12 +685,36 @@ def test_audit_log_page_filters_and_links_exports(admin_client):
     w1 = Workspace.objects.get(name="w1")
     admin_client.post(f"{PAGES['workspaces']}{w1.pk}/change/", {"display_name": "Audited"})
     page = admin_client.get(f"{C}/audit/?user=root&verb=update").content.decode()
-    assert re.search(r"<td>root</td><td>update</td>\s*<td>workspaces/w1</td>", page)
+    assert re.search(r"<td>root</td><td>update</td>\s*<td>workspaces/w1<details", page)
+    assert "displayName: Audited" in page  # the change's before/after, inline
     assert 'href="/oapis/iam.theriseunion.io/v1alpha1/auditevents?user=root&amp;verb=update&amp;format=csv"' in page
     bad = admin_client.get(f"{C}/audit/?since=yesterday").content.decode()
     assert "since:" in bad and 'value="yesterday"' in bad
     nothing = admin_client.get(f"{C}/audit/?user=nobody").content.decode()
     assert "No events match" in nothing
+
+
+def test_every_user_reads_their_own_activity_a_page_at_a_time(fleet, monkeypatch):
+    """GIVEN a workspace viewer who has made requests, and another user's events WHEN they open My activity
+    THEN they see their own events only, newest first, paged, linked from every page."""
+    import iam.admin
+    from iam.audit.models import AuditEvent
+
+    monkeypatch.setattr(iam.admin, "AUDIT_PAGE", 2)
+    client = console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")
+    for _ in range(3):
+        client.get(f"{C}/audit/")  # refused: three denied events of their own
+    assert f'href="{C}/my-activity/"' in client.get(f"{C}/").content.decode()
+    first = client.get(f"{C}/my-activity/").content.decode()
+    actors = re.findall(r'<tr class="audit-event" id="event-(\d+)"><td>\d+</td><td>[^<]*</td><td>([^<]+)</td>', first)
+    assert [actor for _, actor in actors] == ["wv", "wv"]
+    ids = [int(i) for i, _ in actors]
+    assert ids == sorted(ids, reverse=True) and ids[0] == AuditEvent.objects.filter(actor="wv").latest("id").id
+    assert 'id="audit-older"' in first and "page 1 of 2" in first
+    second = client.get(f"{C}/my-activity/?page=2").content.decode()
+    assert "page 2 of 2" in second and 'id="audit-newer"' in second
+    assert AuditEvent.objects.exclude(actor="wv").exists()
+    assert "<td>root</td>" not in first + second
 
 
 def test_audit_and_lockout_pages_are_not_for_workspace_viewers(fleet):

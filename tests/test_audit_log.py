@@ -245,21 +245,18 @@ def test_failed_logins_lockout_and_unlock_are_recorded(platform):
     assert (unlock.verb, unlock.actor, unlock.name) == ("unlock", "admin", "ann")
 
 
-def test_a_session_login_is_recorded(platform):
+def test_a_console_login_and_logout_are_recorded(platform):
+    """GIVEN a user WHEN they sign in through the console's form and sign out THEN each is one event."""
     platform.user("sam")
-    from django.contrib.auth import login
-    from django.test import RequestFactory
-
-    from iam.models import User
-
-    request = RequestFactory().post("/console/login/", HTTP_USER_AGENT="Firefox")
-    from django.contrib.sessions.backends.db import SessionStore
-
-    request.session = SessionStore()
+    browser = Client(HTTP_USER_AGENT="Firefox")
     start = mark()
-    login(request, User.objects.get(name="sam"), backend="django.contrib.auth.backends.ModelBackend")
-    [event] = since(start)
-    assert (event.verb, event.actor, event.result, event.user_agent) == ("login", "sam", "allowed", "Firefox")
+    response = browser.post("/console/login/", {"username": "sam", "password": PASSWORD, "next": "/console/"})
+    assert response.status_code == 302, response.content.decode()[-500:]
+    assert browser.post("/console/logout/").status_code in (200, 302)
+    events = since(start)
+    assert [(e.verb, e.actor, e.result, e.user_agent) for e in events] == [
+        ("login", "sam", "allowed", "Firefox"), ("logout", "sam", "allowed", "Firefox")]
+    assert events[0].source_ip == "127.0.0.1"
 
 
 # --- background work -----------------------------------------------------------------------------------------

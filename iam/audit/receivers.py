@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import pre_save
 
 from iam.audit import context as audit_context
@@ -48,6 +48,12 @@ def on_write_denied(sender, *, converter, user, verb, path, name, error, **kwarg
 def on_logged_in(sender, request, user, **kwargs):
     """A session (or token endpoint) login succeeded."""
     record("login", **USERS, name=user.get_username(), actor=user.get_username(), request=request)
+
+
+def on_logged_out(sender, request, user, **kwargs):
+    """A session ended at the user's request (``user`` is None when the session had already expired)."""
+    if user is not None:
+        record("logout", **USERS, name=user.get_username(), actor=user.get_username(), request=request)
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs):
@@ -103,6 +109,7 @@ def connect() -> None:
         pre_save.connect(remember_stored_secrets, sender=label, dispatch_uid=f"audit-secrets-{label}")
     user_logged_in.connect(on_logged_in, dispatch_uid="audit-login")
     user_login_failed.connect(on_login_failed, dispatch_uid="audit-login-failed")
+    user_logged_out.connect(on_logged_out, dispatch_uid="audit-logout")
     task_prerun.connect(on_task_prerun, dispatch_uid="audit-task-prerun", weak=False)
     task_postrun.connect(on_task_postrun, dispatch_uid="audit-task-postrun", weak=False)
     try:

@@ -131,3 +131,12 @@ def test_admin_creates_a_workspace_binds_a_user_who_then_sees_only_it(live_serve
     assert response.status == 403
     shot(page, "09-dana-users-forbidden")
 
+    # AND her own trail — the refused visit just now among it — is hers to read, no one else's
+    page.goto(f"{base}/console/")
+    page.click("#user-link-my_activity")
+    page.wait_for_url(f"{base}/console/my-activity/")
+    actors = set(page.locator("tr.audit-event td:nth-child(3)").all_inner_texts())
+    assert actors == {"dana"}
+    assert page.locator("tr.audit-event", has_text="denied").count() >= 1
+    shot(page, "10-dana-my-activity")
+

@@ -431,3 +431,39 @@ def test_every_kind_comes_in_from_kubectl_and_goes_with_it(kube, host, site, com
     assert converter.lookup(name) is None
     verbs = [e.verb for e in AuditEvent.objects.filter(actor="system:kubewatch", kind=kind, name=name).order_by("id")]
     assert verbs == ["create", "update", "delete"]
+
+
+def test_a_resource_deleted_while_kubewatch_was_away_takes_its_row_with_it(kube, host, site, committed):
+    """GIVEN two workspaces seen by a watcher that then stops, and a row made while sync was off
+    WHEN kubectl deletes one resource meanwhile and the watcher starts again
+    THEN that row is deleted (one event of the sync), the other stays, the unsynced row gets its resource."""
+    with committed():
+        site.workspace("kept", "edge")
+        site.workspace("gone", "edge")
+    watcher(host).run_once()  # sees both, remembers them
+    gateway.ensure_absent(host, "scope.theriseunion.io/v1alpha1", "Workspace", "gone")
+    site.workspace("unsynced", "edge")  # not committed: as if sync had been off
+    restarted = watcher(host)
+    with committed():
+        restarted.run_once()
+    assert set(Workspace.objects.values_list("name", flat=True)) == {"kept", "unsynced"}
+    assert cr(kube, "unsynced") is not None and cr(kube, "gone") is None
+    assert [e.verb for e in kubectl_events("gone")] == ["delete"]
+
+
+def test_what_kubewatch_remembers_of_another_host_cluster_deletes_nothing(kube_clusters, site, committed, eager_celery):
+    """GIVEN a watcher that saw a workspace on one host cluster WHEN it starts against a new, empty host cluster
+    THEN the row stays and its resource is written there."""
+    first, second = kube_clusters(2)
+    for emulated in (first, second):
+        gateway.forget_clients()
+        with override_settings(EDGE_KUBECONFIG=str(emulated.kubeconfig_path), **FAST):
+            client = gateway.host_client()
+            crds.install(client)
+            if emulated is first:
+                with committed():
+                    site.workspace("line", "edge")
+            watcher(client).run_once()
+    gateway.forget_clients()
+    assert Workspace.objects.filter(name="line").exists()
+    assert second.object("workspaces", "line", group="scope.theriseunion.io") is not None

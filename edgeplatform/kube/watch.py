@@ -16,14 +16,17 @@ What is brought in and what is ignored:
   re-applies it with a fresh hash, which the watcher sees and ignores. No ping-pong.
 
 A custom resource the converter refuses is logged and recorded as an audit event with result ``error``; the
-watcher carries on. On the first list (start-up), rows that have no custom resource are applied (the database
-is the source of truth), and custom resources the platform wrote for rows deleted since are removed.
+watcher carries on. On the first list (start-up), custom resources the platform wrote for rows deleted since
+are removed, and rows that have no custom resource are either deleted — when the watcher saw their resource
+before it stopped (``edgeplatform.models.WatchedKind``, kept per host cluster): it was deleted while the
+watcher was away — or applied (sync was off, or a task was lost: the database is the source of truth).
 """
 from __future__ import annotations
 
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections
@@ -54,6 +57,9 @@ class KindState:
     failures: int = 0
     #: (name, content hash) of custom resources the converter refused, so a relist does not log them again
     refused: set[tuple[str, str]] = field(default_factory=set)
+    #: ``known`` changed since it was last saved (``WatchedKind``), and when that was
+    dirty: bool = False
+    saved_at: float = 0.0
 
 
 @dataclass
@@ -73,11 +79,15 @@ class Watcher:
     """List-watch of the CRD kinds. ``run_once()`` (or ``step(kind)``) does one round without threads, for
     tests; ``run(stop)`` loops with one thread per kind, reconnecting with backoff."""
 
+    #: seconds between saves of what the watcher has seen (at most; and after every relist)
+    remember_every = 5.0
+
     def __init__(self, client: KubeClient, converters: list[Converter] | None = None,
                  timeout_seconds: float = 300, backoff: float = 0.5, backoff_max: float = 30.0):
         from .crds import crd_kinds
 
         self.client = client
+        self._host: str | None = None
         self.kinds = {c.kind: KindState(c) for c in (converters if converters is not None else crd_kinds())}
         self.timeout_seconds = timeout_seconds
         self.backoff = backoff
@@ -104,6 +114,8 @@ class Watcher:
                                       resource_version=state.resource_version,
                                       timeout_seconds=self.timeout_seconds):
                 self.handle(state, event)
+                self.remember(state)
+            self.remember(state, now=True)
             state.failures = 0
         except KubeError as error:
             if error.status == 410:
@@ -132,11 +144,49 @@ class Watcher:
             if name not in seen:
                 self._deleted(state, name, uid)
         if first:
-            self._apply_missing(state, seen)
+            self._apply_missing(state, seen, self.remembered(state))
         state.known = seen
         state.resource_version = items.resource_version
         state.listed = True
+        state.dirty = True
+        self.remember(state, now=True)
         self.stats.relists += 1
+
+    # --- what the watcher saw, across restarts ---------------------------------------------------------------
+
+    def host(self) -> str:
+        """The host cluster's identity: the uid of its ``kube-system`` namespace (``default`` where it has none)."""
+        if self._host is None:
+            from .operations import get
+
+            for name in ("kube-system", "default"):
+                found = get(self.client, "v1", "Namespace", name)
+                if found is not None:
+                    self._host = found["metadata"].get("uid") or ""
+                    break
+            else:
+                self._host = ""
+        return self._host
+
+    def remembered(self, state: KindState) -> dict[str, str]:
+        """The resources of this kind the watcher saw on this host cluster before it last stopped."""
+        from edgeplatform.models import WatchedKind
+
+        converter = state.converter
+        row = WatchedKind.objects.filter(group=converter.group, kind=converter.kind).first()
+        return dict(row.known) if row is not None and row.host and row.host == self.host() else {}
+
+    def remember(self, state: KindState, now: bool = False) -> None:
+        """Save what the watcher has seen of a kind, when it changed (at most every ``remember_every`` seconds
+        unless ``now``)."""
+        from edgeplatform.models import WatchedKind
+
+        if not state.dirty or (not now and time.monotonic() - state.saved_at < self.remember_every):
+            return
+        converter = state.converter
+        WatchedKind.objects.update_or_create(group=converter.group, kind=converter.kind,
+                                             defaults={"host": self.host(), "known": state.known})
+        state.dirty, state.saved_at = False, time.monotonic()
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -154,9 +204,13 @@ class Watcher:
             uid = state.known.get(name)
             self._deleted(state, name, (metadata.get("annotations") or {}).get(UID_ANNOTATION, uid or ""))
             state.known.pop(name, None)
+            state.dirty = True
         elif kind in ("ADDED", "MODIFIED"):
             self._bring_in(state, obj)
-            state.known[name] = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
+            uid = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
+            if state.known.get(name) != uid:
+                state.known[name] = uid
+                state.dirty = True
         if metadata.get("resourceVersion"):
             state.resource_version = metadata["resourceVersion"]
 
@@ -205,10 +259,15 @@ class Watcher:
                 return
         self.stats.deleted += 1
 
-    def _apply_missing(self, state: KindState, present: dict) -> None:
-        """Start-up: rows without a custom resource get one (sync was off, or a task was lost)."""
+    def _apply_missing(self, state: KindState, present: dict, remembered: dict[str, str]) -> None:
+        """Start-up: a row without a custom resource is deleted when the watcher saw that resource before it
+        stopped (deleted with kubectl or GitOps while it was away), else it gets one (sync was off, or a task
+        was lost)."""
         converter = state.converter
-        for row in converter.model.objects.exclude(name__in=list(present)).iterator():
+        for row in list(converter.model.objects.exclude(name__in=list(present))):
+            if row.name in remembered and remembered[row.name] in ("", str(row.uid)):  # not a newer incarnation
+                self._deleted(state, row.name, remembered[row.name])
+                continue
             try:
                 apply_object(self.client, converter, row, current=None)
             except KubeError as error:  # one object the cluster refuses must not stop the kind being watched

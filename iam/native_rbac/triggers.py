@@ -70,8 +70,8 @@ def _remember_path(sender, instance, **kwargs):
         if instance.pk else None
 
 
-for _model in (IAMRoleBinding, Namespace, Node):
-    pre_save.connect(_remember_path, sender=_model, dispatch_uid=f"rbac-old-path-{_model.__name__}")
+# scope objects remember their stored path themselves (``ScopeObject._stored_path``); bindings do not
+pre_save.connect(_remember_path, sender=IAMRoleBinding, dispatch_uid="rbac-old-path-IAMRoleBinding")
 
 
 @receiver(post_save, sender=IAMRoleBinding)
@@ -103,7 +103,7 @@ def _template_changed(sender, instance, **kwargs):
 def _scope_member_saved(sender, instance, created, **kwargs):
     # a namespace (node) added or moved to another workspace (node group) changes the fan-out; a status update
     # (same path) does not
-    if created or getattr(instance, "_rbac_old_path", instance.scope_path) != instance.scope_path:
+    if created or getattr(instance, "_stored_path", instance.scope_path) != instance.scope_path:
         schedule(clusters=[scopes.cluster_of(instance.scope_path)])
 
 

@@ -10,7 +10,9 @@ import base64
 import json
 
 from django.db.models import Q
+from django.http import JsonResponse
 from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -21,6 +23,7 @@ from edgeplatform.resources import labels as selectors
 from edgeplatform.resources import scopes, services
 from edgeplatform.resources.converters import Converter
 from edgeplatform.resources.errors import StatusError, cause, not_found, status_object
+from edgeplatform.resources.parsers import PATCH_TYPES
 
 LIST_PARAMS = [
     OpenApiParameter("labelSelector", str, description="Kubernetes label selector, e.g. `a=b,c in (x,y),!d`"),
@@ -34,12 +37,19 @@ def _encode_token(name: str, pk: int) -> str:
 
 
 def _decode_token(token: str) -> tuple[str, int]:
+    """The (name, pk) a continue token carries; 400 for anything this server did not issue."""
     try:
         name, pk = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(name), int(pk)
-    except (ValueError, TypeError) as exc:
-        raise StatusError(400, "the continue token is not valid", "BadRequest",
-                          causes=[cause("continue", "not a token this server issued")]) from exc
+    except (ValueError, TypeError) as exc:  # bad base64, bad JSON, not a pair
+        raise _bad_token() from exc
+    if not isinstance(name, str) or isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2 ** 63:
+        raise _bad_token()
+    return name, pk
+
+
+def _bad_token() -> StatusError:
+    return StatusError(400, "the continue token is not valid", "BadRequest",
+                       causes=[cause("continue", "not a token this server issued")])
 
 
 class ManifestViewSet(viewsets.ViewSet):
@@ -116,10 +126,7 @@ class ManifestViewSet(viewsets.ViewSet):
         raw = request.query_params.get("limit")
         if raw in (None, ""):
             return settings.EDGE_API_PAGE_SIZE
-        try:
-            value = int(raw)
-        except ValueError:
-            value = -1
+        value = int(raw) if raw.isdigit() and len(raw) <= 18 else -1
         if value < 1:
             raise StatusError(400, "limit must be a positive integer", "BadRequest",
                               causes=[cause("limit", "must be a positive integer")])
@@ -131,7 +138,11 @@ class ManifestViewSet(viewsets.ViewSet):
 
     def create(self, request, **kwargs):
         """Create from a manifest; 201 with the stored manifest."""
-        obj = services.save_manifest(self.converter, request.data, user=request.user, context=self.write_context())
+        return self._create(request.data)
+
+    def _create(self, manifest, url_name: str | None = None):
+        obj = services.save_manifest(self.converter, manifest, user=self.request.user, url_name=url_name,
+                                     context=self.write_context())
         return Response(self.manifest(obj), status=201)
 
     def update(self, request, **kwargs):
@@ -142,13 +153,21 @@ class ManifestViewSet(viewsets.ViewSet):
         return Response(self.manifest(saved))
 
     def partial_update(self, request, **kwargs):
-        """Apply a JSON merge patch to the current manifest."""
-        if request.content_type.startswith("application/json-patch+json"):
-            raise StatusError(415, "JSON Patch is not supported; send a merge patch", "UnsupportedMediaType")
+        """Patch the current manifest: a merge patch, a strategic-merge patch (for our kinds, maps merge and lists
+        replace, so it is the same) or an apply patch (the same merge; it creates the object when it is missing,
+        as server-side apply does)."""
+        media_type = request.content_type.split(";")[0].strip()
+        patch_type = PATCH_TYPES.get(media_type)
+        if patch_type is None:
+            raise StatusError(415, f'the patch type "{media_type or "(none)"}" is not supported; send '
+                                   f"{', '.join(PATCH_TYPES)}", "UnsupportedMediaType")
+        if patch_type == "apply" and not self.scoped_queryset("get").filter(name=kwargs["name"]).exists():
+            return self._create(request.data, url_name=kwargs["name"])
         obj = self.get_object("get")
         current = self.manifest(obj)
         current["metadata"].pop("resourceVersion", None)
-        patched = services.merge_patch(current, request.data)
+        patched = services.merge_patch(current, _without_directives(request.data) if patch_type == "strategic"
+                                       else request.data)
         saved = services.save_manifest(self.converter, patched, user=request.user, instance=obj,
                                        url_name=kwargs["name"], context=self.write_context())
         return Response(self.manifest(saved))
@@ -160,6 +179,14 @@ class ManifestViewSet(viewsets.ViewSet):
         return Response(status_object(200, "", "", {"name": obj.name, "group": self.converter.group,
                                                      "kind": self.converter.plural, "uid": str(obj.uid)},
                                       success=True))
+
+
+def _without_directives(patch):
+    """A strategic-merge patch without its ``$``-directives (``$patch``, ``$retainKeys``, ``$setElementOrder/…``),
+    which mean nothing for kinds without patch-merge keys; what is left applies as a merge patch."""
+    if isinstance(patch, dict):
+        return {k: _without_directives(v) for k, v in patch.items() if not k.startswith("$")}
+    return patch
 
 
 def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet):
@@ -197,9 +224,8 @@ def manifest_urls(converter: Converter, viewset=None) -> list:
     ]
 
 
+@csrf_exempt
 def unknown_resource(request, path: str = ""):
     """Any other ``/oapis/…`` URL: a 404 Status, as kube-apiserver answers a kind it does not serve."""
-    from django.http import JsonResponse
-
     return JsonResponse(status_object(404, "NotFound", f'the server could not find the requested resource '
                                                        f'"/oapis/{path}"'), status=404)

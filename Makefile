@@ -35,6 +35,7 @@ migrate: $(STAMP)
 ## Start web server, Celery worker and beat on embedded defaults (SQLite, filesystem broker).
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 	$(PY) -m honcho -f deploy/Procfile start
 

@@ -61,7 +61,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # API errors in the API's shape (Status / RFC 6749), bodies over EDGE_API_MAX_BODY refused before reading
+    "edgeplatform.resources.http_errors.APIErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # the console's stylesheets and scripts, served by the platform itself (no web server in front needed)
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,6 +145,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# WhiteNoise serves STATIC_ROOT (`manage.py collectstatic`, run by `make run`) and, for a checkout that has not
+# collected them, the apps' own static folders.
+WHITENOISE_USE_FINDERS = True
+CSRF_FAILURE_VIEW = "edgeplatform.resources.http_errors.csrf_failure"
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
 
@@ -158,9 +167,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "edgeplatform.resources.parsers.JSONParser",
         "edgeplatform.resources.parsers.MergePatchParser",
+        "edgeplatform.resources.parsers.StrategicMergePatchParser",
+        "edgeplatform.resources.parsers.ApplyPatchParser",
         "edgeplatform.resources.parsers.YAMLParser",
+        "edgeplatform.resources.parsers.XYAMLParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -289,3 +301,9 @@ EDGE_HELM_HOME = env.str("EDGE_HELM_HOME", default=str(VAR_DIR / "helm"))
 EDGE_HELM_ISOLATED = env.bool("EDGE_HELM_ISOLATED", default=True)
 EDGE_HELM_TIMEOUT = env.int("EDGE_HELM_TIMEOUT", default=300)  # seconds per install/upgrade/rollback/uninstall
 EDGE_HELM_REPOSITORY_TIMEOUT = env.float("EDGE_HELM_REPOSITORY_TIMEOUT", default=30.0)  # seconds per HTTP request
+
+# Request bodies (edgeplatform/resources/documents.py): at most this many bytes (kube-apiserver's limit is 3 MiB),
+# nested at most this deep; a larger body is refused with 413 before it is read.
+EDGE_API_MAX_BODY = env.int("EDGE_API_MAX_BODY", default=3 * 1024 * 1024)
+EDGE_API_MAX_DEPTH = env.int("EDGE_API_MAX_DEPTH", default=100)
+DATA_UPLOAD_MAX_MEMORY_SIZE = EDGE_API_MAX_BODY

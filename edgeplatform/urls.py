@@ -31,3 +31,9 @@ urlpatterns = [
 ]
 if settings.OIDC_ENABLED:  # OpenID Connect login: /oidc/authenticate/, /oidc/callback/, /oidc/logout/
     urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
+
+# errors outside the views: the API's shapes under /oapis/ and /oauth/, Django's pages elsewhere
+handler400 = "edgeplatform.resources.http_errors.bad_request"
+handler403 = "edgeplatform.resources.http_errors.permission_denied"
+handler404 = "edgeplatform.resources.http_errors.page_not_found"
+handler500 = "edgeplatform.resources.http_errors.server_error"

@@ -1,4 +1,6 @@
 """The REST surface: manifests, label selectors, paging, Status errors, optimistic concurrency."""
+import json
+
 import pytest
 
 from tests.support import binding_manifest
@@ -227,3 +229,31 @@ def test_an_error_in_a_list_item_names_it_by_index(admin):
     response = admin.post(BINDINGS, body)
     assert response.status_code == 422
     assert response.json()["details"]["causes"][0]["field"] == "spec.subjects[1].kind"
+
+
+def test_kubectl_patch_types_apply_to_our_kinds(admin):
+    """kubectl's default strategic-merge patch merges maps and replaces lists (its directives mean nothing for
+    kinds without patch-merge keys); ``kubectl apply --server-side`` creates the object, then patches it."""
+    admin.post(CLUSTERS, cluster("edge-sm", region="bj"))
+    response = admin.client.patch(f"{CLUSTERS}/edge-sm", data=json.dumps(
+        {"metadata": {"labels": {"zone": "a"}}, "spec": {"provider": "aliyun", "$retainKeys": ["provider"]}}),
+        content_type="application/strategic-merge-patch+json", **admin.headers)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["metadata"]["labels"] == {"region": "bj", "zone": "a"}
+    assert body["spec"] == {"type": "physical", "provider": "aliyun"}
+
+    applied = ("apiVersion: scope.theriseunion.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: edge-ssa\n"
+               "spec:\n  type: virtual\n")
+    created = admin.client.patch(f"{CLUSTERS}/edge-ssa?fieldManager=kubectl", data=applied,
+                                 content_type="application/apply-patch+yaml", **admin.headers)
+    assert created.status_code == 201, created.content
+    changed = admin.client.patch(f"{CLUSTERS}/edge-ssa?fieldManager=kubectl", data=applied + "  provider: aws\n",
+                                 content_type="application/apply-patch+yaml", **admin.headers)
+    assert changed.status_code == 200
+    assert changed.json()["spec"] == {"type": "virtual", "provider": "aws"}
+    assert changed.json()["metadata"]["uid"] == created.json()["metadata"]["uid"]
+    mismatched = admin.client.patch(f"{CLUSTERS}/edge-other", data=applied,
+                                    content_type="application/apply-patch+yaml", **admin.headers)
+    assert mismatched.status_code == 422
+    assert [c["field"] for c in mismatched.json()["details"]["causes"]] == ["metadata.name"]

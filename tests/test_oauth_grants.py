@@ -263,3 +263,108 @@ def test_deleting_an_api_client_records_the_revocation_of_its_tokens(site):
                                                               ("delete", "apiclients", "ci-bot")]
     assert events[0].message == "2 tokens revoked (2 access, 0 refresh): API client ci-bot deleted"
     assert not AccessToken.objects.filter(user__name="ci-bot", revoked=None).exists()
+
+
+# --- malformed requests: RFC 6749 §5.2 error objects, never a 5xx ----------------------------------------------
+NOT_AN_OBJECT = "the request body must be a form or a JSON object"
+
+
+def post_json(url, text, **headers):
+    return Client().post(url, text, content_type="application/json", **headers)
+
+
+def assert_oauth_error(response, status, error, description):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    assert response.json() == {"error": error, "error_description": description}
+
+
+@pytest.mark.parametrize("url, text, description", [
+    ("/oauth/token", "[null,null]", NOT_AN_OBJECT),
+    ("/oauth/token", '"password"', NOT_AN_OBJECT),
+    ("/oauth/token", "null", NOT_AN_OBJECT),
+    ("/oauth/token", '{"grant_type": ["password"]}', "grant_type must be a string"),
+    ("/oauth/token", '{"grant_type": "refresh_token", "refresh_token": 123}', "refresh_token must be a string"),
+    ("/oauth/token", '{"grant_type": "password", "username": {"a": 1}, "password": "x"}',
+     "username must be a string"),
+    ("/oauth/token", '{"grant_type": "password", "username": "ann", "password": false}',
+     "password must be a string"),
+    ("/oauth/token", '{"grant_type": "client_credentials", "client_id": 1, "client_secret": "s"}',
+     "client_id must be a string"),
+    ("/oauth/token", '{"grant_type": "password", "username": "ann\\u0000", "password": "x"}',
+     "the request body could not be decoded: NUL characters are not allowed"),
+    ("/oauth/token", '{"grant_type": "password", "username": "ann\\n", "password": "x"}',
+     "username holds characters RFC 6749 does not allow"),
+    ("/oauth/token", '{"grant_type": "refresh_token", "refresh_token": "edgr_\\u00e9"}',
+     "refresh_token holds characters RFC 6749 does not allow"),
+    ("/oauth/token", "{}", "grant_type is required; use one of password, client_credentials, refresh_token"),
+    ("/oauth/token", '{"grant_type": null}',
+     "grant_type is required; use one of password, client_credentials, refresh_token"),
+    ("/oauth/revoke", "[null,null]", NOT_AN_OBJECT),
+    ("/oauth/revoke", '{"token": ["x"]}', "token must be a string"),
+    ("/oauth/revoke", '{"token": 7}', "token must be a string"),
+    ("/oauth/revoke", '{"token": "edge_\\t"}', "token holds characters RFC 6749 does not allow"),
+    ("/oauth/revoke", "{}", "token is required"),
+])
+def test_a_json_body_of_the_wrong_shape_is_an_invalid_request(platform, url, text, description):
+    """GIVEN a JSON body that is not an object of strings WHEN it is posted THEN the answer is a 400
+    invalid_request naming the parameter, not a server error."""
+    platform.user("ann")
+
+    assert_oauth_error(post_json(url, text), 400, "invalid_request", description)
+
+
+@pytest.mark.parametrize("url, form, description", [
+    ("/oauth/token", "grant_type=password&grant_type=refresh_token", "grant_type must not be given more than once"),
+    ("/oauth/token", "grant_type=password&username=ann%00&password=x",
+     "username holds characters RFC 6749 does not allow"),
+    ("/oauth/revoke", "token=a&token=b", "token must not be given more than once"),
+])
+def test_a_form_parameter_repeated_or_with_forbidden_characters_is_an_invalid_request(platform, url, form,
+                                                                                        description):
+    platform.user("ann")
+    response = Client().post(url, form, content_type="application/x-www-form-urlencoded")
+
+    assert_oauth_error(response, 400, "invalid_request", description)
+
+
+def test_a_body_that_does_not_decode_or_of_another_media_type_is_an_oauth_error(platform):
+    broken = post_json("/oauth/token", '{"grant_type": ')
+    assert broken.status_code == 400 and broken.json()["error"] == "invalid_request"
+    assert broken.json()["error_description"].startswith("the request body could not be decoded: invalid JSON")
+
+    text = Client().post("/oauth/token", "grant_type=password", content_type="text/plain")
+    assert_oauth_error(text, 415, "invalid_request", "Unsupported media type 'text/plain' in request.")
+
+    wrong_method = Client().get("/oauth/token", HTTP_ACCEPT="text/html")
+    assert_oauth_error(wrong_method, 405, "invalid_request", "Method 'GET' not allowed.")
+    assert "POST" in wrong_method["Allow"]
+
+
+@pytest.mark.parametrize("header", ["Basic ÿÿÿÿ", "Basic not-base64!", "Basic " + base64.b64encode(b"\xff:x").decode()])
+def test_basic_credentials_that_do_not_decode_are_an_invalid_client(platform, header):
+    response = Client().post("/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=header)
+
+    assert_oauth_error(response, 401, "invalid_client",
+                       "the Basic credentials are not base64 of client_id:client_secret")
+    assert response["WWW-Authenticate"].startswith("Basic")
+
+
+def test_json_bodies_of_strings_still_grant_refresh_and_revoke(platform):
+    """GIVEN the same grants as JSON objects THEN they work as the form ones do."""
+    import json
+
+    platform.user("ann")
+    first = post_json("/oauth/token", json.dumps({"grant_type": "password", "username": "ann",
+                                                  "password": PASSWORD}))
+    assert first.status_code == 200, first.content
+    second = post_json("/oauth/token", json.dumps({"grant_type": "refresh_token",
+                                                   "refresh_token": first.json()["refresh_token"]}))
+    assert second.status_code == 200, second.content
+    access = second.json()["access_token"]
+    assert Client().get(f"{USERS}/ann", **bearer(access)).status_code == 200
+
+    assert post_json("/oauth/revoke", json.dumps({"token": access})).status_code == 200
+
+    assert Client().get(f"{USERS}/ann", **bearer(access)).status_code == 401

@@ -5,6 +5,8 @@ import yaml
 from django import forms
 from django.urls import reverse
 
+from edgeplatform.resources import documents
+
 __all__ = ["NameListField", "ScopePickerWidget", "YamlListField"]
 
 
@@ -50,9 +52,9 @@ class YamlListField(forms.CharField):
         if not text.strip():
             return []
         try:
-            parsed = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise forms.ValidationError(f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+            parsed = documents.load_yaml(text)
+        except documents.DocumentError as exc:
+            raise forms.ValidationError(exc.problem) from exc
         if not isinstance(parsed, list):
             raise forms.ValidationError("must be a YAML list")
         return parsed

@@ -13,7 +13,7 @@ import yaml
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 
-from edgeplatform.resources import services
+from edgeplatform.resources import documents, services
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError
 
@@ -124,11 +124,11 @@ class YamlForm(forms.Form):
         """Parse the YAML into a mapping (a syntax error names the line)."""
         text = self.cleaned_data["manifest"]
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise forms.ValidationError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+            value = documents.load_yaml(text)
+        except documents.DocumentError as exc:
+            cause = exc.details["causes"][0]["field"]
+            where = f" at {cause}" if cause != "body" else ""
+            raise forms.ValidationError(f"{exc.problem}{where}") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("the manifest must be a YAML mapping (apiVersion, kind, metadata, spec)")
         return value

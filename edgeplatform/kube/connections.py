@@ -26,6 +26,7 @@ from kubernetes.client import Configuration
 from kubernetes.config.config_exception import ConfigException
 
 from edgeplatform import crypto
+from edgeplatform.resources import documents
 
 from .client import KubeClient
 from .errors import KubeconfigRefused, KubeNotConfigured
@@ -238,13 +239,13 @@ def _parse_kubeconfig(value) -> dict | None:
     if not isinstance(value, str):
         return None
     try:
-        document = yaml.safe_load(value)
-    except yaml.YAMLError:
+        document = documents.load_yaml(value)
+    except documents.DocumentError:
         document = None
     if not isinstance(document, dict):
         try:
-            document = yaml.safe_load(base64.b64decode(value, validate=True))
-        except (binascii.Error, ValueError, yaml.YAMLError):
+            document = documents.load_yaml(base64.b64decode(value, validate=True).decode("utf-8"))
+        except (binascii.Error, ValueError, documents.DocumentError):
             document = None
     return document if isinstance(document, dict) else None
 

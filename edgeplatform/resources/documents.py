@@ -17,7 +17,7 @@ from django.conf import settings
 
 from edgeplatform.resources.errors import StatusError, cause
 
-__all__ = ["DocumentError", "check", "decode_json", "decode_yaml", "field_path"]
+__all__ = ["DocumentError", "check", "decode_json", "decode_yaml", "field_path", "load_yaml"]
 
 #: a YAML document may expand its aliases to at most this many nodes, or this many times the nodes it spells out,
 #: whichever is larger (the ratio rule of Go's YAML decoder, which kube-apiserver uses)
@@ -30,6 +30,7 @@ class DocumentError(StatusError):
     """A body that cannot be accepted as a document: 400 BadRequest naming the field."""
 
     def __init__(self, message: str, field: str = "body"):
+        self.problem = message
         super().__init__(400, f"the request body could not be decoded: {message}", "BadRequest",
                          causes=[cause(field, message)])
 
@@ -220,18 +221,26 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_writ
 _BoundedLoader.add_constructor("tag:yaml.org,2002:map", _BoundedLoader.construct_yaml_map)
 
 
-def decode_yaml(stream):
-    """A YAML body (one document; JSON is YAML too), bounded as ``_BoundedLoader`` says; one object."""
-    text = _text(_read(stream))
+def load_yaml(text: str):
+    """One YAML document of any shape as plain JSON data, bounded as ``_BoundedLoader`` says (for YAML that
+    arrives inside a field or a form: a kubeconfig, Helm values, the console's YAML tab)."""
     loader = _BoundedLoader(text)
     try:
         data = loader.get_single_data()
     except RecursionError as exc:
         raise DocumentError(f"nested deeper than {settings.EDGE_API_MAX_DEPTH} levels") from exc
     except yaml.YAMLError as exc:
-        raise DocumentError(f"invalid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise DocumentError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from exc
     finally:
         loader.dispose()
+    return check(data, loader.duplicates)
+
+
+def decode_yaml(stream):
+    """A YAML body (one document; JSON is YAML too) holding one object."""
+    data = load_yaml(_text(_read(stream)))
     if not isinstance(data, dict):
         raise DocumentError("the body must be one object")
-    return check(data, loader.duplicates)
+    return data

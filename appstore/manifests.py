@@ -85,10 +85,11 @@ class ApplicationSpecSerializer(serializers.Serializer):
 class HelmConfigSerializer(serializers.Serializer):
     """A version installed from a Helm chart (provisioner ``helm``)."""
 
-    chartName = serializers.CharField()
-    chartVersion = serializers.CharField()
-    repository = serializers.CharField()
-    values = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    chartName = serializers.CharField(help_text="The chart's name.")
+    chartVersion = serializers.CharField(help_text="The chart's version.")
+    repository = serializers.CharField(help_text="The chart repository's URL.")
+    values = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                   help_text="Helm values, as a YAML string holding a mapping.")
 
     def validate_values(self, value: str) -> str:
         """Values are a YAML string, as in the reference; it must hold a mapping (or nothing)."""
@@ -104,15 +105,19 @@ class HelmConfigSerializer(serializers.Serializer):
 class ModelConfigSerializer(serializers.Serializer):
     """A version that serves an AI model (provisioner ``model``)."""
 
-    modelName = serializers.CharField()
-    modelVersion = serializers.CharField()
-    storageURI = serializers.CharField()
-    framework = serializers.CharField(required=False, allow_blank=True)
-    runtime = serializers.CharField(required=False, allow_blank=True)
-    replicas = serializers.IntegerField(required=False, min_value=0)
-    gpu = serializers.IntegerField(required=False, min_value=0)
-    cpuRequest = serializers.RegexField(QUANTITY_PATTERN, required=False)
-    memoryRequest = serializers.RegexField(QUANTITY_PATTERN, required=False)
+    modelName = serializers.CharField(help_text="The model's name.")
+    modelVersion = serializers.CharField(help_text="The model's version.")
+    storageURI = serializers.CharField(help_text="Where the model is stored (s3://…, pvc://…).")
+    framework = serializers.CharField(required=False, allow_blank=True,
+                                      help_text="The framework the model is built with (PyTorch, …).")
+    runtime = serializers.CharField(required=False, allow_blank=True,
+                                    help_text="The serving runtime (TorchServe, Triton, …).")
+    replicas = serializers.IntegerField(required=False, min_value=0, help_text="Serving replicas.")
+    gpu = serializers.IntegerField(required=False, min_value=0, help_text="GPUs per replica.")
+    cpuRequest = serializers.RegexField(QUANTITY_PATTERN, required=False,
+                                        help_text="CPU requested per replica (a quantity: 500m, 2).")
+    memoryRequest = serializers.RegexField(QUANTITY_PATTERN, required=False,
+                                           help_text="Memory requested per replica (a quantity: 2Gi).")
 
 
 class DeploymentSpecSerializer(OpenSerializer):
@@ -120,22 +125,23 @@ class DeploymentSpecSerializer(OpenSerializer):
     required; ``replicas`` and ``strategy`` (a DeploymentStrategy) are typed, anything else is kept for the
     provisioner to validate."""
 
-    replicas = serializers.IntegerField(required=False, min_value=0)
-    strategy = _free_object(required=False)
-    template = _free_object()
+    replicas = serializers.IntegerField(required=False, min_value=0, help_text="Pods wanted.")
+    strategy = _free_object(required=False, help_text="A Kubernetes DeploymentStrategy.")
+    template = _free_object(help_text="A Kubernetes PodTemplateSpec.")
 
 
 class WorkloadDeploymentSerializer(serializers.Serializer):
     """One Deployment of a workload: its name and spec."""
 
-    name = serializers.RegexField(rf"^{_SUBDOMAIN}$", max_length=253)
-    spec = DeploymentSpecSerializer()
+    name = serializers.RegexField(rf"^{_SUBDOMAIN}$", max_length=253, help_text="The Deployment's name.")
+    spec = DeploymentSpecSerializer(help_text="The Deployment's spec.")
 
 
 class WorkloadConfigSerializer(serializers.Serializer):
     """A version made of plain Deployments (provisioner ``workload``)."""
 
-    deployments = WorkloadDeploymentSerializer(many=True, required=False)
+    deployments = WorkloadDeploymentSerializer(many=True, required=False,
+                                               help_text="The Deployments of the workload (names unique).")
 
     def validate_deployments(self, value: list) -> list:
         """Deployment names are unique within a workload."""
@@ -153,11 +159,13 @@ class ApplicationVersionSpecSerializer(serializers.Serializer):
 
     CONFIGS = ("helmConfig", "modelConfig", "workloadConfig")
 
-    applicationRef = serializers.RegexField(_NAME, max_length=63)
-    version = serializers.RegexField(VERSION_PATTERN, max_length=128)
-    helmConfig = HelmConfigSerializer(required=False)
-    modelConfig = ModelConfigSerializer(required=False)
-    workloadConfig = WorkloadConfigSerializer(required=False)
+    applicationRef = serializers.RegexField(_NAME, max_length=63, help_text="The Application this is a version "
+                                                                          "of.")
+    version = serializers.RegexField(VERSION_PATTERN, max_length=128, help_text="A semantic version (1.2.3).")
+    helmConfig = HelmConfigSerializer(required=False, help_text="A Helm chart (provisioner helm).")
+    modelConfig = ModelConfigSerializer(required=False, help_text="An AI model to serve (provisioner model).")
+    workloadConfig = WorkloadConfigSerializer(required=False, help_text="Plain Deployments (provisioner "
+                                                                        "workload).")
 
     def validate(self, attrs: dict) -> dict:
         """Exactly one config; a workload has at least one deployment."""
@@ -183,11 +191,15 @@ class TopologySerializer(serializers.Serializer):
     """Where one copy of the application runs: a node group or a single node (neither: the scheduler
     decides), on a cluster (➕), with its own replica count (➕) and workload overrides."""
 
-    cluster = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63)
-    nodeGroup = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63)
-    nodeName = serializers.RegexField(_OPTIONAL_SUBDOMAIN, required=False, allow_blank=True, max_length=253)
-    replicas = serializers.IntegerField(required=False, min_value=0)
-    workloadOverride = WorkloadOverrideSerializer(required=False)
+    cluster = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63,
+                                     help_text="The cluster to run on.")
+    nodeGroup = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63,
+                                       help_text="The node group to run on (or nodeName).")
+    nodeName = serializers.RegexField(_OPTIONAL_SUBDOMAIN, required=False, allow_blank=True, max_length=253,
+                                      help_text="The one node to run on (or nodeGroup).")
+    replicas = serializers.IntegerField(required=False, min_value=0, help_text="Replicas on this topology.")
+    workloadOverride = WorkloadOverrideSerializer(required=False, help_text="Changes deep-merged over the "
+                                                                            "version's workloadConfig here.")
 
     def validate(self, attrs: dict) -> dict:
         """A node group or a node, not both."""
@@ -200,6 +212,7 @@ class ApplicationDeploymentSpecSerializer(serializers.Serializer):
     """ApplicationDeployment spec: which application, which version (``latest``, exact, or a ``^``/``~``
     range, resolved to an approved ApplicationVersion) and the topologies it runs on."""
 
-    application = serializers.RegexField(_NAME, max_length=63)
-    version = serializers.RegexField(VERSION_REQUEST_PATTERN, max_length=128)
-    topologies = TopologySerializer(many=True, required=False)
+    application = serializers.RegexField(_NAME, max_length=63, help_text="The Application to deploy.")
+    version = serializers.RegexField(VERSION_REQUEST_PATTERN, max_length=128,
+                                     help_text="latest, an exact version (1.2.3) or a range (^1.2, ~1.2.3).")
+    topologies = TopologySerializer(many=True, required=False, help_text="Where the application runs.")

@@ -49,12 +49,21 @@ class ScopeConverter(Converter):
 class ConnectionSerializer(serializers.Serializer):
     """How the platform reaches a member cluster; secret fields are encrypted and never shown."""
 
-    type = serializers.ChoiceField(choices=["direct", "proxy"], required=False)
-    kubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True)
-    kubernetesAPIServerPort = serializers.IntegerField(required=False, min_value=0, max_value=65535)
-    externalKubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True)
-    kubeconfig = serializers.CharField(required=False, allow_blank=True)
-    token = serializers.CharField(required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=["direct", "proxy"], required=False,
+                                   help_text="direct: the platform reaches the cluster's API server; proxy: the "
+                                             "cluster connects to the platform.")
+    kubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True,
+                                                  help_text="The cluster's API server URL.")
+    kubernetesAPIServerPort = serializers.IntegerField(required=False, min_value=0, max_value=65535,
+                                                       help_text="The cluster's API server port.")
+    externalKubernetesAPIEndpoint = serializers.CharField(required=False, allow_blank=True,
+                                                          help_text="The API server URL users outside reach.")
+    kubeconfig = serializers.CharField(required=False, allow_blank=True,
+                                       help_text="A kubeconfig for the cluster (credentials as data only); stored "
+                                                 "encrypted, never shown.")
+    token = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="A bearer token for the cluster's API server; stored encrypted, never "
+                                            "shown.")
 
     def validate_kubeconfig(self, value: str) -> str:
         """A kubeconfig that would run a command or read a file on the platform host is refused."""
@@ -75,23 +84,33 @@ class ConnectionSerializer(serializers.Serializer):
 class EdgeRuntimeSerializer(serializers.Serializer):
     """Which edge runtime the cluster carries."""
 
-    type = serializers.ChoiceField(choices=["none", "kubeedge", "openyurt"], default="none")
-    version = serializers.CharField(required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=["none", "kubeedge", "openyurt"], default="none",
+                                   help_text="The edge runtime installed on the cluster.")
+    version = serializers.CharField(required=False, allow_blank=True, help_text="The edge runtime's version.")
 
 
 class ClusterSpecSerializer(serializers.Serializer):
     """Cluster spec: the reference's fields plus type, distribution, version and edgeRuntime."""
 
-    provider = serializers.CharField(required=False, allow_blank=True)
-    enable = serializers.BooleanField(required=False)
-    joinFederation = serializers.BooleanField(required=False)
-    externalKubeAPIEnabled = serializers.BooleanField(required=False)
-    config = serializers.JSONField(required=False)
-    connection = ConnectionSerializer(required=False)
-    type = serializers.ChoiceField(choices=["physical", "virtual"], default="physical")
-    distribution = serializers.ChoiceField(choices=["k8s", "k3s", "k0s"], required=False)
-    version = serializers.CharField(required=False, allow_blank=True)
-    edgeRuntime = EdgeRuntimeSerializer(required=False)
+    provider = serializers.CharField(required=False, allow_blank=True,
+                                     help_text="Who provides the cluster (a cloud, a vendor).")
+    enable = serializers.BooleanField(required=False, help_text="Whether the platform manages the cluster.")
+    joinFederation = serializers.BooleanField(required=False, help_text="Whether the cluster joins the federation.")
+    externalKubeAPIEnabled = serializers.BooleanField(required=False,
+                                                      help_text="Whether the API server is exposed to users "
+                                                                "outside.")
+    config = serializers.JSONField(required=False, help_text="Helm values for what the platform installs on the "
+                                                             "cluster.")
+    connection = ConnectionSerializer(required=False, help_text="How the platform reaches the cluster.")
+    type = serializers.ChoiceField(choices=["physical", "virtual"], default="physical",
+                                   help_text="physical: imported with a kubeconfig; virtual: a vcluster the "
+                                             "platform installs on the host cluster.")
+    distribution = serializers.ChoiceField(choices=["k8s", "k3s", "k0s"], required=False,
+                                           help_text="The Kubernetes distribution of a virtual cluster.")
+    version = serializers.CharField(required=False, allow_blank=True,
+                                    help_text="The Kubernetes version of a virtual cluster.")
+    edgeRuntime = EdgeRuntimeSerializer(required=False, help_text="The edge runtime (KubeEdge, OpenYurt) the "
+                                                                  "cluster carries.")
 
 
 @register
@@ -131,45 +150,52 @@ class ClusterConverter(ScopeConverter):
 class DisplaySerializerMixin(serializers.Serializer):
     """``displayName`` and ``description``, shared by workspaces and node groups."""
 
-    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128,
+                                        help_text="The name shown in the console.")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024,
+                                        help_text="What it is for.")
 
 
 class WorkspaceTemplateSerializer(serializers.Serializer):
     """What every namespace of a workspace starts with."""
 
-    namespaces = serializers.ListField(child=serializers.RegexField(DNS1123_LABEL.pattern), required=False)
-    resourceQuotas = serializers.JSONField(required=False)
+    namespaces = serializers.ListField(child=serializers.RegexField(DNS1123_LABEL.pattern), required=False,
+                                       help_text="Namespaces the workspace starts with.")
+    resourceQuotas = serializers.JSONField(required=False, help_text="A ResourceQuota spec for each namespace.")
 
 
 class WorkspaceSpecSerializer(DisplaySerializerMixin):
     """Workspace spec."""
 
-    manager = serializers.CharField(required=False, allow_blank=True)
-    template = WorkspaceTemplateSerializer(required=False)
+    manager = serializers.CharField(required=False, allow_blank=True, help_text="The user who manages the "
+                                                                               "workspace.")
+    template = WorkspaceTemplateSerializer(required=False, help_text="What every namespace of the workspace "
+                                                                     "starts with.")
 
 
 class TaintSerializer(serializers.Serializer):
     """A Kubernetes taint."""
 
-    key = serializers.CharField()
-    value = serializers.CharField(required=False, allow_blank=True)
-    effect = serializers.ChoiceField(choices=["NoSchedule", "PreferNoSchedule", "NoExecute"])
+    key = serializers.CharField(help_text="The taint's key.")
+    value = serializers.CharField(required=False, allow_blank=True, help_text="The taint's value.")
+    effect = serializers.ChoiceField(choices=["NoSchedule", "PreferNoSchedule", "NoExecute"],
+                                     help_text="What the taint does to pods that do not tolerate it.")
 
 
 class NodeGroupTemplateSerializer(serializers.Serializer):
     """What the group stamps onto its nodes."""
 
-    labels = StringMapField(required=False)
-    annotations = StringMapField(required=False)
-    taints = TaintSerializer(many=True, required=False)
+    labels = StringMapField(required=False, help_text="Labels set on every node of the group.")
+    annotations = StringMapField(required=False, help_text="Annotations set on every node of the group.")
+    taints = TaintSerializer(many=True, required=False, help_text="Taints set on every node of the group.")
 
 
 class NodeGroupSpecSerializer(DisplaySerializerMixin):
     """NodeGroup spec."""
 
-    selector = LabelSelectorField(required=False)
-    template = NodeGroupTemplateSerializer(required=False)
+    selector = LabelSelectorField(required=False, help_text="Nodes whose labels match join the group (as do "
+                                                            "nodes labelled theriseunion.io/nodegroup=<group>).")
+    template = NodeGroupTemplateSerializer(required=False, help_text="What the group stamps onto its nodes.")
 
 
 def known_cluster(name: str | None, user) -> Cluster | None:

@@ -29,10 +29,13 @@ _SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$
 class ChartSerializer(serializers.Serializer):
     """The Helm chart a component installs: chart name, target namespace, release name and repository."""
 
-    name = serializers.CharField(required=False, allow_blank=True)
-    namespace = serializers.RegexField(_LABEL, max_length=63, default=DEFAULT_NAMESPACE)
-    releaseName = serializers.RegexField(_SUBDOMAIN, required=False, max_length=53)  # Helm's limit
-    repository = serializers.RegexField(REPOSITORY_PATTERN, required=False)
+    name = serializers.CharField(required=False, allow_blank=True, help_text="The chart's name.")
+    namespace = serializers.RegexField(_LABEL, max_length=63, default=DEFAULT_NAMESPACE,
+                                       help_text="The namespace the release is installed into.")
+    releaseName = serializers.RegexField(_SUBDOMAIN, required=False, max_length=53,  # Helm's limit
+                                         help_text="The Helm release's name.")
+    repository = serializers.RegexField(REPOSITORY_PATTERN, required=False,
+                                        help_text="The chart repository's HTTP(S) URL (ChartMuseum API).")
 
 
 class ComponentSpecSerializer(serializers.Serializer):
@@ -40,12 +43,14 @@ class ComponentSpecSerializer(serializers.Serializer):
     object) and the components that must be installed and Ready first (➕ ``dependsOn``, names of components
     in the same namespace; a cycle is refused by the converter, which sees the other components)."""
 
-    enabled = serializers.BooleanField(default=True)
-    type = serializers.RegexField(_LABEL, required=False, max_length=63)  # in the reference CRD: controller, …
-    version = serializers.CharField(required=False, allow_blank=True)
-    chart = ChartSerializer(required=False)
-    values = serializers.DictField(child=serializers.JSONField(), required=False)
-    dependsOn = serializers.ListField(child=serializers.RegexField(_SUBDOMAIN, max_length=253), required=False)
+    enabled = serializers.BooleanField(default=True, help_text="Whether the component is installed.")
+    type = serializers.RegexField(_LABEL, required=False, max_length=63,  # in the reference CRD: controller, …
+                                  help_text="What kind of component it is (controller, …).")
+    version = serializers.CharField(required=False, allow_blank=True, help_text="The chart version to install.")
+    chart = ChartSerializer(required=False, help_text="The Helm chart the component installs.")
+    values = serializers.DictField(child=serializers.JSONField(), required=False, help_text="Helm values.")
+    dependsOn = serializers.ListField(child=serializers.RegexField(_SUBDOMAIN, max_length=253), required=False,
+                                      help_text="Components (in the same namespace) installed and Ready first.")
 
     def validate_dependsOn(self, value: list) -> list:
         """Each dependency once."""

@@ -70,17 +70,20 @@ class I18nField(serializers.DictField):
 class RoleTemplateSpecSerializer(serializers.Serializer):
     """RoleTemplate spec."""
 
-    rules = RulesField()
-    uiPermissions = UIPermissionsField(required=False)
-    displayName = I18nField(required=False)
-    description = I18nField(required=False)
+    rules = RulesField(help_text="The PolicyRules the template grants.")
+    uiPermissions = UIPermissionsField(required=False, help_text="Console permissions the template grants "
+                                       "(<level>/<resource>.<view|create|manage>, e.g. platform/clusters.manage).")
+    displayName = I18nField(required=False, help_text="The name shown in the console, per language (zh-CN, en-US).")
+    description = I18nField(required=False, help_text="What the template is for, per language.")
 
 
 class AggregationSerializer(serializers.Serializer):
     """Which templates a role merges."""
 
-    templateNames = serializers.ListField(child=serializers.CharField(), required=False)
-    roleSelector = LabelSelectorField(required=False)
+    templateNames = serializers.ListField(child=serializers.CharField(), required=False,
+                                          help_text="RoleTemplates merged by name.")
+    roleSelector = LabelSelectorField(required=False, help_text="RoleTemplates merged by label (e.g. "
+                                      "iam.theriseunion.io/aggregate-to-viewer); a template change re-aggregates.")
 
     def to_internal_value(self, data):
         """⚠ The reference's docs also write a bare list of ``{name: …}``; take it as templateNames."""
@@ -94,12 +97,16 @@ class AggregationSerializer(serializers.Serializer):
 class IAMRoleSpecSerializer(serializers.Serializer):
     """IAMRole spec (``aggregatedRoleTemplates`` is written by the platform and ignored on input)."""
 
-    rules = RulesField(required=False)
-    uiPermissions = UIPermissionsField(required=False)
-    displayName = I18nField(required=False)
-    description = I18nField(required=False)
-    aggregationRoleTemplates = AggregationSerializer(required=False)
-    aggregatedRoleTemplates = serializers.ListField(child=serializers.CharField(), required=False)
+    rules = RulesField(required=False, help_text="PolicyRules of the role's own, besides its templates'.")
+    uiPermissions = UIPermissionsField(required=False, help_text="Console permissions of the role's own, "
+                                       "besides its templates'.")
+    displayName = I18nField(required=False, help_text="The name shown in the console, per language (zh-CN, en-US).")
+    description = I18nField(required=False, help_text="What the role is for, per language.")
+    aggregationRoleTemplates = AggregationSerializer(required=False, help_text="The RoleTemplates the role "
+                                                     "merges: by name, by label selector, or both.")
+    aggregatedRoleTemplates = serializers.ListField(child=serializers.CharField(), required=False,
+                                                    help_text="The templates actually merged (written by the "
+                                                              "platform; ignored when given).")
 
     def validate(self, attrs):
         """Drop the platform-written list; aggregation recomputes it."""
@@ -249,18 +256,20 @@ def member_counts(roles: list) -> None:
 class RoleRefSerializer(serializers.Serializer):
     """The role a binding grants (the reference's samples sometimes leave out apiGroup)."""
 
-    apiGroup = serializers.ChoiceField(choices=[GROUP], default=GROUP)
-    kind = serializers.ChoiceField(choices=["IAMRole"])
-    name = serializers.CharField()
+    apiGroup = serializers.ChoiceField(choices=[GROUP], default=GROUP, help_text="The role's API group.")
+    kind = serializers.ChoiceField(choices=["IAMRole"], help_text="The role's kind.")
+    name = serializers.CharField(help_text="The IAMRole granted; it must be at the binding's scope.")
 
 
 class SubjectSerializer(serializers.Serializer):
     """Who is bound."""
 
-    kind = serializers.ChoiceField(choices=["User", "Group", "ServiceAccount"])
-    name = serializers.CharField()
-    apiGroup = serializers.CharField(required=False, allow_blank=True)
-    namespace = serializers.CharField(required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=["User", "Group", "ServiceAccount"], help_text="What the subject is.")
+    name = serializers.CharField(help_text="The user's, group's or service account's name.")
+    apiGroup = serializers.CharField(required=False, allow_blank=True,
+                                     help_text="The subject's API group (iam.theriseunion.io for users and groups).")
+    namespace = serializers.CharField(required=False, allow_blank=True,
+                                      help_text="The service account's namespace (service accounts only).")
 
     def validate(self, attrs):
         """Service accounts live in a namespace."""
@@ -272,8 +281,9 @@ class SubjectSerializer(serializers.Serializer):
 class IAMRoleBindingSpecSerializer(serializers.Serializer):
     """IAMRoleBinding spec."""
 
-    roleRef = RoleRefSerializer()
-    subjects = SubjectSerializer(many=True, required=False)
+    roleRef = RoleRefSerializer(help_text="The role granted (immutable in effect: bind another role with another "
+                                          "binding).")
+    subjects = SubjectSerializer(many=True, required=False, help_text="Who is granted the role.")
 
 
 @register
@@ -333,14 +343,20 @@ class IAMRoleBindingConverter(Converter):
 class UserSpecSerializer(serializers.Serializer):
     """User spec; passwords are write-only."""
 
-    email = serializers.EmailField(required=False, allow_blank=True)
-    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
-    lang = serializers.CharField(required=False, allow_blank=True, max_length=16)
-    groups = serializers.ListField(child=serializers.CharField(), required=False)
-    password = serializers.CharField(required=False, write_only=True, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, help_text="The user's e-mail address.")
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128,
+                                        help_text="The name shown in the console.")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024,
+                                        help_text="A note about the user.")
+    lang = serializers.CharField(required=False, allow_blank=True, max_length=16,
+                                 help_text="The console language (zh-CN, en-US).")
+    groups = serializers.ListField(child=serializers.CharField(), required=False,
+                                   help_text="The groups the user is a member of.")
+    password = serializers.CharField(required=False, write_only=True, trim_whitespace=False,
+                                     help_text="A new password in plain text: hashed on arrival, never shown.")
     encryptedPassword = serializers.RegexField(r"^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$", required=False,
-                                               write_only=True)
+                                               write_only=True, help_text="The password as a bcrypt hash "
+                                                                          "(write-only).")
 
 
 @register
@@ -450,8 +466,10 @@ class UserConverter(Converter):
 class GroupSpecSerializer(serializers.Serializer):
     """Group spec."""
 
-    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    displayName = serializers.CharField(required=False, allow_blank=True, max_length=128,
+                                        help_text="The name shown in the console.")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1024,
+                                        help_text="What the group is for.")
 
 
 @register
@@ -497,9 +515,11 @@ def _unbind(kind: str, name: str) -> None:
 class CategorySpecSerializer(serializers.Serializer):
     """Category spec: i18n maps and an icon."""
 
-    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    icon = serializers.CharField(required=False, allow_blank=True)
+    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="The name shown in the console, per language (zh-CN, en-US).")
+    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="What the category holds, per language.")
+    icon = serializers.CharField(required=False, allow_blank=True, help_text="The console icon's name.")
 
 
 @register

@@ -5,6 +5,7 @@ schema does not declare)."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 
 import pytest
@@ -28,6 +29,7 @@ DECLARED_KINDS = {
     "ApplicationVersion": ("app.theriseunion.io", "Cluster", None),
     "ApplicationDeployment": ("app.theriseunion.io", "Namespaced", ["appd"]),
     "Component": ("ext.theriseunion.io", "Namespaced", ["comp"]),
+    "LoginRecord": ("iam.theriseunion.io", "Cluster", None),
 }
 EXPECTED_KINDS = SYNCED_KINDS | {(group, kind) for kind, (group, _, _) in DECLARED_KINDS.items()}
 
@@ -182,7 +184,8 @@ def test_declared_kinds_are_not_synced(host):
 def test_committed_files_are_exactly_what_the_code_generates():
     assert {p.name for p in crds.CRD_DIR.glob("*.yaml")} >= {
         "app.theriseunion.io_applications.yaml", "app.theriseunion.io_applicationversions.yaml",
-        "app.theriseunion.io_applicationdeployments.yaml", "ext.theriseunion.io_components.yaml"}
+        "app.theriseunion.io_applicationdeployments.yaml", "ext.theriseunion.io_components.yaml",
+        "iam.theriseunion.io_loginrecords.yaml"}
     assert crds.stale_files() == [], "run `manage.py install_crds --write deploy/crds`"
 
 
@@ -201,6 +204,101 @@ def test_schemas_are_structural():
 
     for crd in crds.crds():
         walk(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"], crd["metadata"]["name"])
+
+
+def _schema_nodes(node, where):
+    """Every schema node of a CRD schema, with its path."""
+    yield where, node
+    for name, child in (node.get("properties") or {}).items():
+        yield from _schema_nodes(child, f"{where}.{name}")
+    if isinstance(node.get("items"), dict):
+        yield from _schema_nodes(node["items"], f"{where}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from _schema_nodes(node["additionalProperties"], f"{where}{{}}")
+
+
+def _empty_values(value, where=""):
+    """Paths of every empty map or list (and empty string) anywhere in a document."""
+    if isinstance(value, dict):
+        if not value:
+            yield where
+        for key, child in value.items():
+            yield from _empty_values(child, f"{where}.{key}")
+    elif isinstance(value, list):
+        if not value:
+            yield where
+        for index, child in enumerate(value):
+            yield from _empty_values(child, f"{where}[{index}]")
+    elif value == "":
+        yield where
+
+
+def test_no_crd_carries_an_empty_field_the_api_server_would_drop():
+    """GIVEN the committed CRD files, THEN none holds an empty ``properties`` (or any other empty map or list but
+    the status subresource's ``{}``, which the API server keeps): what the file says is what the server stores."""
+    import yaml
+
+    for path in sorted(crds.CRD_DIR.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+        kept = [".spec.versions[0].subresources.status"] if "subresources" in crd["spec"]["versions"][0] else []
+        assert list(_empty_values(crd)) == kept, path.name
+        for where, node in _schema_nodes(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"], path.name):
+            assert node.get("properties", True) != {}, where
+
+
+def test_settled_spells_out_the_api_servers_defaulting_and_dropping():
+    """``settled()`` is what the checks below rely on: it must drop what kube-apiserver drops and add what it
+    defaults, or a generator emitting either would pass unnoticed."""
+    crd = {"apiVersion": crds.CRD_API_VERSION, "kind": "CustomResourceDefinition",
+           "metadata": {"name": "things.example.io", "labels": {}},
+           "spec": {"group": "example.io", "scope": "Cluster", "names": {"kind": "Thing", "plural": "things",
+                                                                          "shortNames": []},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "deprecated": False,
+                                  "subresources": {"status": {}},
+                                  "additionalPrinterColumns": [{"name": "Age", "type": "date", "priority": 0,
+                                                                "jsonPath": ".metadata.creationTimestamp"}],
+                                  "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                      "spec": {"type": "object", "properties": {}, "required": []},
+                                      "count": {"type": "integer", "minimum": 0, "description": ""},
+                                      "on": {"type": "boolean", "default": False, "nullable": False}}}}}]}}
+    stored = crds.settled(crd)
+    assert stored["metadata"] == {"name": "things.example.io"}
+    assert stored["spec"]["names"] == {"kind": "Thing", "plural": "things", "singular": "thing",
+                                       "listKind": "ThingList"}
+    assert stored["spec"]["conversion"] == {"strategy": "None"}
+    version = stored["spec"]["versions"][0]
+    assert "deprecated" not in version and version["subresources"] == {"status": {}}
+    assert version["additionalPrinterColumns"] == [{"name": "Age", "type": "date",
+                                                    "jsonPath": ".metadata.creationTimestamp"}]
+    assert version["schema"]["openAPIV3Schema"]["properties"] == {
+        "spec": {"type": "object"}, "count": {"type": "integer", "minimum": 0},
+        "on": {"type": "boolean", "default": False}}
+
+
+def test_the_generator_emits_exactly_what_the_api_server_stores():
+    for crd in crds.crds():
+        assert crds.settled(crd) == crd, crd["metadata"]["name"]
+        assert crd["spec"]["conversion"] == {"strategy": "None"}
+
+
+def test_every_field_is_described_for_kubectl_explain():
+    """GIVEN every CRD, THEN every field (spec, status, their nested fields) has a description; spec field
+    descriptions are the serializers' help_text, the one place they are written."""
+    from clusters.manifests import ClusterSpecSerializer
+
+    for crd in crds.crds():
+        kind = crd["spec"]["names"]["kind"]
+        root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert root["description"], kind
+        for where, node in _schema_nodes(root, kind):
+            for name, child in (node.get("properties") or {}).items():
+                assert child.get("description"), f"{where}.{name}"
+    cluster = next(c for c in crds.crds() if c["spec"]["names"]["kind"] == "Cluster")
+    spec = cluster["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    fields = ClusterSpecSerializer().fields
+    assert spec["properties"]["type"]["description"] == fields["type"].help_text
+    assert spec["properties"]["connection"]["properties"]["token"]["description"] == \
+        fields["connection"].fields["token"].help_text
 
 
 def _install_and_check(kube, host, platform, api, prefix):
@@ -267,6 +365,57 @@ def test_install_is_idempotent_and_waits_for_established(kube, host):
     assert {r["name"]: r["resourceVersion"] for r in second} == versions
     served = host.request("GET", "/apis/iam.theriseunion.io/v1alpha1")
     assert {r["kind"] for r in served["resources"]} >= {"IAMRole", "User", "RoleTemplate"}
+
+
+def _crd_writes(kube) -> list:
+    return [r for r in kube.requests.writes() if "/customresourcedefinitions" in r.path]
+
+
+def test_a_second_install_writes_nothing_and_reports_every_crd_unchanged(kube, host):
+    call_command("install_crds")
+    kube.requests.clear()
+    out = io.StringIO()
+    call_command("install_crds", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(EXPECTED_KINDS)
+    assert all(line.endswith(": established (unchanged)") for line in lines), lines
+    assert _crd_writes(kube) == []
+
+
+def test_install_compares_crds_as_the_api_server_stores_them(kube, host):
+    """GIVEN CRDs stored with what an API server adds (status, managed fields, another manager's annotation) and
+    without the generator's defaults spelled out, WHEN installing, THEN nothing is reported changed or written."""
+    crds.install(host)
+    for crd in crds.crds():
+        stored = gateway.get(host, *CRD, crd["metadata"]["name"])
+        assert stored["spec"] == crd["spec"]  # the emulator stores what it is given
+        assert crds.up_to_date(stored, crd)
+        # a server that defaulted conversion itself, and someone else's annotation: still up to date
+        trimmed = copy.deepcopy(stored)
+        del trimmed["spec"]["conversion"]
+        trimmed["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+        assert crds.up_to_date(trimmed, crd)
+    kube.requests.clear()
+    assert not any(r["changed"] for r in crds.install(host))
+    assert _crd_writes(kube) == []
+
+
+def test_install_rewrites_a_crd_that_differs(kube, host):
+    """GIVEN a stored CRD from an older generator (another description, an empty ``properties``), WHEN installing,
+    THEN that one CRD is applied and reported changed, and then equals the generated one."""
+    crds.install(host)
+    cluster = next(c for c in crds.crds() if c["spec"]["names"]["kind"] == "Cluster")
+    older = copy.deepcopy(cluster)
+    schema = older["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["description"] = "an older description"
+    schema["properties"]["spec"]["properties"]["provider"] = {"type": "object", "properties": {}}
+    gateway.apply(host, older, force=True)
+    assert not crds.up_to_date(gateway.get(host, *CRD, cluster["metadata"]["name"]), cluster)
+    kube.requests.clear()
+    results = {r["name"]: r["changed"] for r in crds.install(host)}
+    assert [name for name, changed in results.items() if changed] == [cluster["metadata"]["name"]]
+    assert len(_crd_writes(kube)) == 1
+    assert crds.up_to_date(gateway.get(host, *CRD, cluster["metadata"]["name"]), cluster)
 
 
 def test_install_crds_without_a_host_cluster_says_so(monkeypatch):
@@ -561,3 +710,38 @@ def test_the_deployment_and_component_serializers_check_what_a_schema_cannot():
     assert api_causes({"kind": "ApplicationDeployment", "spec": both})[1] == {"spec.topologies[0].nodeName"}
     twice = {"dependsOn": ["iot-controller", "iot-controller"]}
     assert api_causes({"kind": "Component", "spec": twice})[1] == {"spec.dependsOn"}
+
+
+# --- LoginRecord (REFERENCE-API; a declared kind: the platform records logins in its audit log) -----------------
+
+LOGIN_RECORD = {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "LoginRecord",
+                "metadata": {"name": "admin-7x2kq", "labels": {"iam.theriseunion.io/user-ref": "admin"}},
+                "spec": {"type": "Password", "provider": "local", "sourceIP": "10.0.0.7", "success": False,
+                         "reason": "invalid username or password", "userAgent": "Mozilla/5.0"}}
+
+
+def test_a_reference_login_record_is_kept_whole_by_its_crd(kube, host):
+    crds.install(host)
+    stored = gateway.apply(host, LOGIN_RECORD, field_manager="crd-test")
+    assert stored["spec"] == LOGIN_RECORD["spec"]
+    assert stored["metadata"]["labels"] == LOGIN_RECORD["metadata"]["labels"]
+    crd = gateway.get(host, *CRD, "loginrecords.iam.theriseunion.io")
+    assert crd["spec"]["scope"] == "Cluster"
+    assert [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]] == \
+        ["Type", "Provider", "From", "Success", "Reason", "Age"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda spec: spec.pop("success"), "spec.success"),
+    (lambda spec: spec.pop("sourceIP"), "spec.sourceIP"),
+    (lambda spec: spec.update(success="no"), "spec.success"),
+])
+def test_a_login_record_missing_a_required_field_is_refused(kube, host, change, field):
+    crds.install(host)
+    manifest = copy.deepcopy(LOGIN_RECORD)
+    change(manifest["spec"])
+    with pytest.raises(gateway.KubeError) as caught:
+        gateway.apply(host, manifest, field_manager="crd-test")
+    assert caught.value.status == 422
+    assert field in {c["field"] for c in caught.value.causes}
+    assert kube.objects("loginrecords") == []

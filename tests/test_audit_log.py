@@ -2,6 +2,7 @@
 
 Tamper detection, retention and concurrent appends are in test_audit_chain.py.
 """
+import base64
 import csv
 import io
 import json
@@ -370,6 +371,55 @@ def test_bad_query_values_are_a_400_naming_the_parameter(root, query, field):
     assert body["kind"] == "Status" and body["details"]["causes"][0]["field"] == field
 
 
+def _continue(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+OUT_OF_RANGE = "is out of range: times must fall within the years 1 to 9999 UTC"
+NOT_OURS = "not a token this server issued"
+
+
+@pytest.mark.parametrize("query, field, message", [
+    ("since=0001-01-01T00:00:00%2B14:00", "since", f"'0001-01-01T00:00:00+14:00' {OUT_OF_RANGE}"),
+    ("until=9999-12-31T23:00:00-14:00", "until", f"'9999-12-31T23:00:00-14:00' {OUT_OF_RANGE}"),
+    ("since=2026-01-01T00:00:00%2B24:00", "since",
+     "'2026-01-01T00:00:00+24:00' is not an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+    ("since=%00", "since", "NUL characters are not allowed"),
+    ("user=ro%00ot", "user", "NUL characters are not allowed"),
+    ("resource=workspaces/w%001", "resource", "NUL characters are not allowed"),
+    ("verb=create%00", "verb", "NUL characters are not allowed"),
+    ("continue=" + _continue(b'["audit",1e999]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'["audit",1.5]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'["audit",true]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'["audit",-1]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'["audit",9223372036854775808]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'["audit","7"]'), "continue", NOT_OURS),
+    ("continue=" + _continue(b'[' * 5000), "continue", NOT_OURS),
+    ("continue=" + _continue(b'\xff\xfe'), "continue", NOT_OURS),
+])
+def test_out_of_range_or_malformed_query_values_are_a_400_status_naming_the_parameter(root, query, field, message):
+    """GIVEN a time whose UTC instant is outside datetime's years, a NUL, or a continue token holding a number
+    that is no event id WHEN the log is queried THEN the answer is exactly a 400 Status naming the parameter."""
+    response = root.get(f"{EVENTS}?{query}")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                               "message": f"{field}: {message}", "reason": "BadRequest", "code": 400,
+                               "details": {"causes": [{"reason": "FieldValueInvalid", "message": message,
+                                                       "field": field}]}}
+
+
+def test_times_at_the_edges_of_the_range_are_accepted_in_utc(root, history):
+    """GIVEN a since whose offset puts it exactly at the first instant of year 1 UTC, and an until at the last
+    whole second of 9999 THEN every event is listed."""
+    everything = [i["metadata"]["name"] for i in root.get(f"{EVENTS}?limit=5000").json()["items"]]
+
+    bounded = root.get(f"{EVENTS}?limit=5000&since=0001-01-01T14:00:00%2B14:00&until=9999-12-31T09:59:59-14:00")
+
+    assert bounded.status_code == 200, bounded.content
+    assert [i["metadata"]["name"] for i in bounded.json()["items"]] == everything and everything
+
+
 def test_audit_readers_see_everything_others_only_their_own(root, history, platform, api):
     auditor = api(platform.user("auditor"))
     platform.bind("audit", "platform-admin", "platform", "global", users=("auditor",))
@@ -438,3 +488,4 @@ def test_a_deleted_user_leaves_their_bindings_and_a_namesake_inherits_nothing(ro
     namesake = platform.user("bob")
     assert not User.objects.get(pk=namesake.pk).has_perm("get:scope.theriseunion.io/workspaces", ws)
     assert not IAMRoleBinding.objects.filter(subject_rows__name="bob").exists()
+

@@ -17,6 +17,8 @@ __all__ = ["API_VERSION", "GROUP", "PLURAL", "can_read_all", "changed_paths", "d
            "encode_continue", "filter_events", "to_manifest", "visible_events"]
 
 GROUP, PLURAL, API_VERSION = "iam.theriseunion.io", "auditevents", "iam.theriseunion.io/v1alpha1"
+#: the longest continue token decoded (issued ones are about 40 characters)
+CONTINUE_MAX = 256
 
 
 def can_read_all(user) -> bool:
@@ -36,16 +38,23 @@ def _bad(param: str, message: str) -> StatusError:
 
 
 def parse_time(param: str, raw: str) -> datetime:
-    """An RFC 3339 time (or a date, meaning its midnight UTC); naive times are UTC."""
+    """An RFC 3339 time (or a date, meaning its midnight UTC) as a UTC datetime; naive times are UTC.
+
+    400 naming ``param`` for text that is not a time, and for a time whose UTC instant falls outside the years
+    1 to 9999 (``0001-01-01T00:00:00+14:00`` is in year 0).
+    """
     try:
         value = parse_datetime(raw.replace(" ", "+")) if "T" in raw or ":" in raw else None
-    except ValueError:  # well formed but impossible (month 13)
+    except ValueError:  # well formed but impossible (month 13, an offset of a day or more)
         value = None
     if value is None and (day := _date(raw)) is not None:
         value = datetime.combine(day, time.min)
     if value is None:
         raise _bad(param, f"{raw!r} is not an RFC 3339 time such as 2026-01-31T12:00:00Z")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise _bad(param, f"{raw!r} is out of range: times must fall within the years 1 to 9999 UTC") from None
 
 
 def _date(raw: str):
@@ -61,19 +70,19 @@ def filter_events(qs: QuerySet, params) -> QuerySet:
     ``resource`` is ``<plural>``, ``<plural>.<group>`` or a kind, optionally followed by ``/<name>``;
     ``verb`` and ``result`` take comma-separated lists.
     """
-    if user := params.get("user"):
+    if user := _text(params, "user"):
         qs = qs.filter(actor=user)
-    if resource := params.get("resource"):
+    if resource := _text(params, "resource"):
         qs = qs.filter(_resource_q(resource))
     for param, allowed, field in (("verb", VERBS, "verb"), ("result", RESULTS, "result")):
-        if raw := params.get(param):
+        if raw := _text(params, param):
             values = [v.strip() for v in raw.split(",") if v.strip()]
             unknown = [v for v in values if v not in allowed]
             if unknown or not values:
                 raise _bad(param, f"unknown {param} {', '.join(unknown) or raw!r}; one of {', '.join(allowed)}")
             qs = qs.filter(**{f"{field}__in": values})
-    since = parse_time("since", params["since"]) if params.get("since") else None
-    until = parse_time("until", params["until"]) if params.get("until") else None
+    since = parse_time("since", raw) if (raw := _text(params, "since")) else None
+    until = parse_time("until", raw) if (raw := _text(params, "until")) else None
     if since and until and since > until:
         raise _bad("until", "is before since")
     if since:
@@ -81,6 +90,15 @@ def filter_events(qs: QuerySet, params) -> QuerySet:
     if until:
         qs = qs.filter(timestamp__lt=until)
     return qs
+
+
+def _text(params, param: str) -> str | None:
+    """A query parameter's text; 400 naming it when it holds NUL, which no stored value can (nor PostgreSQL
+    compare)."""
+    raw = params.get(param)
+    if raw and "\x00" in raw:
+        raise _bad(param, "NUL characters are not allowed")
+    return raw
 
 
 def _resource_q(raw: str) -> Q:
@@ -100,13 +118,18 @@ def encode_continue(event_id: int) -> str:
 
 
 def decode_continue(token: str) -> int:
-    """The event id a continue token stops at; 400 naming ``continue`` for a token we did not issue."""
+    """The event id a continue token stops at; 400 naming ``continue`` for a token we did not issue.
+
+    A token is short, and holds the tag ``audit`` and an event id: a positive integer the id column can hold.
+    """
     try:
+        if len(token) > CONTINUE_MAX:
+            raise ValueError("too long")
         tag, event_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if tag != "audit":
+        if tag != "audit" or type(event_id) is not int or not 0 < event_id < 2 ** 63:
             raise ValueError(tag)
-        return int(event_id)
-    except (ValueError, TypeError) as exc:
+        return event_id
+    except (ValueError, TypeError) as exc:  # not base64, not UTF-8, not JSON, not a pair, not ours
         raise _bad("continue", "not a token this server issued") from exc
 
 

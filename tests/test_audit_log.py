@@ -489,3 +489,31 @@ def test_a_deleted_user_leaves_their_bindings_and_a_namesake_inherits_nothing(ro
     assert not User.objects.get(pk=namesake.pk).has_perm("get:scope.theriseunion.io/workspaces", ws)
     assert not IAMRoleBinding.objects.filter(subject_rows__name="bob").exists()
 
+
+LOCKOUTS = "/oapis/iam.theriseunion.io/v1alpha1/lockouts"
+
+
+@pytest.mark.parametrize("name, recorded", [("a%00b", "a\ufffdb"), ("x" * 300, "x" * 253)])
+def test_a_refused_request_naming_what_no_column_can_hold_is_still_recorded(root, platform, api, name, recorded):
+    """GIVEN a user who may not unlock accounts WHEN they ask to unlock a name with a NUL, or one longer than the
+    log's name column THEN they get the 403, and the denial is in the log with the name as it can be stored."""
+    nobody = api(platform.user("nobody"))
+    start = mark()
+
+    response = nobody.delete(f"{LOCKOUTS}/{name}")
+
+    assert response.status_code == 403 and response.json()["reason"] == "Forbidden"
+    [event] = since(start)
+    assert (event.actor, event.verb, event.result, event.resource, event.name) == (
+        "nobody", "delete", "denied", "lockouts", recorded)
+    assert "\x00" not in event.path and "\x00" not in event.message
+
+
+@pytest.mark.parametrize("url", [f"{LOCKOUTS}/a%00b", f"{USERS}/a%00b/tokens", f"{USERS}/a%00b/tokens/1"])
+def test_a_user_name_holding_nul_is_not_found(root, url):
+    method = root.delete if url.startswith(LOCKOUTS) or url.endswith("/1") else root.get
+
+    response = method(url)
+
+    assert response.status_code == 404, response.content
+    assert response.json()["reason"] == "NotFound" and response.json()["details"]["name"] == "a\x00b"

@@ -56,7 +56,7 @@ class LockoutDetailView(APIView):
     def delete(self, request, name):
         """Unlock ``name`` (its failures are forgotten too); 404 when it was not locked."""
         require(request, "update")
-        if not lockout.unlock(name, actor=request.user):
+        if "\x00" in name or not lockout.unlock(name, actor=request.user):  # no user name holds NUL
             raise not_found("lockouts", name, GROUP)
         return Response(status_object(200, "", f'lockout "{name}" lifted', {"name": name, "kind": "lockouts",
                                                                            "group": GROUP}, success=True))

@@ -47,7 +47,7 @@ def owner(request, name: str) -> User:
                                                                     "platform", name=name):
         raise StatusError(403, f'user "{request.user.get_username()}" cannot manage the tokens of user "{name}"',
                           kind="users", name=name, group=GROUP)
-    user = User.objects.filter(name=name).first()
+    user = User.objects.filter(name=name).first() if "\x00" not in name else None  # no user name holds NUL
     if user is None:
         raise not_found("users", name, GROUP)
     escalation.forbid_taking_over(request.user, user, "metadata.name", converter_for(User), name)

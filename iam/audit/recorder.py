@@ -51,11 +51,12 @@ def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", na
     context = current()
     source = context if context is not None else _context_of(request)
     event = chain.insert(
-        actor=(actor or (source.actor if source else "system"))[:253],
-        source_ip=source.source_ip if source else "", user_agent=source.user_agent if source else "",
-        request_id=source.request_id if source else "", path=source.path if source else "",
-        verb=verb, api_group=group, resource=resource, kind=kind, name=name or "", scope_path=scope_path or "",
-        result=result, status_code=status_code or _DEFAULT_CODE.get(result, 200), message=message or "",
+        actor=_storable(actor or (source.actor if source else "system"), 253),
+        source_ip=source.source_ip if source else "", user_agent=_storable(source.user_agent if source else "", 512),
+        request_id=source.request_id if source else "", path=_storable(source.path if source else "", 1024),
+        verb=verb, api_group=_storable(group, 253), resource=_storable(resource, 63), kind=_storable(kind, 63),
+        name=_storable(name or "", 253), scope_path=_storable(scope_path or "", 600), result=result,
+        status_code=status_code or _DEFAULT_CODE.get(result, 200), message=_storable(message or ""),
         before=redact(before) if before is not None else None,
         after=None if after is None else redact(after) if before is None else redact(after, before),
         seal_now=seal_now,
@@ -63,6 +64,13 @@ def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", na
     if result != "allowed" and context is not None:
         context.denial_recorded = True
     return event
+
+
+def _storable(text: str, limit: int | None = None) -> str:
+    """Text a request may have supplied (its path, user agent, names from its URL) as its column can hold it: cut
+    to the column's length, each NUL shown as U+FFFD. A refused request for ``/lockouts/%00`` or for a name of
+    a thousand characters is recorded like any other (PostgreSQL refuses NUL and overlong values)."""
+    return text[:limit].replace("\x00", "\ufffd")
 
 
 def _context_of(request) -> AuditContext | None:

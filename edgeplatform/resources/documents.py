@@ -53,52 +53,65 @@ def field_path(parts: tuple) -> str:
 def _string_problem(text: str) -> str | None:
     if "\x00" in text:
         return "NUL characters are not allowed"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "not valid Unicode (a lone surrogate)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "not valid Unicode (a lone surrogate)"
     return None
+
+
+def _path(link) -> str:
+    parts = []
+    while link is not None:
+        link, key = link
+        parts.append(key)
+    return field_path(tuple(reversed(parts)))
 
 
 def check(data, duplicates: dict[int, str] | None = None):
     """Raise ``DocumentError`` unless ``data`` is plain JSON data within the nesting limit; return it.
 
     ``duplicates`` maps ``id()`` of a decoded object to a key the body gave it twice, so that the refusal can
-    name the field (``metadata.labels[a]``), as kube-apiserver's strict decoding does.
+    name the field (``metadata.labels[a]``), as kube-apiserver's strict decoding does. Each value on the walk
+    keeps a link to its parent's (``(parent_link, key)``); the path is spelled out only for a refusal.
     """
     max_depth = settings.EDGE_API_MAX_DEPTH
     duplicates = duplicates or {}
-    stack = [(data, ())]
+    stack = [(data, 0, None)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, path = stack.pop()
-        if len(path) > max_depth:
-            raise DocumentError(f"nested deeper than {max_depth} levels", field_path(path[:max_depth]))
-        if isinstance(value, dict):
-            if id(value) in duplicates:
-                raise DocumentError("duplicate field", field_path((*path, duplicates[id(value)])))
+        value, depth, link = pop()
+        if depth > max_depth:
+            raise DocumentError(f"nested deeper than {max_depth} levels", _path(link))
+        kind = type(value)
+        if kind is dict:
+            if duplicates and id(value) in duplicates:
+                raise DocumentError("duplicate field", _path((link, duplicates[id(value)])))
             for key, item in value.items():
-                if not isinstance(key, str):
-                    raise DocumentError("object keys must be strings", field_path(path))
+                if type(key) is not str:
+                    raise DocumentError("object keys must be strings", _path(link))
                 problem = _string_problem(key)
                 if problem:
-                    raise DocumentError(f"a key is {problem}", field_path(path))
-                stack.append((item, (*path, key)))
-        elif isinstance(value, list):
-            stack.extend((item, (*path, index)) for index, item in enumerate(value))
-        elif isinstance(value, str):
+                    raise DocumentError(f"a key is {problem}", _path(link))
+                push((item, depth + 1, (link, key)))
+        elif kind is list:
+            for index, item in enumerate(value):
+                push((item, depth + 1, (link, index)))
+        elif kind is str:
             problem = _string_problem(value)
             if problem:
-                raise DocumentError(problem, field_path(path))
-        elif isinstance(value, bool) or value is None:
+                raise DocumentError(problem, _path(link))
+        elif kind is bool or value is None:
             continue
-        elif isinstance(value, int):
+        elif kind is int:
             if not -INT64 <= value < INT64:
-                raise DocumentError("integers must fit in 64 bits", field_path(path))
-        elif isinstance(value, float):
+                raise DocumentError("integers must fit in 64 bits", _path(link))
+        elif kind is float:
             if not math.isfinite(value):
-                raise DocumentError("numbers must be finite", field_path(path))
+                raise DocumentError("numbers must be finite", _path(link))
         else:
-            raise DocumentError(f"unsupported value of type {type(value).__name__}", field_path(path))
+            raise DocumentError(f"unsupported value of type {kind.__name__}", _path(link))
     return data
 
 

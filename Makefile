@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/audit_overhead.py $(filter --quick --postgres,$(BENCH_ARGS))
 	$(PY) bench/rbac.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sync.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/bodies.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import yaml
 from rest_framework import serializers
+
+from edgeplatform.resources import documents
 
 __all__ = [
     "CATEGORY_LABEL", "DESCRIPTION_ANNOTATION", "DISPLAY_NAME_ANNOTATION", "GROUP", "PROVISIONERS",
@@ -94,9 +95,9 @@ class HelmConfigSerializer(serializers.Serializer):
     def validate_values(self, value: str) -> str:
         """Values are a YAML string, as in the reference; it must hold a mapping (or nothing)."""
         try:
-            parsed = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError as error:
-            raise serializers.ValidationError(f"is not valid YAML: {error}".splitlines()[0])
+            parsed = documents.load_yaml(value) if value.strip() else None
+        except documents.DocumentError as error:
+            raise serializers.ValidationError(f"is not valid: {error.problem}".splitlines()[0]) from error
         if parsed is not None and not isinstance(parsed, dict):
             raise serializers.ValidationError("must be a YAML mapping of Helm values")
         return value

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets for /oapis/docs/ and /oapis/redoc/
     "guardian",
     "axes",
     "edgeplatform",
@@ -187,6 +188,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Kubernetes-style resources of the Edge Platform control plane.",
     "VERSION": "v1alpha1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the docs pages load Swagger UI and ReDoc from the platform (drf-spectacular-sidecar), never from a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # no validator badge: it would fetch from a public validator service
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True,
+                            "validatorUrl": None},
 }
 
 # Celery: a broker that needs no server unless REDIS_URL (or CELERY_BROKER_URL) is set.

@@ -185,9 +185,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Edge Platform API",
-    "DESCRIPTION": "Kubernetes-style resources of the Edge Platform control plane.",
+    "DESCRIPTION": "Kubernetes-style resources of the Edge Platform control plane. Every body is a manifest "
+                   "(apiVersion, kind, metadata, spec, status), every error under /oapis/ a Kubernetes Status, "
+                   "every error of /oauth/ an RFC 6749 error object. Log in with a bearer token (POST /oauth/token) "
+                   "or a session (/api-auth/login/).",
     "VERSION": "v1alpha1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the manifests' schemas are the CRDs' (edgeplatform.resources.openapi): enums stay where the CRD has them
+    "POSTPROCESSING_HOOKS": ["edgeplatform.resources.openapi.add_shared_components"],
     # the docs pages load Swagger UI and ReDoc from the platform (drf-spectacular-sidecar), never from a CDN
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

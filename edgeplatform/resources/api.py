@@ -13,8 +13,7 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import viewsets
 from rest_framework.response import Response
 
@@ -23,12 +22,17 @@ from edgeplatform.resources import labels as selectors
 from edgeplatform.resources import scopes, services
 from edgeplatform.resources.converters import Converter
 from edgeplatform.resources.errors import StatusError, cause, not_found, status_object
+from edgeplatform.resources.openapi import ManifestSchema
 from edgeplatform.resources.parsers import PATCH_TYPES
 
 LIST_PARAMS = [
-    OpenApiParameter("labelSelector", str, description="Kubernetes label selector, e.g. `a=b,c in (x,y),!d`"),
-    OpenApiParameter("limit", int, description="page size"),
-    OpenApiParameter("continue", str, description="token from the previous page's metadata.continue"),
+    OpenApiParameter("labelSelector", {"type": "string"},
+                     description="A Kubernetes label selector: `key=value`, `key!=value`, `key in (a,b)`, "
+                                 "`key notin (a,b)`, `key`, `!key`, comma-separated (all must hold)."),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
+                     description="The most items on a page (default EDGE_API_PAGE_SIZE)."),
+    OpenApiParameter("continue", {"type": "string"},
+                     description="The previous page's metadata.continue: read the page after it."),
 ]
 
 
@@ -190,21 +194,10 @@ def _without_directives(patch):
 
 
 def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet):
-    """A viewset class for ``converter``, documented for the OpenAPI schema."""
-    tag = f"{converter.group or 'core'}/{converter.plural}"
-    obj = OpenApiTypes.OBJECT
-    docs = {
-        "list": extend_schema(tags=[tag], parameters=LIST_PARAMS, responses=obj,
-                              summary=f"List {converter.kind} objects"),
-        "retrieve": extend_schema(tags=[tag], responses=obj, summary=f"Read a {converter.kind}"),
-        "create": extend_schema(tags=[tag], request=obj, responses={201: obj}, summary=f"Create a {converter.kind}"),
-        "update": extend_schema(tags=[tag], request=obj, responses=obj, summary=f"Replace a {converter.kind}"),
-        "partial_update": extend_schema(tags=[tag], request=obj, responses=obj,
-                                        summary=f"Merge-patch a {converter.kind}"),
-        "destroy": extend_schema(tags=[tag], responses=obj, summary=f"Delete a {converter.kind}"),
-    }
-    cls = type(f"{converter.kind}ViewSet", (base,), {"converter": converter, "__doc__": f"{converter.kind} API."})
-    return extend_schema_view(**docs)(cls)
+    """A viewset class for ``converter``, documented for the OpenAPI schema by ``openapi.ManifestSchema`` (the
+    kind's manifest, list and Status bodies, every status code, Kubernetes' operation ids)."""
+    return type(f"{converter.kind}ViewSet", (base,), {"converter": converter, "__doc__": f"{converter.kind} API.",
+                                                      "schema": ManifestSchema(LIST_PARAMS)})
 
 
 def manifest_urls(converter: Converter, viewset=None) -> list:

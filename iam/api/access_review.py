@@ -1,6 +1,5 @@
 """SubjectAccessReview with a scope: "may user U do verb V on resource R in scope S?" (DESIGN §3)."""
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +7,7 @@ from rest_framework.views import APIView
 from edgeplatform import authz
 from edgeplatform.resources import scopes
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid
+from edgeplatform.resources.openapi import body_types, ref, status_responses
 from iam.engine import engine
 from iam.engine import grants as grants_mod
 from iam.models import User
@@ -44,7 +44,21 @@ class ReviewSpecSerializer(serializers.Serializer):
 class SubjectAccessReviewView(APIView):
     """Answer an access question with the engine every other surface uses."""
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/subjectaccessreviews"])
+    @extend_schema(
+        operation_id="createIamTheriseunionIoV1alpha1SubjectAccessReview", tags=[f"{GROUP}/subjectaccessreviews"],
+        summary="Ask whether a user may do something at a scope",
+        request=body_types(inline_serializer("SubjectAccessReview", {
+            "apiVersion": serializers.ChoiceField(choices=[f"{GROUP}/v1alpha1"], required=False),
+            "kind": serializers.ChoiceField(choices=["SubjectAccessReview"], required=False),
+            "spec": ReviewSpecSerializer(),
+            "status": inline_serializer("SubjectAccessReviewStatus", {
+                "allowed": serializers.BooleanField(),
+                "reason": serializers.CharField(help_text="The binding and scope that granted, where the asker "
+                                                          "may read bindings."),
+                "scopePath": serializers.CharField(help_text="The scope asked about, as a path."),
+            }, read_only=True)})),
+        responses={201: OpenApiResponse(ref("SubjectAccessReview"), description="The review with its answer"),
+                   **status_responses(403, 422, body=True)})
     def post(self, request):
         """Evaluate the review; a user may ask about others only if they may read bindings at that scope."""
         body = request.data if isinstance(request.data, dict) else {}

@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import QueryDict
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from edgeplatform.resources.openapi import oauth_error_responses
 from edgeplatform.resources.parsers import JSONParser
 from iam import clients, lockout, tokens
 
@@ -128,10 +129,13 @@ class TokenView(OAuthView):
             "client_id": serializers.CharField(required=False),
             "client_secret": serializers.CharField(required=False),
             "refresh_token": serializers.CharField(required=False)}),
-        responses=inline_serializer("TokenResponse", {"access_token": serializers.CharField(),
-                                                      "token_type": serializers.CharField(),
-                                                      "expires_in": serializers.IntegerField(),
-                                                      "refresh_token": serializers.CharField(required=False)}),
+        responses={200: OpenApiResponse(inline_serializer("TokenResponse", {
+            "access_token": serializers.CharField(), "token_type": serializers.ChoiceField(choices=["Bearer"]),
+            "expires_in": serializers.IntegerField(help_text="Seconds the access token lives (EDGE_TOKEN_TTL)."),
+            "refresh_token": serializers.CharField(required=False, help_text="Single use; not issued for the "
+                                                                             "client-credentials grant.")}),
+            description="A bearer token (RFC 6749 §5.1)"), **oauth_error_responses(401, 429)},
+        operation_id="oauthToken", summary="Get a bearer token (password, client-credentials or refresh grant)",
         tags=["oauth"])
     def post(self, request):
         """Dispatch on ``grant_type``."""
@@ -204,7 +208,9 @@ class RevokeView(OAuthView):
     """Revoke an access or refresh token (RFC 7009): always 200, so a caller learns nothing about other tokens."""
 
     @extend_schema(request=inline_serializer("RevokeRequest", {"token": serializers.CharField()}),
-                   responses={200: None}, tags=["oauth"])
+                   responses={200: OpenApiResponse(None, description="Revoked, or never valid (RFC 7009: the same "
+                                                                     "answer)"), **oauth_error_responses()},
+                   operation_id="oauthRevoke", summary="Revoke an access or refresh token", tags=["oauth"])
     def post(self, request):
         """Revoke the token given in the body."""
         raw = oauth_params(request).get("token")

@@ -2,12 +2,13 @@
 
 Reading needs ``list users`` at the platform, unlocking ``update users`` at the platform (the engine decides).
 """
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from edgeplatform.resources.errors import StatusError, not_found, status_object
+from edgeplatform.resources.openapi import ref, status_responses
 from iam import lockout
 from iam.engine import engine
 
@@ -32,7 +33,25 @@ def to_manifest(row: dict) -> dict:
 class LockoutListView(APIView):
     """Every lock in force."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/lockouts"])
+    @extend_schema(
+        operation_id="listIamTheriseunionIoV1alpha1Lockout", tags=[f"{GROUP}/lockouts"],
+        summary="List the locked-out user names",
+        responses={200: OpenApiResponse(inline_serializer("LockoutList", {
+            "apiVersion": serializers.ChoiceField(choices=[VERSION]),
+            "kind": serializers.ChoiceField(choices=["LockoutList"]),
+            "metadata": serializers.DictField(),
+            "items": inline_serializer("Lockout", {
+                "apiVersion": serializers.ChoiceField(choices=[VERSION]),
+                "kind": serializers.ChoiceField(choices=["Lockout"]),
+                "metadata": inline_serializer("LockoutMetadata", {
+                    "name": serializers.CharField(help_text="The locked user name.")}),
+                "status": inline_serializer("LockoutStatus", {
+                    "failures": serializers.IntegerField(help_text="Failed logins counted."),
+                    "lastFailure": serializers.DateTimeField(help_text="When the last one was."),
+                    "lockedUntil": serializers.DateTimeField(help_text="When the lock ends."),
+                    "addresses": serializers.ListField(child=serializers.CharField(),
+                                                       help_text="The addresses the failures came from.")}),
+            }, many=True)}), description="The locks in force"), **status_responses(403)})
     def get(self, request):
         """The locks, by user name."""
         require(request, "list")
@@ -43,7 +62,10 @@ class LockoutListView(APIView):
 class LockoutDetailView(APIView):
     """One user name's lock: read it or lift it."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/lockouts"])
+    @extend_schema(operation_id="readIamTheriseunionIoV1alpha1Lockout", tags=[f"{GROUP}/lockouts"],
+                   summary="Read the lock on a user name",
+                   responses={200: OpenApiResponse(ref("Lockout"), description="The lock"),
+                              **status_responses(403, 404)})
     def get(self, request, name):
         """The lock on ``name``, 404 when there is none."""
         require(request, "get")
@@ -52,7 +74,10 @@ class LockoutDetailView(APIView):
                 return Response(to_manifest(row))
         raise not_found("lockouts", name, GROUP)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/lockouts"])
+    @extend_schema(operation_id="deleteIamTheriseunionIoV1alpha1Lockout", tags=[f"{GROUP}/lockouts"],
+                   summary="Lift the lock on a user name",
+                   responses={200: OpenApiResponse(ref("Status"), description="The lock was lifted"),
+                              **status_responses(403, 404)})
     def delete(self, request, name):
         """Unlock ``name`` (its failures are forgotten too); 404 when it was not locked."""
         require(request, "update")

@@ -5,14 +5,14 @@ shows its value once, ``DELETE .../<id>`` revokes one. Users manage their own; m
 needs ``update users`` at the platform.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid, not_found, status_object
+from edgeplatform.resources.openapi import body_types, ref, status_responses
 from iam import tokens
 from iam.engine import engine, escalation
 from iam.models import User
@@ -57,14 +57,38 @@ def owner(request, name: str) -> User:
 class UserTokenListView(APIView):
     """A user's tokens: list and create."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/users"])
+    @extend_schema(
+        operation_id="listIamTheriseunionIoV1alpha1UserToken", tags=[f"{GROUP}/users"],
+        summary="List a user's live tokens (never their secrets)",
+        responses={200: OpenApiResponse(inline_serializer("UserTokenList", {
+            "apiVersion": serializers.ChoiceField(choices=[VERSION]),
+            "kind": serializers.ChoiceField(choices=["UserTokenList"]),
+            "metadata": serializers.DictField(),
+            "items": inline_serializer("UserToken", {
+                "id": serializers.IntegerField(help_text="The token's id (DELETE .../tokens/<id> revokes it)."),
+                "name": serializers.CharField(),
+                "type": serializers.CharField(help_text="How it was obtained: personal, password, "
+                                                        "client_credentials, refresh_token."),
+                "created": serializers.DateTimeField(),
+                "expires": serializers.DateTimeField(allow_null=True, help_text="null: it never expires."),
+                "lastUsed": serializers.DateTimeField(allow_null=True),
+            }, many=True)}), description="The user's tokens, newest first"), **status_responses(403, 404)})
     def get(self, request, name):
         """The user's live tokens, newest first."""
         user = owner(request, name)
         return Response({"apiVersion": VERSION, "kind": "UserTokenList", "metadata": {},
                          "items": [to_item(row) for row in tokens.list_tokens(user)]})
 
-    @extend_schema(request=CreateTokenSerializer, responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/users"])
+    @extend_schema(
+        operation_id="createIamTheriseunionIoV1alpha1UserToken", tags=[f"{GROUP}/users"],
+        summary="Create a personal token (its value is shown once)",
+        request=body_types(CreateTokenSerializer),
+        responses={201: OpenApiResponse(inline_serializer("CreatedUserToken", {
+            "id": serializers.IntegerField(), "name": serializers.CharField(), "type": serializers.CharField(),
+            "created": serializers.DateTimeField(), "expires": serializers.DateTimeField(allow_null=True),
+            "lastUsed": serializers.DateTimeField(allow_null=True),
+            "token": serializers.CharField(help_text="The bearer token: shown here only, stored hashed.")}),
+            description="The new token, with its value"), **status_responses(403, 404, 422, body=True)})
     def post(self, request, name):
         """Create a personal token; the response carries ``token``, its only appearance."""
         user = owner(request, name)
@@ -82,7 +106,10 @@ class UserTokenListView(APIView):
 class UserTokenDetailView(APIView):
     """One token of a user: revoke it."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=[f"{GROUP}/users"])
+    @extend_schema(operation_id="deleteIamTheriseunionIoV1alpha1UserToken", tags=[f"{GROUP}/users"],
+                   summary="Revoke one of a user's tokens",
+                   responses={200: OpenApiResponse(ref("Status"), description="The token was revoked"),
+                              **status_responses(403, 404)})
     def delete(self, request, name, token_id):
         """Revoke the token; 404 when the user has no such live token."""
         user = owner(request, name)

@@ -10,13 +10,15 @@ import json
 
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from edgeplatform.resources.api import ManifestViewSet
 from edgeplatform.resources.errors import StatusError, cause, not_found
+from edgeplatform.resources.openapi import ref, status_responses
 from iam.audit import query
 
 PARAMS = [
@@ -83,8 +85,57 @@ class AuditEventListView(APIView):
             raise StatusError(400, "format: must be json, csv or jsonl", "BadRequest",
                               causes=[cause("format", "must be json, csv or jsonl")]) from exc
 
-    @extend_schema(tags=["iam.theriseunion.io/auditevents"], parameters=PARAMS, responses=OpenApiTypes.OBJECT,
-                   summary="List or export audit events (newest first)")
+    @extend_schema(
+        operation_id="listIamTheriseunionIoV1alpha1AuditEvent", tags=["iam.theriseunion.io/auditevents"],
+        summary="List or export audit events (newest first)",
+        parameters=[*PARAMS,  # the same names, with their formats
+                    OpenApiParameter("since", OpenApiTypes.DATETIME, description="RFC 3339 time; events at or "
+                                                                                 "after it"),
+                    OpenApiParameter("until", OpenApiTypes.DATETIME, description="RFC 3339 time; events before it"),
+                    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
+                                     description="page size (exports: the most events to stream)")],
+        responses={
+            (200, "application/json"): OpenApiResponse(inline_serializer("AuditEventList", {
+                "apiVersion": serializers.ChoiceField(choices=["iam.theriseunion.io/v1alpha1"]),
+                "kind": serializers.ChoiceField(choices=["AuditEventList"]),
+                "metadata": serializers.DictField(),
+                "items": inline_serializer("AuditEvent", {
+                    "apiVersion": serializers.ChoiceField(choices=["iam.theriseunion.io/v1alpha1"]),
+                    "kind": serializers.ChoiceField(choices=["AuditEvent"]),
+                    "metadata": inline_serializer("AuditEventMetadata", {
+                        "name": serializers.CharField(help_text="The event's id."),
+                        "creationTimestamp": serializers.DateTimeField()}),
+                    "spec": inline_serializer("AuditEventSpec", {
+                        "sequence": serializers.IntegerField(allow_null=True, help_text="Its place in the hash "
+                                                                                        "chain (null until sealed)."),
+                        "timestamp": serializers.DateTimeField(),
+                        "requestID": serializers.CharField(),
+                        "user": inline_serializer("AuditEventUser", {"username": serializers.CharField()}),
+                        "sourceIPs": serializers.ListField(child=serializers.CharField()),
+                        "userAgent": serializers.CharField(),
+                        "verb": serializers.CharField(),
+                        "objectRef": inline_serializer("AuditEventObjectRef", {
+                            name: serializers.CharField() for name in ("apiGroup", "resource", "kind", "name",
+                                                                       "scope")}),
+                        "requestURI": serializers.CharField(),
+                        "result": serializers.CharField(help_text="allowed, denied or error."),
+                        "responseStatus": inline_serializer("AuditEventResponseStatus", {
+                            "code": serializers.IntegerField(), "message": serializers.CharField()}),
+                        "before": serializers.JSONField(required=False, allow_null=True,
+                                                        help_text="The object before a mutation (secrets "
+                                                                  "redacted)."),
+                        "after": serializers.JSONField(required=False, allow_null=True,
+                                                       help_text="The object after a mutation (secrets redacted)."),
+                        "changes": serializers.ListField(child=serializers.CharField(), required=False,
+                                                         help_text="The paths a mutation changed."),
+                    }),
+                    "status": inline_serializer("AuditEventStatus", {
+                        "hash": serializers.CharField(), "previousHash": serializers.CharField()}),
+                }, many=True)}), description="A page of events"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Every matching event, as CSV"),
+            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="Every matching event, one "
+                                                                                      "JSON object a line"),
+            **status_responses(400)})
     def get(self, request):
         """An ``AuditEventList`` page, or a streamed CSV / JSON lines export."""
         qs = query.filter_events(query.visible_events(request.user), request.query_params).order_by("-id")
@@ -129,8 +180,10 @@ def _chain(*iterables):
 class AuditEventDetailView(APIView):
     """One event by its id (404 when it does not exist or is not the caller's to read)."""
 
-    @extend_schema(tags=["iam.theriseunion.io/auditevents"], responses=OpenApiTypes.OBJECT,
-                   summary="Read one audit event")
+    @extend_schema(operation_id="readIamTheriseunionIoV1alpha1AuditEvent", tags=["iam.theriseunion.io/auditevents"],
+                   summary="Read one audit event",
+                   responses={200: OpenApiResponse(ref("AuditEvent"), description="The event"),
+                              **status_responses(404)})
     def get(self, request, name: str):
         """The event's manifest."""
         event = query.visible_events(request.user).filter(id=int(name)).first() if name.isdigit() else None

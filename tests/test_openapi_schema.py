@@ -216,6 +216,12 @@ def test_request_bodies_come_in_the_media_types_the_api_reads():
         assert set(content) == (PATCH_TYPES if method == "PATCH" else WRITE_TYPES), (method, path)
         if operation["operationId"][:6] in ("create", "replac"):
             assert operation["requestBody"]["required"] is True, (method, path)
+    patch = document()["schema"]["components"]["schemas"]["ClusterPatch"]
+    assert "nullable" not in patch and "required" not in patch
+    spec = patch["properties"]["spec"]
+    cluster_type = spec["properties"]["type"]
+    assert spec["nullable"] is True and cluster_type["nullable"] is True and None in cluster_type["enum"]
+    assert "default" not in cluster_type  # a patch leaves out what it does not change
     token = document()["schema"]["paths"]["/oauth/token"]["post"]["requestBody"]["content"]
     assert set(token) == {"application/x-www-form-urlencoded", "multipart/form-data", "application/json"}
 

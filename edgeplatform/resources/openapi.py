@@ -194,20 +194,25 @@ def list_schema(converter: Converter) -> dict:
                            "items": {"type": "array", "items": ref(converter.kind)}}}
 
 
-def patch_schema(schema: dict) -> dict:
-    """A merge patch of ``schema`` (RFC 7386): the same fields, none required, any of them null (null removes a
-    field, or a key of a map); lists are replaced whole, so their items keep their schema."""
+def patch_schema(schema: dict, root: bool = True) -> dict:
+    """A merge patch of ``schema`` (RFC 7386): the same fields, none required, any of them but the patch itself
+    null (null removes a field, or a key of a map); lists are replaced whole, so their items keep their schema."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
-        return patch_schema(SHARED[name]) if name in SHARED else schema
+        return patch_schema(SHARED[name], root) if name in SHARED else schema
     out = {key: value for key, value in schema.items() if key not in ("required", "default")}
+    if root:
+        out["description"] = ("A merge patch (RFC 7386): the fields given replace the object's, null removes a "
+                              "field, lists are replaced whole.")
+        return {**out, "properties": {name: patch_schema(child, False)
+                                      for name, child in (schema.get("properties") or {}).items()}}
     out["nullable"] = True
     if "enum" in out:
         out["enum"] = [*out["enum"], None]
     if isinstance(schema.get("properties"), dict):
-        out["properties"] = {name: patch_schema(child) for name, child in schema["properties"].items()}
+        out["properties"] = {name: patch_schema(child, False) for name, child in schema["properties"].items()}
     if isinstance(schema.get("additionalProperties"), dict):
-        out["additionalProperties"] = patch_schema(schema["additionalProperties"])
+        out["additionalProperties"] = patch_schema(schema["additionalProperties"], False)
     return out
 
 
@@ -219,6 +224,8 @@ BODY_TYPES = {
     "PATCH": ("application/merge-patch+json", "application/strategic-merge-patch+json",
               "application/apply-patch+yaml", "application/json"),
 }
+
+
 def body_types(schema, method: str = "POST") -> dict:
     """A request body of ``schema`` (a serializer or a schema) in every media type ``method`` reads."""
     return {media_type: schema for media_type in BODY_TYPES[method]}

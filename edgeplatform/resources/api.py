@@ -29,8 +29,9 @@ LIST_PARAMS = [
     OpenApiParameter("labelSelector", {"type": "string"},
                      description="A Kubernetes label selector: `key=value`, `key!=value`, `key in (a,b)`, "
                                  "`key notin (a,b)`, `key`, `!key`, comma-separated (all must hold)."),
-    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
-                     description="The most items on a page (default EDGE_API_PAGE_SIZE)."),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1},
+                     description="The most items on a page (default EDGE_API_PAGE_SIZE); a page holds at most "
+                                 "5000, so a larger limit is served as 5000."),
     OpenApiParameter("continue", {"type": "string"},
                      description="The previous page's metadata.continue: read the page after it."),
 ]

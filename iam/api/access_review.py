@@ -90,5 +90,5 @@ class SubjectAccessReviewView(APIView):
         allowed, reason = grants_mod.explain(grants, attrs["verb"], attrs["group"], attrs["resource"], path,
                                              attrs["name"], reveal)
         return Response({"apiVersion": f"{GROUP}/v1alpha1", "kind": "SubjectAccessReview",
-                         "spec": body.get("spec"), "status": {"allowed": allowed, "reason": reason,
+                         "spec": serializer.data, "status": {"allowed": allowed, "reason": reason,
                                                               "scopePath": path}}, status=201)

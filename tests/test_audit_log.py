@@ -517,3 +517,15 @@ def test_a_user_name_holding_nul_is_not_found(root, url):
 
     assert response.status_code == 404, response.content
     assert response.json()["reason"] == "NotFound" and response.json()["details"]["name"] == "a\x00b"
+
+
+@pytest.mark.parametrize("query, accept", [("format=csv&since=yesterday", "*/*"), ("since=yesterday", "text/csv"),
+                                           ("format=jsonl&limit=0", "*/*")])
+def test_an_export_that_fails_answers_a_json_status(root, query, accept):
+    """GIVEN an export asked for as CSV or JSON lines WHEN a parameter is wrong THEN the 400 Status is JSON and says
+    so in its Content-Type."""
+    response = root.client.get(f"{EVENTS}?{query}", HTTP_ACCEPT=accept, **root.headers)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["kind"] == "Status" and response.json()["reason"] == "BadRequest"

@@ -85,6 +85,12 @@ class AuditEventListView(APIView):
             raise StatusError(400, "format: must be json, csv or jsonl", "BadRequest",
                               causes=[cause("format", "must be json, csv or jsonl")]) from exc
 
+    def handle_exception(self, exc):
+        """An error is a Status in JSON, also when the caller asked for a CSV or JSON lines export."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
+
     @extend_schema(
         operation_id="listIamTheriseunionIoV1alpha1AuditEvent", tags=["iam.theriseunion.io/auditevents"],
         summary="List or export audit events (newest first)",

@@ -529,3 +529,16 @@ def test_an_export_that_fails_answers_a_json_status(root, query, accept):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()["kind"] == "Status" and response.json()["reason"] == "BadRequest"
+
+
+def test_a_refusal_with_nul_in_its_headers_is_recorded(root, settings):
+    """GIVEN a trusted proxy WHEN a request without credentials carries NUL in its User-Agent and forwarded address
+    THEN it is refused and recorded, each NUL shown as U+FFFD."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    start = mark()
+
+    response = Client().get(USERS, HTTP_USER_AGENT="probe\x00/1", HTTP_X_FORWARDED_FOR="10.0.0.1\x00")
+
+    assert response.status_code == 401
+    [event] = since(start)
+    assert (event.result, event.user_agent, event.source_ip) == ("denied", "probe\ufffd/1", "10.0.0.1\ufffd")

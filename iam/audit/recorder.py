@@ -52,7 +52,8 @@ def record(verb: str, *, resource: str = "", group: str = "", kind: str = "", na
     source = context if context is not None else _context_of(request)
     event = chain.insert(
         actor=_storable(actor or (source.actor if source else "system"), 253),
-        source_ip=source.source_ip if source else "", user_agent=_storable(source.user_agent if source else "", 512),
+        source_ip=_storable(source.source_ip if source else "", 64),
+        user_agent=_storable(source.user_agent if source else "", 512),
         request_id=source.request_id if source else "", path=_storable(source.path if source else "", 1024),
         verb=verb, api_group=_storable(group, 253), resource=_storable(resource, 63), kind=_storable(kind, 63),
         name=_storable(name or "", 253), scope_path=_storable(scope_path or "", 600), result=result,

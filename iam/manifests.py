@@ -340,6 +340,14 @@ class IAMRoleBindingConverter(Converter):
         return None
 
 
+class GroupNameField(serializers.RegexField):
+    """A group name as a free string, as in the reference and in Kubernetes (``system:admin``, ``Domain Users``):
+    1–150 characters (the auth group's limit), no control characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(r"^[^\x00-\x1f\x7f]+$", max_length=150, **kwargs)
+
+
 class UserSpecSerializer(serializers.Serializer):
     """User spec; passwords are write-only."""
 
@@ -350,7 +358,7 @@ class UserSpecSerializer(serializers.Serializer):
                                         help_text="A note about the user.")
     lang = serializers.CharField(required=False, allow_blank=True, max_length=16,
                                  help_text="The console language (zh-CN, en-US).")
-    groups = serializers.ListField(child=serializers.CharField(), required=False,
+    groups = serializers.ListField(child=GroupNameField(), required=False,
                                    help_text="The groups the user is a member of.")
     password = serializers.CharField(required=False, write_only=True, trim_whitespace=False,
                                      help_text="A new password in plain text: hashed on arrival, never shown.")
@@ -382,16 +390,12 @@ class UserConverter(Converter):
         return parsed
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Names the platform uses for itself are taken; groups must exist; a password must pass the validators."""
+        """Names the platform uses for itself are taken; a password must pass the validators."""
         if instance is None and parsed.name in RESERVED_USER_NAMES:
             problems.append(cause("metadata.name", f'"{parsed.name}" is reserved: the audit log uses it for the '
                                                    "platform itself", "FieldValueForbidden"))
-        groups = parsed.spec.get("groups") or []
-        found = dict(Group.objects.filter(name__in=groups).values_list("name", "pk"))
-        for i, group in enumerate(groups):
-            if group not in found:
-                problems.append(cause(f"spec.groups[{i}]", f'group "{group}" not found', "FieldValueNotFound"))
-        parsed.extra["group_ids"] = list(found.values())
+        # group names are free strings (a group need not exist yet); duplicates mean nothing
+        parsed.extra["groups"] = sorted(set(parsed.spec.get("groups") or []))
         if not problems:
             self._forbid_escalation(parsed, instance, context)
         password = parsed.spec.get("password")
@@ -403,7 +407,7 @@ class UserConverter(Converter):
 
     def _forbid_escalation(self, parsed: Parsed, instance, context: dict) -> None:
         """Setting another user's password or state means holding what they hold; joining a group, holding what the
-        group is bound to."""
+        group is bound to, wherever it is bound (whether or not a Group object of that name exists)."""
         user = context.get("user")
         if escalation.exempt(user):
             return
@@ -414,7 +418,7 @@ class UserConverter(Converter):
         if instance is not None and credentials:  # setting a password or the state of someone is acting as them
             escalation.forbid_taking_over(user, instance, credentials[0], self, parsed.name)
         current = set(instance.groups.values_list("name", flat=True)) if instance is not None else set()
-        added = set(parsed.spec.get("groups") or []) - current
+        added = set(parsed.extra["groups"]) - current
         bound = (BindingSubject.objects.filter(kind="Group", name__in=added)
                  .values_list("name", "binding__scope_path", "binding__role__effective_rules"))
         for group, path, rules in bound:
@@ -437,8 +441,14 @@ class UserConverter(Converter):
             obj.is_active = parsed.extra["state"] == "Active"
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
-        """Group membership follows ``spec.groups``."""
-        obj.groups.set(parsed.extra["group_ids"])
+        """Group membership follows ``spec.groups``; a name no Group object carries is held as an external group
+        (an auth group without a platform Group, which a Group created later under that name takes over)."""
+        names = parsed.extra["groups"]
+        groups = {group.name: group for group in Group.objects.filter(name__in=names)}
+        for name in names:
+            if name not in groups:
+                groups[name], _ = Group.objects.get_or_create(name=name)
+        obj.groups.set(groups.values())
 
     def spec_out(self, obj) -> dict:
         """Spec with the current groups and email."""

@@ -8,6 +8,7 @@ import yaml
 
 from edgeplatform.resources.loader import apply, documents
 from iam.models import IAMRole
+from tests.support import ApiClient
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reference_rbac.yaml"
 ROLES = "/oapis/iam.theriseunion.io/v1alpha1/iamroles"
@@ -81,3 +82,109 @@ def test_the_reference_files_themselves_load(db):
         manifests += [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
     rows = apply(manifests)
     assert len(rows) == len(manifests)
+
+
+BUILTINS = Path(__file__).parent / "fixtures" / "reference_builtins.yaml"
+IAM = "/oapis/iam.theriseunion.io/v1alpha1"
+
+
+def reference_builtins() -> dict:
+    return {manifest["kind"]: manifest for manifest in documents(BUILTINS.read_text())}
+
+
+def test_the_references_anonymous_role_loads_with_http_verbs_on_non_resource_urls(site, api):
+    """GIVEN the reference's own `anonymous` IAMRole (get and post on /oauth/token, /healthz, …) WHEN an administrator
+    replaces the built-in role with it THEN it is stored as written."""
+    admin = api(site.user("root", superuser=True))
+    role = reference_builtins()["IAMRole"]
+    response = admin.put(f"{ROLES}/anonymous", role)
+    assert response.status_code == 200, response.json()
+    assert admin.get(f"{ROLES}/anonymous").json()["spec"]["rules"] == role["spec"]["rules"]
+
+
+@pytest.mark.parametrize("verb", ["post", "PUT", "head", "options", "delete", "patch", "*", "list"])
+def test_any_http_method_is_a_verb_of_a_non_resource_urls_rule(site, api, verb):
+    admin = api(site.user("root", superuser=True))
+    rules = [{"nonResourceURLs": ["/healthz"], "verbs": [verb]}]
+    labels = {"iam.theriseunion.io/scope": "platform", "iam.theriseunion.io/scope-value": "global"}
+    response = admin.post(ROLES, {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
+                                  "metadata": {"name": "probe", "labels": labels}, "spec": {"rules": rules}})
+    assert response.status_code == 201, response.json()
+
+
+def test_http_methods_are_no_verbs_of_a_resource_rule(site, api):
+    admin = api(site.user("root", superuser=True))
+    response = admin.post(ROLES, {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
+                                  "metadata": {"name": "probe", "labels": {"iam.theriseunion.io/scope": "platform"}},
+                                  "spec": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["post"]}]}})
+    assert response.status_code == 422
+    assert response.json()["details"]["causes"][0]["field"] == "spec.rules[0].verbs"
+
+
+def test_the_references_admin_user_loads_with_a_group_that_does_not_exist_yet(site, api):
+    """GIVEN the reference's default `admin` User (group `system:admin`, a bcrypt password) and its binding WHEN an
+    administrator posts them THEN the user is created in that group, logs in with the reference's password and
+    is a platform administrator through the binding."""
+    from django.test import Client
+
+    root = api(site.user("root", superuser=True))
+    manifests = reference_builtins()
+    created = root.post(f"{IAM}/users", manifests["User"])
+    assert created.status_code == 201, created.json()
+    assert created.json()["spec"]["groups"] == ["system:admin"]
+    assert root.post(f"{IAM}/iamrolebindings", manifests["IAMRoleBinding"]).status_code == 201
+    token = Client().post("/oauth/token", {"grant_type": "password", "username": "admin", "password": "P@88w0rd"})
+    assert token.status_code == 200, token.content
+    admin = ApiClient(token.json()["access_token"])
+    cluster = {"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster", "metadata": {"name": "edge-bj"},
+               "spec": {"type": "physical"}}
+    assert admin.post("/oapis/scope.theriseunion.io/v1alpha1/clusters", cluster).status_code == 201
+
+
+@pytest.fixture
+def user_manager(site, api):
+    """Manages users and groups platform-wide, and holds nothing else."""
+    from tests import fleet
+
+    site.apply(fleet.role_manifest("user-manager", "platform", [
+        {"apiGroups": ["iam.theriseunion.io"], "resources": ["users", "groups"], "verbs": ["*"]}], value="global"))
+    manager = site.user("um")
+    site.bind("um-platform", "user-manager", "platform", "global", users=("um",))
+    return api(manager)
+
+
+def test_a_group_name_that_is_bound_is_guarded_whether_or_not_a_group_of_that_name_exists(site, user_manager):
+    """GIVEN the name `system:admin` bound to platform-admin, with no Group object of that name WHEN a user manager
+    puts themselves in it THEN it is refused on spec.groups[0]: joining a group name means holding what it is
+    bound to."""
+    from iam.models import User
+
+    site.bind("sysadmins", "platform-admin", "platform", "global", groups=("system:admin",))
+    response = user_manager.patch(f"{IAM}/users/um", {"spec": {"groups": ["system:admin"]}})
+    assert response.status_code == 403
+    assert response.json()["details"]["causes"][0]["field"] == "spec.groups[0]"
+    assert not User.objects.get(name="um").groups.exists()
+
+
+def test_an_unbound_group_name_is_held_as_an_external_group_until_a_group_takes_it_over(site, user_manager):
+    """GIVEN a group name nothing is bound to and no Group carries WHEN a user manager puts a user in it THEN the
+    membership is kept (it grants nothing); a Group of that name created later has that member."""
+    site.user("alice")
+    joined = user_manager.patch(f"{IAM}/users/alice", {"spec": {"groups": ["contractors", "Domain Users"]}})
+    assert joined.status_code == 200, joined.json()
+    assert joined.json()["spec"]["groups"] == ["Domain Users", "contractors"]
+    assert [g["metadata"]["name"] for g in user_manager.get(f"{IAM}/groups").json()["items"]] == []
+    group = user_manager.post(f"{IAM}/groups", {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "Group",
+                                                "metadata": {"name": "contractors"}})
+    assert group.status_code == 201, group.json()
+    assert group.json()["status"]["memberCount"] == 1
+    left = user_manager.patch(f"{IAM}/users/alice", {"spec": {"groups": []}})
+    assert left.json()["spec"]["groups"] == []
+
+
+@pytest.mark.parametrize("name", ["", "a\tb", "x" * 151])
+def test_a_group_name_is_a_printable_string_of_at_most_150_characters(site, user_manager, name):
+    site.user("alice")
+    response = user_manager.patch(f"{IAM}/users/alice", {"spec": {"groups": [name]}})
+    assert response.status_code == 422
+    assert response.json()["details"]["causes"][0]["field"] == "spec.groups[0]"

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 KNOWN_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
                          "approve", "bind", "escalate", "impersonate", "use", "proxy", "*"})
+#: A nonResourceURLs rule is matched against the request's HTTP method, as in Kubernetes RBAC (the reference
+#: grants ``post`` on ``/oauth/token``); the resource verbs stay valid there too (the reference writes ``list``).
+HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "*"})
+NON_RESOURCE_VERBS = KNOWN_VERBS | HTTP_VERBS
 
 #: Groups of the reference implementation's templates that name our scope kinds.
 COMPAT_SCOPE_GROUPS = frozenset({"tenant.theriseunion.io", "tenant", "cluster.theriseunion.io"})
@@ -127,10 +131,12 @@ def validate_rules(rules, field: str = "spec.rules") -> list[tuple[str, str]]:
         if not verbs:
             problems.append((f"{where}.verbs", "at least one verb is required"))
         elif isinstance(verbs, list):
+            # a rule for non-resource URLs only is matched against HTTP methods
+            known = NON_RESOURCE_VERBS if rule.get("nonResourceURLs") and not rule.get("resources") else KNOWN_VERBS
             for verb in verbs:  # the reference wrote "GET" in nonResourceURLs rules; verbs match case-blind
-                if not isinstance(verb, str) or verb.lower() not in KNOWN_VERBS:
+                if not isinstance(verb, str) or verb.lower() not in known:
                     problems.append((f"{where}.verbs", f'unsupported verb "{verb}"; known verbs: '
-                                                       + ", ".join(sorted(KNOWN_VERBS))))
+                                                       + ", ".join(sorted(known))))
         has_resources = bool(rule.get("resources"))
         if has_resources and rule.get("apiGroups") is None:
             problems.append((f"{where}.apiGroups", "required when resources are given (\"\" is the core group)"))

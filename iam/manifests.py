@@ -161,11 +161,13 @@ class RoleTemplateConverter(Converter):
         if level is not None and level not in (*ROLE_LEVELS, "project"):
             problems.append(cause(f"metadata.labels[{SCOPE_LABEL}]", f"must be one of {', '.join(ROLE_LEVELS)}",
                                   "FieldValueNotSupported"))
-        if not problems:  # a template's rules flow into every role that aggregates it, wherever it is bound
-            before = (instance.spec or {}).get("rules") or [] if instance is not None else []
-            added = [rule for rule in parsed.spec.get("rules") or [] if rule not in before]
-            escalation.forbid_escalation(context.get("user"), added, [scopes.PLATFORM], "spec.rules", self,
-                                         parsed.name)
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """A template's rules flow into every role that aggregates it, wherever it is bound: only rules the caller
+        holds platform-wide may be added."""
+        before = (instance.spec or {}).get("rules") or [] if instance is not None else []
+        added = [rule for rule in parsed.spec.get("rules") or [] if rule not in before]
+        escalation.forbid_escalation(context.get("user"), added, [scopes.PLATFORM], "spec.rules", self, parsed.name)
 
     def status_out(self, obj):
         """Templates have no status."""
@@ -192,9 +194,12 @@ class IAMRoleConverter(Converter):
     spec_serializer = IAMRoleSpecSerializer
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Scope labels must name a level (and, if given, an existing scope object)."""
+        """Scope labels must name a level (and, if given, a scope object the caller may learn of)."""
         _check_scope_labels(parsed, problems, context, required_value=False)
-        if instance is not None and not problems and (instance.scope_level, instance.scope_value) != \
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """A bound role keeps its scope; new rules must be held by the caller where the role applies."""
+        if instance is not None and (instance.scope_level, instance.scope_value) != \
                 (parsed.extra["level"], parsed.extra["value"] if parsed.extra["level"] != "platform"
                  else instance.scope_value):
             if instance.bindings.exists():
@@ -241,6 +246,18 @@ class IAMRoleConverter(Converter):
         """Prototypes are visible to whoever may read roles somewhere at their level (or a level above it)."""
         levels = {scopes.level_of(p) for p in grants.paths_allowing(verb, self.group, self.plural)}
         return Rows(scope_value={""}, scope_level={lvl for level in levels for lvl in _levels_from(level)})
+
+
+def _may_learn_of_role(user, role: IAMRole, level: str, path: str) -> bool:
+    """May ``user``, who may write bindings at ``path``, learn that ``role`` exists?
+
+    Yes when they may read it, and when it is one that can be bound right there (a prototype of that level, or a
+    role pinned to that very scope): those are the roles the administrator of bindings at a scope hands out. A
+    role pinned to a scope hidden from them is answered as a missing one, its scope unnamed.
+    """
+    if user is None or engine.allowed(user, "get", GROUP, "iamroles", role.scope_path, role.name, obj=role):
+        return True
+    return role.scope_level == level and (role.is_prototype or role.scope_path == path)
 
 
 def member_counts(roles: list) -> None:
@@ -295,32 +312,34 @@ class IAMRoleBindingConverter(Converter):
     spec_serializer = IAMRoleBindingSpecSerializer
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """The scope must exist; the role must exist and fit it (pinned roles bind only at their scope)."""
+        """The scope must be one the caller may learn of."""
         _check_scope_labels(parsed, problems, context, required_value=True)
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The role must exist, be one the caller may learn of and fit the scope (pinned roles bind only at their
+        scope); binding (or adding subjects) hands out its rules there, so the caller must hold them."""
+        user = context.get("user")
+        level, path = parsed.extra["level"], parsed.extra["path"]
         role_name = parsed.spec["roleRef"]["name"]
         role = IAMRole.objects.filter(name=role_name).first()
+        if role is not None and not _may_learn_of_role(user, role, level, path):
+            role = None  # answered exactly as a role that does not exist
         if role is None:
             problems.append(cause("spec.roleRef.name", f'IAMRole "{role_name}" not found', "FieldValueNotFound"))
             return
         if instance is not None and instance.role_id != role.pk:
             problems.append(cause("spec.roleRef", "is immutable; delete and re-create the binding",
                                   "FieldValueForbidden"))
-        if problems:
-            return
-        level, path = parsed.extra["level"], parsed.extra["path"]
-        if role.scope_level != level:
+        elif role.scope_level != level:
             problems.append(cause("spec.roleRef.name", f'role "{role.name}" is a {role.scope_level} role and '
                                                        f"cannot be bound at {level} scope"))
         elif not role.is_prototype and role.scope_path != path:
-            problems.append(cause("spec.roleRef.name", f'role "{role.name}" belongs to scope "{role.scope_path}" '
+            home = f'scope "{role.scope_path}"' if authz.may_know_scope(user, role.scope_path) else "another scope"
+            problems.append(cause("spec.roleRef.name", f'role "{role.name}" belongs to {home} '
                                                        f'and cannot be bound at "{path}"'))
-        user = context.get("user")
-        # binding (or adding subjects) hands out the role's rules at the binding's scope; a caller who may not
-        # write bindings there at all is told that by the write path's own check
-        if not problems and engine.allowed(user, "create" if instance is None else "update", self.group,
-                                           self.plural, path, parsed.name):
-            escalation.forbid_escalation(user, role.effective_rules, [path], "spec.roleRef.name", self,
-                                         parsed.name)
+        if problems:
+            return
+        escalation.forbid_escalation(user, role.effective_rules, [path], "spec.roleRef.name", self, parsed.name)
         parsed.extra["role"] = role
 
     def assign(self, obj, parsed: Parsed) -> None:
@@ -384,7 +403,6 @@ class UserConverter(Converter):
             name_given = ((manifest.get("metadata") or {}) if isinstance(manifest, dict) else {}).get("name")
             raise invalid(self.kind, name or name_given or "", [cause("status.state", "must be Active or Disabled",
                                                                       "FieldValueNotSupported")], self.group)
-        context = {**(context or {}), "state": state}  # clean() judges a change of state too
         parsed = super().parse(manifest, instance, name, context)
         parsed.extra["state"] = state
         return parsed
@@ -396,8 +414,6 @@ class UserConverter(Converter):
                                                    "platform itself", "FieldValueForbidden"))
         # group names are free strings (a group need not exist yet); duplicates mean nothing
         parsed.extra["groups"] = sorted(set(parsed.spec.get("groups") or []))
-        if not problems:
-            self._forbid_escalation(parsed, instance, context)
         password = parsed.spec.get("password")
         if password:
             try:
@@ -405,14 +421,14 @@ class UserConverter(Converter):
             except DjangoValidationError as exc:
                 problems.append(cause("spec.password", " ".join(exc.messages)))
 
-    def _forbid_escalation(self, parsed: Parsed, instance, context: dict) -> None:
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Setting another user's password or state means holding what they hold; joining a group, holding what the
         group is bound to, wherever it is bound (whether or not a Group object of that name exists)."""
         user = context.get("user")
         if escalation.exempt(user):
             return
         credentials = [f"spec.{key}" for key in ("password", "encryptedPassword") if parsed.spec.get(key)]
-        state = context.get("state")
+        state = parsed.extra.get("state")
         if instance is not None and state and (state == "Active") != instance.is_active:
             credentials.append("status.state")
         if instance is not None and credentials:  # setting a password or the state of someone is acting as them
@@ -420,7 +436,8 @@ class UserConverter(Converter):
         current = set(instance.groups.values_list("name", flat=True)) if instance is not None else set()
         added = set(parsed.extra["groups"]) - current
         bound = (BindingSubject.objects.filter(kind="Group", name__in=added)
-                 .values_list("name", "binding__scope_path", "binding__role__effective_rules"))
+                 .values_list("name", "binding__scope_path", "binding__role__effective_rules")
+                 .order_by("name", "binding__scope_path"))
         for group, path, rules in bound:
             index = (parsed.spec.get("groups") or []).index(group)
             escalation.forbid_escalation(user, rules or [], [path], f"spec.groups[{index}]", self, parsed.name)

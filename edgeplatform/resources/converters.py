@@ -3,6 +3,12 @@
 A converter knows its kind's apiVersion, kind and plural, validates an incoming manifest
 (metadata, then the spec through a DRF serializer, then the kind's own cross-field rules)
 and writes it to a model row. Errors name the offending field (``spec.rules[0].verbs``).
+
+Validation comes in two steps, because the write path authorizes in between (``services``):
+``parse`` checks the manifest itself and resolves the scope it names (``clean``), answering a scope
+the caller may not learn of as a missing one; ``admission`` then runs the rules whose answers depend
+on other objects (``admit``: the role a binding names, escalation), only once the caller is known to
+be allowed to write at that scope.
 """
 from __future__ import annotations
 
@@ -128,6 +134,18 @@ class Converter:
             raise invalid(self.kind, obj_name, problems, self.group)
         return parsed
 
+    def admission(self, parsed: Parsed, instance=None, context: dict | None = None) -> None:
+        """Run the kind's rules that depend on other objects (``admit``); raise a 422 naming every bad field.
+
+        The write path calls this only after the caller is authorized at the object's scope, so that what these
+        rules answer (a role not found, a group bound where the caller holds less) tells nothing to someone who
+        may not write there.
+        """
+        problems: list[dict] = []
+        self.admit(parsed, instance, problems, dict(context or {}))
+        if problems:
+            raise invalid(self.kind, parsed.name, problems, self.group)
+
     def _check_type(self, manifest: dict, problems: list) -> None:
         api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
         if api_version not in (None, self.api_version):
@@ -174,7 +192,12 @@ class Converter:
         return _drop_nulls(serializer.validated_data)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Cross-field and cross-object rules; append causes to ``problems``."""
+        """Cross-field rules and the scope the object names (append causes to ``problems``); they run before the
+        write is authorized, so a scope the caller may not learn of must be answered as a missing one."""
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Rules that look at other objects (append causes, or raise a 403 for escalation); run only after the
+        write is authorized at the object's scope (see ``admission``)."""
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Write a validated manifest onto a row (columns beyond metadata come from ``parsed``)."""

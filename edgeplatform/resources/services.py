@@ -1,7 +1,11 @@
 """Writing manifests: the one path by which the API, the console and the sync change objects.
 
-Each write validates, authorizes at the target scope, enforces optimistic concurrency
-(a stale ``resourceVersion`` is a 409) and runs in one transaction.
+Each write runs in one transaction, in the order kube-apiserver keeps: authorization comes before any
+check whose answer depends on objects the caller may not see. A replace is authorized at the stored
+object's scope before its body is read; the body is then decoded and its scope resolved (a scope the
+caller may not learn of is answered as a missing one), a create is authorized there, and only then do
+the kind's admission rules run (the role a binding names, the groups a user joins, escalation). A stale
+``resourceVersion`` is a 409.
 
 Every write is announced through the signals below (the audit log listens), so no surface has to
 remember to log its changes.
@@ -14,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
 from edgeplatform import authz
+from edgeplatform.resources import scopes
 from edgeplatform.resources.converters import Converter, converter_for
 from edgeplatform.resources.errors import StatusError
 
@@ -34,10 +39,26 @@ def authorize(user, verb: str, converter: Converter, path: str, name: str = "", 
         return
     if not authz.authorizer().allowed(user, verb, converter.group, converter.plural, path, name, obj):
         what = f'{converter.plural}.{converter.group}' if converter.group else converter.plural
-        error = StatusError(403, f'user "{user.get_username()}" cannot {verb} resource "{what}" '
-                                 f'at scope "{path}"', kind=converter.plural, name=name, group=converter.group)
-        error.denial = {"converter": converter, "user": user, "verb": verb, "path": path, "name": name}
+        nameable = obj is not None or _may_name(user, path, name)
+        where = f' at scope "{path}"' if nameable else ""
+        error = StatusError(403, f'user "{user.get_username()}" cannot {verb} resource "{what}"{where}',
+                            kind=converter.plural, name=name, group=converter.group)
+        # the denial is audited, and the caller reads their own events: there too the scope is one they may know
+        shown = path if nameable else next(scope for scope in scopes.chain(path)[1:]
+                                           if scope == scopes.PLATFORM or authz.may_know_scope(user, scope))
+        error.denial = {"converter": converter, "user": user, "verb": verb, "path": shown, "name": name}
         raise error
+
+
+def _may_name(user, path: str, name: str) -> bool:
+    """True when every scope ``path`` passes through is one ``user`` may learn of.
+
+    A new object's path can hold a scope the caller did not name (the node group whose selector a new node's
+    labels match); a refusal then names no scope. The last segment of a scope object's own path is the name the
+    caller sent, and an existing object the caller may see (``obj``) shows its scope in its labels.
+    """
+    passes = scopes.chain(path)[1:] if scopes.name_of(path) == name else scopes.chain(path)
+    return all(scope == scopes.PLATFORM or authz.may_know_scope(user, scope) for scope in passes)
 
 
 def _announce_denial(error: StatusError) -> None:
@@ -77,8 +98,8 @@ def _save_manifest(converter: Converter, manifest: dict, user, instance, url_nam
     with transaction.atomic():
         if instance is not None:
             instance = type(instance).objects.select_for_update().get(pk=instance.pk)
-        before = converter.to_manifest(instance) if instance is not None and object_saved.has_listeners() \
-            else None
+            # before the body is read: what it says must not be answered to one who may not change the object
+            authorize(user, "update", converter, instance.scope_path, instance.name, instance)
         parsed = converter.parse(manifest, instance, url_name, context)
         if instance is not None and parsed.resource_version is not None \
                 and parsed.resource_version != str(instance.resource_version):
@@ -87,14 +108,12 @@ def _save_manifest(converter: Converter, manifest: dict, user, instance, url_nam
                                    "version and try again", "Conflict", kind=converter.plural,
                               name=instance.name, group=converter.group)
         target = converter.scope_path_for(parsed, instance)
-        if instance is None:
+        if instance is None or target != instance.scope_path:
             authorize(user, "create", converter, target, parsed.name)
-            obj = converter.model()
-        else:
-            authorize(user, "update", converter, instance.scope_path, instance.name, instance)
-            if target != instance.scope_path:
-                authorize(user, "create", converter, target, parsed.name)
-            obj = instance
+        converter.admission(parsed, instance, context)
+        before = converter.to_manifest(instance) if instance is not None and object_saved.has_listeners() \
+            else None
+        obj = converter.model() if instance is None else instance
         parsed.extra["user"] = user
         old_spec = None if instance is None else dict(instance.spec or {})
         converter.assign(obj, parsed)

@@ -7,6 +7,10 @@ they lack; the converters turn it into a 403 naming the field (``forbid_escalati
 
 Rules are compared in their compiled form (``compile_rules``), so wildcards must be held as
 wildcards and the reference's group spellings count as the groups they stand for.
+
+A refusal names the scope and the rule only where the caller may learn of that scope: the rules a
+group carries in a scope hidden from the caller, and the scope itself, are not theirs to learn, so
+there the refusal says only that the grant lies in a scope they may not see.
 """
 from __future__ import annotations
 
@@ -28,33 +32,54 @@ def _canonical(group: str, resource: str) -> bool:
     return not (group == "iam.theriseunion.io" and resource in COMPAT_IAM_RESOURCES)
 
 
+#: what a refusal says about a grant in a scope the caller may not learn of
+HIDDEN = "permissions in a scope they may not see"
+
+
 def missing(user, rules: list[dict], path: str) -> str | None:
-    """The first grant in ``rules`` that ``user`` does not hold at scope ``path``; None when they hold all."""
+    """The first grant in ``rules`` that ``user`` does not hold at scope ``path``; None when they hold all.
+
+    It is described (rule and scope) only when ``user`` may learn of the scope; otherwise as ``HIDDEN``.
+    """
     from iam.engine import engine
 
     if exempt(user):
         return None
+    lacking = _first_missing(engine, user, rules, path)
+    if lacking is None:
+        return None
+    return f'{lacking} at "{path}"' if engine.knows_scope(user, path) else HIDDEN
+
+
+def _first_missing(engine, user, rules: list[dict], path: str) -> str | None:
     for rule in rules or []:
         if rule.get("nonResourceURLs"):
             return f"nonResourceURLs {', '.join(rule['nonResourceURLs'])} (only a platform administrator grants these)"
     index = compile_rules(rules)
-    for verb, keys in index.verbs.items():
+    for verb, keys in sorted(index.verbs.items()):
         for key in sorted(keys):
             group, resource = key.split("|", 1)
             if _canonical(group, resource) and not engine.allowed(user, verb, group, resource, path):
-                return f'{verb} on {group or "core"}/{resource} at "{path}"'
-    for verb, by_key in index.named.items():
-        for key, names in by_key.items():
+                return f'{verb} on {group or "core"}/{resource}'
+    for verb, by_key in sorted(index.named.items()):
+        for key, names in sorted(by_key.items()):
             group, resource = key.split("|", 1)
             for name in sorted(names):
                 if _canonical(group, resource) and not engine.allowed(user, verb, group, resource, path, name):
-                    return f'{verb} on {group or "core"}/{resource} "{name}" at "{path}"'
+                    return f'{verb} on {group or "core"}/{resource} "{name}"'
     return None
 
 
 def forbid_escalation(user, rules: list[dict], paths, field: str, converter, name: str) -> None:
-    """Raise 403 (naming ``field``) unless ``user`` holds every rule of ``rules`` at every scope in ``paths``."""
-    for path in sorted(set(paths)):
+    """Raise 403 (naming ``field``) unless ``user`` holds every rule of ``rules`` at every scope in ``paths``.
+
+    Scopes the caller may learn of are checked first, so that a refusal names what they can act on when it can.
+    """
+    from iam.engine import engine
+
+    if exempt(user):
+        return
+    for path in sorted(set(paths), key=lambda p: (not engine.knows_scope(user, p), p)):
         lacking = missing(user, rules, path)
         if lacking:
             message = (f'user "{user.get_username()}" cannot grant permissions they do not hold: {lacking}')
@@ -77,5 +102,6 @@ def forbid_taking_over(user, target, field: str, converter, name: str) -> None:
     bound = engine.grants(target).bindings
     rules = dict(IAMRole.objects.filter(pk__in={role_id for *_, role_id, _digest in bound})
                  .values_list("pk", "effective_rules"))
-    for path, _binding, _role, role_id, _digest in bound:
+    for path, _binding, _role, role_id, _digest in sorted(bound, key=lambda b: (not engine.knows_scope(user, b[0]),
+                                                                                 b)):
         forbid_escalation(user, rules.get(role_id) or [], [path], field, converter, name)

@@ -223,12 +223,15 @@ class IAMRoleConverter(Converter):
         escalation.forbid_escalation(user, added, paths, "spec.rules", self, parsed.name)
 
     def assign(self, obj, parsed: Parsed) -> None:
-        """Scope columns from the labels; aggregation runs when the row is saved."""
+        """Scope columns from the labels, and the aggregation (run again when the row is saved)."""
         super().assign(obj, parsed)
         obj.scope_level = parsed.extra["level"]
         obj.scope_value = "" if parsed.extra["level"] == "platform" else parsed.extra["value"]
         obj.scope_cluster = parsed.extra["cluster"]
         obj.builtin = parsed.labels.get(BUILTIN_LABEL) == "true"
+        # the platform-written spec.aggregatedRoleTemplates and effective rules are part of the row: without them
+        # a manifest sent back unchanged would look like a change
+        aggregate_into(obj)
 
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """A pinned role lives in its scope; prototypes are platform objects."""
@@ -442,10 +445,16 @@ class UserConverter(Converter):
             index = (parsed.spec.get("groups") or []).index(group)
             escalation.forbid_escalation(user, rules or [], [path], f"spec.groups[{index}]", self, parsed.name)
 
+    def changes_outside_row(self, obj, parsed: Parsed) -> bool:
+        """Membership is stored beside the row: a change of groups alone is a write."""
+        return set(obj.groups.values_list("name", flat=True)) != set(parsed.extra["groups"])
+
     def assign(self, obj, parsed: Parsed) -> None:
         """Columns, password hash and the desired state; spec keeps no secret."""
         spec = dict(parsed.spec)
         password, encrypted = spec.pop("password", None), spec.pop("encryptedPassword", None)
+        # stored as the manifest shows them (spec_out), so that a manifest sent back unchanged is no change
+        spec.update(email=spec.get("email", ""), groups=parsed.extra["groups"])
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
         obj.email = spec.get("email", "")
         if password:

@@ -199,6 +199,11 @@ class Converter:
         """Rules that look at other objects (append causes, or raise a 403 for escalation); run only after the
         write is authorized at the object's scope (see ``admission``)."""
 
+    def changes_outside_row(self, obj, parsed: Parsed) -> bool:
+        """True when the write changes something stored beside the object's row (a user's group membership), so
+        that a manifest equal to the stored one is still a write."""
+        return False
+
     def assign(self, obj, parsed: Parsed) -> None:
         """Write a validated manifest onto a row (columns beyond metadata come from ``parsed``)."""
         obj.name = parsed.name

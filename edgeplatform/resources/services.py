@@ -5,7 +5,8 @@ check whose answer depends on objects the caller may not see. A replace is autho
 object's scope before its body is read; the body is then decoded and its scope resolved (a scope the
 caller may not learn of is answered as a missing one), a create is authorized there, and only then do
 the kind's admission rules run (the role a binding names, the groups a user joins, escalation). A stale
-``resourceVersion`` is a 409.
+``resourceVersion`` is a 409. A write that changes nothing stores nothing: the resourceVersion stays, no
+row is saved and nothing is announced, as kube-apiserver answers a no-op update.
 
 Every write is announced through the signals below (the audit log listens), so no surface has to
 remember to log its changes.
@@ -19,7 +20,7 @@ from django.dispatch import Signal
 
 from edgeplatform import authz
 from edgeplatform.resources import scopes
-from edgeplatform.resources.converters import Converter, converter_for
+from edgeplatform.resources.converters import Converter, Parsed, converter_for
 from edgeplatform.resources.errors import StatusError
 
 #: An object was created or replaced; sent inside the write's transaction. kwargs: ``converter``, ``obj``,
@@ -111,27 +112,51 @@ def _save_manifest(converter: Converter, manifest: dict, user, instance, url_nam
         if instance is None or target != instance.scope_path:
             authorize(user, "create", converter, target, parsed.name)
         converter.admission(parsed, instance, context)
-        before = converter.to_manifest(instance) if instance is not None and object_saved.has_listeners() \
-            else None
-        obj = converter.model() if instance is None else instance
         parsed.extra["user"] = user
-        old_spec = None if instance is None else dict(instance.spec or {})
-        converter.assign(obj, parsed)
-        obj.scope_path = target
-        if instance is not None:
-            obj.resource_version += 1
-            if obj.spec != old_spec:
-                obj.generation += 1
-        try:
-            with transaction.atomic():
-                obj.save()
-        except IntegrityError as exc:
-            raise StatusError(409, f'{converter.plural} "{parsed.name}" already exists', "AlreadyExists",
-                              kind=converter.plural, name=parsed.name, group=converter.group) from exc
-        converter.after_save(obj, parsed, created=instance is None)
-        if object_saved.has_listeners():
-            object_saved.send(sender=type(converter), converter=converter, obj=obj, before=before,
-                              after=converter.to_manifest(obj), user=user, created=instance is None)
+        if instance is None:
+            obj = converter.model()
+            converter.assign(obj, parsed)
+            obj.scope_path = target
+            return _store(converter, obj, parsed, user, None, created=True)
+        before = converter.to_manifest(instance) if object_saved.has_listeners() else None
+        stored = _row(instance)
+        converter.assign(instance, parsed)
+        instance.scope_path = target
+        if _row(instance) == stored and not converter.changes_outside_row(instance, parsed):
+            return instance  # a no-op: nothing saved, nothing announced, resourceVersion kept
+        instance.resource_version += 1
+        if instance.spec != stored["spec"]:
+            instance.generation += 1
+        return _store(converter, instance, parsed, user, before, created=False)
+
+
+#: columns a write sets itself, whatever the manifest says
+_BOOKKEEPING = frozenset({"id", "resource_version", "generation", "created", "updated"})
+
+
+def _row(obj) -> dict:
+    """What a write could change in the object's own row: every column but the bookkeeping ones."""
+    return {f.attname: _plain(getattr(obj, f.attname)) for f in obj._meta.concrete_fields
+            if f.attname not in _BOOKKEEPING}
+
+
+def _plain(value):
+    # PostgreSQL hands binary columns back as memoryview, which neither copies nor compares with bytes
+    return bytes(value) if isinstance(value, memoryview) else copy.deepcopy(value)
+
+
+def _store(converter: Converter, obj, parsed: Parsed, user, before, *, created: bool):
+    """Save a new or changed row, run the kind's same-transaction work and announce the write."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise StatusError(409, f'{converter.plural} "{parsed.name}" already exists', "AlreadyExists",
+                          kind=converter.plural, name=parsed.name, group=converter.group) from exc
+    converter.after_save(obj, parsed, created=created)
+    if object_saved.has_listeners():
+        object_saved.send(sender=type(converter), converter=converter, obj=obj, before=before,
+                          after=converter.to_manifest(obj), user=user, created=created)
     return obj
 
 

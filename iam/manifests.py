@@ -398,14 +398,15 @@ class UserConverter(Converter):
     spec_serializer = UserSpecSerializer
 
     def parse(self, manifest, instance=None, name=None, context=None):
-        """Also read the desired state from ``status.state``."""
-        state = ((manifest.get("status") or {}) if isinstance(manifest, dict) else {}).get("state")
+        """Also read the desired state from ``status.state`` (a status that is no object is ignored)."""
+        state = self.status_in(manifest).get("state")
         if state not in (None, "Active", "Disabled"):
             from edgeplatform.resources.errors import invalid
 
-            name_given = ((manifest.get("metadata") or {}) if isinstance(manifest, dict) else {}).get("name")
-            raise invalid(self.kind, name or name_given or "", [cause("status.state", "must be Active or Disabled",
-                                                                      "FieldValueNotSupported")], self.group)
+            metadata = manifest.get("metadata") if isinstance(manifest, dict) else None
+            name_given = metadata.get("name") if isinstance(metadata, dict) else None
+            raise invalid(self.kind, name or (name_given if isinstance(name_given, str) else ""),
+                          [cause("status.state", "must be Active or Disabled", "FieldValueNotSupported")], self.group)
         parsed = super().parse(manifest, instance, name, context)
         parsed.extra["state"] = state
         return parsed

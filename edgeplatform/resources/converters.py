@@ -8,10 +8,14 @@ Validation comes in two steps, because the write path authorizes in between (``s
 ``parse`` checks the manifest itself and resolves the scope it names (``clean``), answering a scope
 the caller may not learn of as a missing one; ``admission`` then runs the rules whose answers depend
 on other objects (``admit``: the role a binding names, escalation), only once the caller is known to
-be allowed to write at that scope.
+be allowed to write at that scope. A value of the wrong JSON type anywhere is a 422 naming the field,
+never a server error. ``status`` is the platform's to write: on input it is ignored, as kube-apiserver
+ignores the status sent to a resource's main endpoint (a kind that reads a desired state from it reads
+it only when it is an object, ``status_in``).
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -116,6 +120,9 @@ class Converter:
         problems: list[dict] = []
         if not isinstance(manifest, dict):
             raise invalid(self.kind, name or "", [cause("body", "must be an object")], self.group)
+        plain_data_problems({k: v for k, v in manifest.items() if k != "status"}, "", problems)
+        if problems:  # what follows may assume JSON data: string keys, no other types
+            raise invalid(self.kind, name or "", problems, self.group)
         self._check_type(manifest, problems)
         metadata = manifest.get("metadata") or {}
         if not isinstance(metadata, dict):
@@ -123,10 +130,15 @@ class Converter:
             metadata = {}
         obj_name = metadata.get("name") or name or (instance.name if instance else "")
         self._check_name(obj_name, name, instance, problems)
+        if not isinstance(obj_name, str):
+            obj_name = ""
         labels = self._check_map(metadata.get("labels"), "metadata.labels", problems, labels=True)
         annotations = self._check_map(metadata.get("annotations"), "metadata.annotations", problems)
         spec = self._check_spec(manifest.get("spec"), problems, context)
         rv = metadata.get("resourceVersion")
+        if isinstance(rv, bool) or not isinstance(rv, (str, int, type(None))):
+            problems.append(cause("metadata.resourceVersion", "must be a string"))
+            rv = None
         parsed = Parsed(obj_name, labels, annotations, spec, str(rv) if rv not in (None, "") else None)
         if not problems:
             self.clean(parsed, instance, problems, context or {})
@@ -145,6 +157,13 @@ class Converter:
         self.admit(parsed, instance, problems, dict(context or {}))
         if problems:
             raise invalid(self.kind, parsed.name, problems, self.group)
+
+    @staticmethod
+    def status_in(manifest) -> dict:
+        """The ``status`` of an incoming manifest when it is an object, else ``{}`` (ignored, as kube-apiserver
+        ignores status sent to the main resource)."""
+        status = manifest.get("status") if isinstance(manifest, dict) else None
+        return status if isinstance(status, dict) else {}
 
     def _check_type(self, manifest: dict, problems: list) -> None:
         api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
@@ -166,13 +185,13 @@ class Converter:
 
     @staticmethod
     def _check_map(value, where: str, problems: list, labels: bool = False) -> dict:
-        if value in (None, ""):
+        if value is None or value == "":
             return {}
         if not isinstance(value, dict):
             problems.append(cause(where, "must be a map of strings"))
             return {}
         for key, item in value.items():
-            if not isinstance(item, str) or not selectors.valid_key(key) or \
+            if not isinstance(key, str) or not isinstance(item, str) or not selectors.valid_key(key) or \
                     (labels and not selectors.valid_value(item)):
                 problems.append(cause(f"{where}[{key}]", "invalid key or value"))
         return dict(value)
@@ -231,6 +250,38 @@ def _drop_nulls(value):
     return value
 
 
+def plain_data_problems(value, where: str, problems: list) -> None:
+    """Append a cause for every place in ``value`` that is not JSON data: a map key that is not a string (YAML's
+    ``1:`` or ``~:``), a value of another type (a date, bytes), a number that is not finite."""
+    stack = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    problems.append(cause(path or "body", f"keys must be strings, not {_json_type(key)} ({key!r})"))
+                    continue
+                stack.append((child, _child_path(path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            problems.append(cause(path, "must be a finite number"))
+        elif item is not None and not isinstance(item, (str, bool, int, float)):
+            problems.append(cause(path, f"{type(item).__name__} is not a JSON value"))
+
+
+def _child_path(path: str, key: str) -> str:
+    # label and annotation keys, and keys that are not plain words, go in brackets: metadata.labels[a.b/c]
+    if path and (path.endswith(("labels", "annotations")) or not key.replace("-", "").replace("_", "").isalnum()):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _json_type(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                                         type(value).__name__)
+
+
 class LabelSelectorField(serializers.JSONField):
     """A metav1.LabelSelector (matchLabels / matchExpressions), validated."""
 
@@ -238,10 +289,38 @@ class LabelSelectorField(serializers.JSONField):
         """Check the selector's shape, keys, operators and values."""
         if not isinstance(data, dict) or set(data) - {"matchLabels", "matchExpressions"}:
             raise serializers.ValidationError("must be a LabelSelector (matchLabels, matchExpressions)")
+        shape = _selector_shape_problems(data)
+        if shape:
+            raise serializers.ValidationError(shape)
         problems = selectors.validate_label_selector(data, "selector")
         if problems:
             raise serializers.ValidationError([f"{where}: {message}" for where, message in problems])
         return data
+
+
+def _selector_shape_problems(data: dict) -> dict[str, list[str]]:
+    """What is of the wrong JSON type in a LabelSelector (checked before its keys and values are), by the path
+    below the selector, so that causes name it (``spec.selector.matchLabels``)."""
+    problems: dict[str, list[str]] = {}
+    match_labels = data.get("matchLabels")
+    if match_labels is not None and (not isinstance(match_labels, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in match_labels.items())):
+        problems["matchLabels"] = ["must be a map of strings"]
+    expressions = data.get("matchExpressions")
+    if expressions is not None and not isinstance(expressions, list):
+        problems["matchExpressions"] = ["must be a list of requirements"]
+    for i, expr in enumerate(expressions if isinstance(expressions, list) else []):
+        where = f"matchExpressions[{i}]"
+        if not isinstance(expr, dict) or set(expr) - {"key", "operator", "values"}:
+            problems[where] = ["must be an object of key, operator and values"]
+        elif not isinstance(expr.get("key"), str):
+            problems[f"{where}.key"] = ["must be a string"]
+        elif not isinstance(expr.get("operator"), str):
+            problems[f"{where}.operator"] = ["must be a string"]
+        elif expr.get("values") is not None and (not isinstance(expr["values"], list) or not all(
+                isinstance(value, str) for value in expr["values"])):
+            problems[f"{where}.values"] = ["must be a list of strings"]
+    return problems
 
 
 class StringMapField(serializers.DictField):

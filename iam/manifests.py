@@ -117,7 +117,9 @@ class IAMRoleSpecSerializer(serializers.Serializer):
 def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, required_value: bool) -> None:
     """Resolve the scope labels of a role or binding into ``parsed.extra`` (level, value, cluster, path).
 
-    A scope the caller may not learn of is answered exactly as one that does not exist.
+    A scope the caller may not learn of is answered exactly as one that does not exist. A namespace or node named
+    without its cluster is looked for among those the caller may learn of (so that a namesake in a hidden cluster
+    changes nothing), and the cluster label it lives in is added, as the reference writes it where names repeat.
     """
     level = parsed.labels.get(SCOPE_LABEL, "")
     value = parsed.labels.get(SCOPE_VALUE_LABEL, "")
@@ -133,8 +135,14 @@ def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, requir
             problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", 'must be "global" for the platform'))
         path = scopes.PLATFORM
     elif value:
-        path = scopes.resolve(level, value, cluster or None)
-        if not authz.may_know_scope(context.get("user"), path):
+        user = context.get("user")
+        if level in scopes.CLUSTER_QUALIFIED and not cluster:
+            path = _the_one_known(level, value, user)
+            if path is not None:
+                cluster = parsed.labels[CLUSTER_LABEL] = scopes.cluster_of(path)
+        else:
+            path = scopes.resolve(level, value, cluster or None)
+        if not authz.may_know_scope(user, path):
             path = None
             what = f'{level} "{value}"' + (f' in cluster "{cluster}"' if cluster else "")
             hint = "" if cluster or level not in scopes.CLUSTER_QUALIFIED else \
@@ -145,6 +153,14 @@ def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, requir
         problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", "the scope object is required",
                               "FieldValueRequired"))
     parsed.extra.update(level=level, value=value, cluster=cluster, path=path)
+
+
+def _the_one_known(level: str, value: str, user) -> str | None:
+    """The path of the only ``level`` object named ``value`` that ``user`` may learn of (None: the system, who
+    knows them all), or None when there is none or more than one."""
+    paths = [path for path in scopes.scope_model(level).objects.filter(name=value)
+             .values_list("scope_path", flat=True).order_by("scope_path") if authz.may_know_scope(user, path)]
+    return paths[0] if len(paths) == 1 else None
 
 
 @register

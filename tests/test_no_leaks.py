@@ -185,3 +185,22 @@ def test_a_node_placed_by_a_hidden_node_groups_selector_names_no_node_group(plat
     # in their own node group the node is created, and placed there
     created = client.post(NODES, {"metadata": {"name": "y2", "labels": {"theriseunion.io/nodegroup": "g1"}}})
     assert created.status_code == 201, created.json()
+
+
+def test_a_namesake_namespace_in_a_hidden_cluster_changes_nothing(platform, binder):
+    """GIVEN namespace n1 in c1 and a namesake in hidden cluster c2, n2 only in c1 WHEN the binder of w1 binds at
+    namespace n1 and at n2, naming no cluster THEN both are bound in c1 alike, the cluster label added; the
+    namesake they may not see neither makes n1 ambiguous nor shows."""
+    from iam.models import IAMRoleBinding
+
+    platform.apply(fleet.role_manifest("ns-helper", "namespace", fleet.ALL_KINDS[1:]))
+    platform.bind("binder-reads", "reader-workspace", "workspace", "w1", users=("binder",))  # so they may hand it out
+    answers = [binder.post(BINDINGS, binding_manifest(f"b-{ns}", "ns-helper", "namespace", ns, users=("newbie",)))
+               for ns in ("n1", "n2")]
+    assert [a.status_code for a in answers] == [201, 201], [a.json() for a in answers]
+    labels = [a.json()["metadata"]["labels"] for a in answers]
+    assert labels[0]["scope.theriseunion.io/cluster"] == labels[1]["scope.theriseunion.io/cluster"] == "c1"
+    assert {k: v for k, v in labels[0].items() if not k.endswith("scope-value")} == \
+        {k: v for k, v in labels[1].items() if not k.endswith("scope-value")}
+    assert IAMRoleBinding.objects.get(name="b-n1").scope_path == "clusters/c1/workspaces/w1/namespaces/n1"
+    assert hidden_names(answers[0]) == set()

@@ -15,12 +15,12 @@ it only when it is an object, ``status_in``).
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 from rest_framework import serializers
 
+from edgeplatform.resources import documents
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.errors import cause, flatten_drf_errors, invalid
 
@@ -120,7 +120,7 @@ class Converter:
         problems: list[dict] = []
         if not isinstance(manifest, dict):
             raise invalid(self.kind, name or "", [cause("body", "must be an object")], self.group)
-        plain_data_problems({k: v for k, v in manifest.items() if k != "status"}, "", problems)
+        plain_data_problems({k: v for k, v in manifest.items() if k != "status"}, problems)
         if problems:  # what follows may assume JSON data: string keys, no other types
             raise invalid(self.kind, name or "", problems, self.group)
         self._check_type(manifest, problems)
@@ -250,36 +250,10 @@ def _drop_nulls(value):
     return value
 
 
-def plain_data_problems(value, where: str, problems: list) -> None:
-    """Append a cause for every place in ``value`` that is not JSON data: a map key that is not a string (YAML's
-    ``1:`` or ``~:``), a value of another type (a date, bytes), a number that is not finite."""
-    stack = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    problems.append(cause(path or "body", f"keys must be strings, not {_json_type(key)} ({key!r})"))
-                    continue
-                stack.append((child, _child_path(path, key)))
-        elif isinstance(item, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
-        elif isinstance(item, float) and not math.isfinite(item):
-            problems.append(cause(path, "must be a finite number"))
-        elif item is not None and not isinstance(item, (str, bool, int, float)):
-            problems.append(cause(path, f"{type(item).__name__} is not a JSON value"))
-
-
-def _child_path(path: str, key: str) -> str:
-    # label and annotation keys, and keys that are not plain words, go in brackets: metadata.labels[a.b/c]
-    if path and (path.endswith(("labels", "annotations")) or not key.replace("-", "").replace("_", "").isalnum()):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _json_type(value) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}.get(type(value),
-                                                                                         type(value).__name__)
+def plain_data_problems(value, problems: list) -> None:
+    """Append a cause for every place in ``value`` that is not plain JSON data (``documents.problems``): what a
+    manifest that did not come through the API's decoders (the console, the CRD sync) may still hold."""
+    problems.extend(cause(field, message) for field, message in documents.problems(value))
 
 
 class LabelSelectorField(serializers.JSONField):
@@ -289,38 +263,13 @@ class LabelSelectorField(serializers.JSONField):
         """Check the selector's shape, keys, operators and values."""
         if not isinstance(data, dict) or set(data) - {"matchLabels", "matchExpressions"}:
             raise serializers.ValidationError("must be a LabelSelector (matchLabels, matchExpressions)")
-        shape = _selector_shape_problems(data)
-        if shape:
-            raise serializers.ValidationError(shape)
-        problems = selectors.validate_label_selector(data, "selector")
-        if problems:
-            raise serializers.ValidationError([f"{where}: {message}" for where, message in problems])
+        problems = selectors.validate_label_selector(data, "")
+        if problems:  # keyed by the path below the selector, so that causes name it (spec.selector.matchLabels)
+            errors: dict[str, list[str]] = {}
+            for where, message in problems:
+                errors.setdefault(where.lstrip(".") or "non_field_errors", []).append(message)
+            raise serializers.ValidationError(errors)
         return data
-
-
-def _selector_shape_problems(data: dict) -> dict[str, list[str]]:
-    """What is of the wrong JSON type in a LabelSelector (checked before its keys and values are), by the path
-    below the selector, so that causes name it (``spec.selector.matchLabels``)."""
-    problems: dict[str, list[str]] = {}
-    match_labels = data.get("matchLabels")
-    if match_labels is not None and (not isinstance(match_labels, dict) or not all(
-            isinstance(key, str) and isinstance(value, str) for key, value in match_labels.items())):
-        problems["matchLabels"] = ["must be a map of strings"]
-    expressions = data.get("matchExpressions")
-    if expressions is not None and not isinstance(expressions, list):
-        problems["matchExpressions"] = ["must be a list of requirements"]
-    for i, expr in enumerate(expressions if isinstance(expressions, list) else []):
-        where = f"matchExpressions[{i}]"
-        if not isinstance(expr, dict) or set(expr) - {"key", "operator", "values"}:
-            problems[where] = ["must be an object of key, operator and values"]
-        elif not isinstance(expr.get("key"), str):
-            problems[f"{where}.key"] = ["must be a string"]
-        elif not isinstance(expr.get("operator"), str):
-            problems[f"{where}.operator"] = ["must be a string"]
-        elif expr.get("values") is not None and (not isinstance(expr["values"], list) or not all(
-                isinstance(value, str) for value in expr["values"])):
-            problems[f"{where}.values"] = ["must be a list of strings"]
-    return problems
 
 
 class StringMapField(serializers.DictField):

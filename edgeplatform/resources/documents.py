@@ -17,7 +17,7 @@ from django.conf import settings
 
 from edgeplatform.resources.errors import StatusError, cause
 
-__all__ = ["DocumentError", "check", "decode_json", "decode_yaml", "field_path", "load_yaml"]
+__all__ = ["DocumentError", "check", "decode_json", "decode_yaml", "field_path", "load_yaml", "problems"]
 
 #: a YAML document may expand its aliases to at most this many nodes, or this many times the nodes it spells out,
 #: whichever is larger (the ratio rule of Go's YAML decoder, which kube-apiserver uses)
@@ -69,12 +69,14 @@ def _path(link) -> str:
     return field_path(tuple(reversed(parts)))
 
 
-def check(data, duplicates: dict[int, str] | None = None):
-    """Raise ``DocumentError`` unless ``data`` is plain JSON data within the nesting limit; return it.
+def problems(data, duplicates: dict[int, str] | None = None):
+    """Yield ``(field, message)`` for every place where ``data`` is not plain JSON data within the nesting limit:
+    a key that is not a string, a value of another type (a date, bytes), a number that is not finite or does not
+    fit in 64 bits, a string holding NUL or a lone surrogate, nesting deeper than ``EDGE_API_MAX_DEPTH``.
 
     ``duplicates`` maps ``id()`` of a decoded object to a key the body gave it twice, so that the refusal can
     name the field (``metadata.labels[a]``), as kube-apiserver's strict decoding does. Each value on the walk
-    keeps a link to its parent's (``(parent_link, key)``); the path is spelled out only for a refusal.
+    keeps a link to its parent's (``(parent_link, key)``); a path is spelled out only for a problem.
     """
     max_depth = settings.EDGE_API_MAX_DEPTH
     duplicates = duplicates or {}
@@ -83,17 +85,20 @@ def check(data, duplicates: dict[int, str] | None = None):
     while stack:
         value, depth, link = pop()
         if depth > max_depth:
-            raise DocumentError(f"nested deeper than {max_depth} levels", _path(link))
+            yield _path(link), f"nested deeper than {max_depth} levels"
+            continue
         kind = type(value)
         if kind is dict:
             if duplicates and id(value) in duplicates:
-                raise DocumentError("duplicate field", _path((link, duplicates[id(value)])))
+                yield _path((link, duplicates[id(value)])), "duplicate field"
             for key, item in value.items():
                 if type(key) is not str:
-                    raise DocumentError("object keys must be strings", _path(link))
+                    yield _path(link), f"keys must be strings, not {type(key).__name__} ({key!r})"
+                    continue
                 problem = _string_problem(key)
                 if problem:
-                    raise DocumentError(f"a key is {problem}", _path(link))
+                    yield _path(link), f"a key is {problem}"
+                    continue
                 push((item, depth + 1, (link, key)))
         elif kind is list:
             for index, item in enumerate(value):
@@ -101,17 +106,23 @@ def check(data, duplicates: dict[int, str] | None = None):
         elif kind is str:
             problem = _string_problem(value)
             if problem:
-                raise DocumentError(problem, _path(link))
+                yield _path(link), problem
         elif kind is bool or value is None:
             continue
         elif kind is int:
             if not -INT64 <= value < INT64:
-                raise DocumentError("integers must fit in 64 bits", _path(link))
+                yield _path(link), "integers must fit in 64 bits"
         elif kind is float:
             if not math.isfinite(value):
-                raise DocumentError("numbers must be finite", _path(link))
+                yield _path(link), "numbers must be finite"
         else:
-            raise DocumentError(f"unsupported value of type {kind.__name__}", _path(link))
+            yield _path(link), f"{kind.__name__} is not a JSON value"
+
+
+def check(data, duplicates: dict[int, str] | None = None):
+    """Raise ``DocumentError`` for the first of ``problems(data, duplicates)``; return ``data`` when none."""
+    for field, message in problems(data, duplicates):
+        raise DocumentError(message, field)
     return data
 
 

@@ -183,28 +183,25 @@ def from_label_selector(selector: dict | None) -> list[Requirement] | None:
 
 
 def validate_label_selector(selector: dict, field: str) -> list[tuple[str, str]]:
-    """Problems of a LabelSelector object as (field path, message) pairs (any JSON value is checked safely)."""
+    """Problems of a LabelSelector object as (field path, message) pairs: first what has the wrong JSON type, then
+    keys, operators and values (any JSON value is checked safely)."""
+    shape = _shape_problems(selector, field)
+    if shape:
+        return shape
     problems = []
-    match_labels = selector.get("matchLabels")
-    if match_labels is not None and not isinstance(match_labels, dict):
-        problems.append((f"{field}.matchLabels", "must be a map of label keys to values"))
-        match_labels = {}
-    for key, value in (match_labels or {}).items():
+    for key, value in (selector.get("matchLabels") or {}).items():
         if not valid_key(key):
             problems.append((f"{field}.matchLabels", f"invalid label key {key!r}"))
         if not valid_value(value):
             problems.append((f"{field}.matchLabels[{key}]", f"invalid label value {value!r}"))
-    expressions = selector.get("matchExpressions")
-    if expressions is not None and not isinstance(expressions, list):
-        problems.append((f"{field}.matchExpressions", "must be a list of requirements"))
-        expressions = []
-    for i, expr in enumerate(expressions or []):
+    expressions = selector.get("matchExpressions") or []
+    for i, expr in enumerate(expressions):
         where = f"{field}.matchExpressions[{i}]"
-        if not isinstance(expr, dict) or not valid_key(expr.get("key")):
+        if not valid_key(expr["key"]):
             problems.append((f"{where}.key", "a valid label key is required"))
             continue
-        operator, values = expr.get("operator"), expr.get("values") or []
-        if not isinstance(values, list) or not all(valid_value(v) for v in values):
+        operator, values = expr["operator"], expr.get("values") or []
+        if not all(valid_value(v) for v in values):
             problems.append((f"{where}.values", "must be a list of valid label values"))
         elif operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
             problems.append((f"{where}.operator", f"unsupported operator {operator!r}"))
@@ -212,10 +209,33 @@ def validate_label_selector(selector: dict, field: str) -> list[tuple[str, str]]
             problems.append((f"{where}.values", "must be non-empty for In and NotIn"))
         elif operator in ("Exists", "DoesNotExist") and values:
             problems.append((f"{where}.values", "must be empty for Exists and DoesNotExist"))
-    if not problems and len(match_labels or {}) + len(expressions or []) > MAX_REQUIREMENTS:
+    if not problems and len(selector.get("matchLabels") or {}) + len(expressions) > MAX_REQUIREMENTS:
         problems.append((field, f"may hold at most {MAX_REQUIREMENTS} requirements"))
     return problems
 
+
+def _shape_problems(selector: dict, field: str) -> list[tuple[str, str]]:
+    """What is of the wrong JSON type in a LabelSelector."""
+    problems = []
+    match_labels = selector.get("matchLabels")
+    if match_labels is not None and (not isinstance(match_labels, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in match_labels.items())):
+        problems.append((f"{field}.matchLabels", "must be a map of strings"))
+    expressions = selector.get("matchExpressions")
+    if expressions is not None and not isinstance(expressions, list):
+        problems.append((f"{field}.matchExpressions", "must be a list of requirements"))
+    for i, expr in enumerate(expressions if isinstance(expressions, list) else []):
+        where = f"{field}.matchExpressions[{i}]"
+        if not isinstance(expr, dict) or set(expr) - {"key", "operator", "values"}:
+            problems.append((where, "must be an object of key, operator and values"))
+        elif not isinstance(expr.get("key"), str):
+            problems.append((f"{where}.key", "must be a string"))
+        elif not isinstance(expr.get("operator"), str):
+            problems.append((f"{where}.operator", "must be a string"))
+        elif expr.get("values") is not None and (not isinstance(expr["values"], list) or not all(
+                isinstance(value, str) for value in expr["values"])):
+            problems.append((f"{where}.values", "must be a list of strings"))
+    return problems
 
 
 def matches(requirements: list[Requirement] | None, labels: dict) -> bool:

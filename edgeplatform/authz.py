@@ -45,3 +45,19 @@ def may_know_scope(user, path: str | None) -> bool:
     if path is None:
         return False
     return user is None or authorizer().knows_scope(user, path)
+
+
+def known_scope(user, level: str, value: str | None, cluster: str | None = None) -> str | None:
+    """The path of the scope named by scope labels that ``user`` may learn of, or None (missing or hidden alike).
+
+    A namespace or node named without its cluster is the only one of that name ``user`` may learn of: a namesake
+    in a cluster hidden from them neither makes the name ambiguous nor gives itself away.
+    """
+    from edgeplatform.resources import scopes
+
+    if level in scopes.CLUSTER_QUALIFIED and not cluster:
+        known = [path for path in scopes.scope_model(level).objects.filter(name=value)
+                 .values_list("scope_path", flat=True).order_by("scope_path") if may_know_scope(user, path)]
+        return known[0] if len(known) == 1 else None
+    path = scopes.resolve(level, value, cluster or None)
+    return path if may_know_scope(user, path) else None

@@ -136,14 +136,10 @@ def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, requir
         path = scopes.PLATFORM
     elif value:
         user = context.get("user")
-        if level in scopes.CLUSTER_QUALIFIED and not cluster:
-            path = _the_one_known(level, value, user)
-            if path is not None:
-                cluster = parsed.labels[CLUSTER_LABEL] = scopes.cluster_of(path)
-        else:
-            path = scopes.resolve(level, value, cluster or None)
-        if not authz.may_know_scope(user, path):
-            path = None
+        path = authz.known_scope(user, level, value, cluster)
+        if path is not None and not cluster and level in scopes.CLUSTER_QUALIFIED:
+            cluster = parsed.labels[CLUSTER_LABEL] = scopes.cluster_of(path)
+        if path is None:
             what = f'{level} "{value}"' + (f' in cluster "{cluster}"' if cluster else "")
             hint = "" if cluster or level not in scopes.CLUSTER_QUALIFIED else \
                 f"; name the cluster with the label {CLUSTER_LABEL}"
@@ -153,14 +149,6 @@ def _check_scope_labels(parsed: Parsed, problems: list, context: dict, *, requir
         problems.append(cause(f"metadata.labels[{SCOPE_VALUE_LABEL}]", "the scope object is required",
                               "FieldValueRequired"))
     parsed.extra.update(level=level, value=value, cluster=cluster, path=path)
-
-
-def _the_one_known(level: str, value: str, user) -> str | None:
-    """The path of the only ``level`` object named ``value`` that ``user`` may learn of (None: the system, who
-    knows them all), or None when there is none or more than one."""
-    paths = [path for path in scopes.scope_model(level).objects.filter(name=value)
-             .values_list("scope_path", flat=True).order_by("scope_path") if authz.may_know_scope(user, path)]
-    return paths[0] if len(paths) == 1 else None
 
 
 @register

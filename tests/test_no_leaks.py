@@ -204,3 +204,20 @@ def test_a_namesake_namespace_in_a_hidden_cluster_changes_nothing(platform, bind
         {k: v for k, v in labels[1].items() if not k.endswith("scope-value")}
     assert IAMRoleBinding.objects.get(name="b-n1").scope_path == "clusters/c1/workspaces/w1/namespaces/n1"
     assert hidden_names(answers[0]) == set()
+
+
+def test_a_review_of_a_namespace_named_without_its_cluster_ignores_a_hidden_namesake(platform, member):
+    """GIVEN namespace n1 in c1 and a namesake in hidden cluster c2, n2 only in c1 WHEN the viewer of w1 reviews
+    their own access at namespace n1 and at n2, naming no cluster THEN both are answered for c1 alike."""
+    def review(namespace: str):
+        return member.post(f"{IAM}/subjectaccessreviews", {
+            "apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "SubjectAccessReview",
+            "spec": {"user": "member", "resourceAttributes": {"verb": "get", "resource": "pods"},
+                     "scope": {"level": "namespace", "value": namespace}}})
+
+    answers = [review(ns) for ns in ("n1", "n2")]
+    assert [a.status_code for a in answers] == [201, 201], [a.json() for a in answers]
+    assert [a.json()["status"]["scopePath"] for a in answers] == \
+        ["clusters/c1/workspaces/w1/namespaces/n1", "clusters/c1/workspaces/w1/namespaces/n2"]
+    assert blank(answers[0], "n1") == blank(answers[1], "n2")
+    assert hidden_names(answers[0]) == set()

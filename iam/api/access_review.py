@@ -5,7 +5,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from edgeplatform import authz
-from edgeplatform.resources import scopes
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid
 from edgeplatform.resources.openapi import body_types, ref, status_responses
 from iam.engine import engine
@@ -67,8 +66,8 @@ class SubjectAccessReviewView(APIView):
             raise invalid("SubjectAccessReview", "", flatten_drf_errors(serializer.errors, "spec"), GROUP)
         spec = serializer.validated_data
         scope = spec.get("scope") or {"level": "platform", "value": "", "cluster": ""}
-        path = scopes.resolve(scope["level"], scope["value"], scope["cluster"] or None)
-        if not authz.may_know_scope(request.user, path):  # a hidden scope is answered as a missing one
+        path = authz.known_scope(request.user, scope["level"], scope["value"], scope["cluster"])
+        if path is None:  # a hidden scope is answered as a missing one
             raise invalid("SubjectAccessReview", "", [cause("spec.scope", f'{scope["level"]} "{scope["value"]}" '
                                                                           "not found", "FieldValueNotFound")], GROUP)
         asking_for_self = spec["user"] == request.user.get_username() and not spec["groups"]

@@ -248,18 +248,25 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:map", _BoundedLoader.construct
 def load_yaml(text: str):
     """One YAML document of any shape as plain JSON data, bounded as ``_BoundedLoader`` says (for YAML that
     arrives inside a field or a form: a kubeconfig, Helm values, the console's YAML tab)."""
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # the reader refuses control characters YAML does not allow at once
+    except yaml.YAMLError as exc:
+        raise _refusal(exc) from exc
     try:
         data = loader.get_single_data()
     except RecursionError as exc:
         raise DocumentError(f"nested deeper than {settings.EDGE_API_MAX_DEPTH} levels") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise DocumentError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from exc
+        raise _refusal(exc) from exc
     finally:
         loader.dispose()
     return check(data, loader.duplicates)
+
+
+def _refusal(exc: yaml.YAMLError) -> DocumentError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return DocumentError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}")
 
 
 def decode_yaml(stream):

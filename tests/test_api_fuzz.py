@@ -9,7 +9,7 @@ failure (check and status) with the shortest request that shows it, as a curl co
 list, where Hypothesis would stop at the first.
 
 Bounded and reproducible: a fixed seed and derandomized generation (the same cases on every run), no example
-database, no deadline (timings vary between machines, results must not); about 3,800 requests. The coverage
+database, no deadline (timings vary between machines, results must not); about 4,500 requests. The coverage
 phase is limited as :data:`BUDGET` says. ``EDGE_FUZZ_EXAMPLES`` sets the fuzzing examples per operation and user
 (default :data:`DEFAULT_EXAMPLES`), ``EDGE_FUZZ_FULL=1`` runs the coverage phase everywhere, ``EDGE_FUZZ_SEED``
 picks other cases. No operation and no check is left out.
@@ -46,7 +46,7 @@ from schemathesis.core.failures import FailureGroup
 from tests.support import binding_manifest, issue_token
 
 SCHEMA_URL = "/oapis/schema/?format=json"
-DEFAULT_EXAMPLES = 15
+DEFAULT_EXAMPLES = 20
 EXAMPLES = int(os.environ.get("EDGE_FUZZ_EXAMPLES") or DEFAULT_EXAMPLES)
 FULL = os.environ.get("EDGE_FUZZ_FULL", "") not in ("", "0")
 SEED = int(os.environ.get("EDGE_FUZZ_SEED") or 8)

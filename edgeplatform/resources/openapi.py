@@ -17,7 +17,8 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
 
 from edgeplatform.kube import crds
 from edgeplatform.resources.converters import Converter
@@ -159,6 +160,16 @@ def oauth_error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 # --- the manifests of a kind ------------------------------------------------------------------------------------
+
+def list_of(kind: str, api_version: str, fields: dict):
+    """The schema of a ``<Kind>List`` answer (apiVersion, kind, metadata, items) for a view that is no manifest
+    kind, its items having ``fields``."""
+    return inline_serializer(f"{kind}List", {
+        "apiVersion": serializers.ChoiceField(choices=[api_version]),
+        "kind": serializers.ChoiceField(choices=[f"{kind}List"]),
+        "metadata": serializers.DictField(),
+        "items": inline_serializer(kind, fields, many=True)})
+
 
 def _camel(group: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in (group or "core").replace("-", ".").split("."))

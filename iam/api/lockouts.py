@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from edgeplatform.resources.errors import StatusError, not_found, status_object
-from edgeplatform.resources.openapi import ref, status_responses
+from edgeplatform.resources.openapi import list_of, ref, status_responses
 from iam import lockout
 from iam.engine import engine
 
@@ -36,11 +36,7 @@ class LockoutListView(APIView):
     @extend_schema(
         operation_id="listIamTheriseunionIoV1alpha1Lockout", tags=[f"{GROUP}/lockouts"],
         summary="List the locked-out user names",
-        responses={200: OpenApiResponse(inline_serializer("LockoutList", {
-            "apiVersion": serializers.ChoiceField(choices=[VERSION]),
-            "kind": serializers.ChoiceField(choices=["LockoutList"]),
-            "metadata": serializers.DictField(),
-            "items": inline_serializer("Lockout", {
+        responses={200: OpenApiResponse(list_of("Lockout", VERSION, {
                 "apiVersion": serializers.ChoiceField(choices=[VERSION]),
                 "kind": serializers.ChoiceField(choices=["Lockout"]),
                 "metadata": inline_serializer("LockoutMetadata", {
@@ -51,7 +47,7 @@ class LockoutListView(APIView):
                     "lockedUntil": serializers.DateTimeField(help_text="When the lock ends."),
                     "addresses": serializers.ListField(child=serializers.CharField(),
                                                        help_text="The addresses the failures came from.")}),
-            }, many=True)}), description="The locks in force"), **status_responses(403)})
+            }), description="The locks in force"), **status_responses(403)})
     def get(self, request):
         """The locks, by user name."""
         require(request, "list")

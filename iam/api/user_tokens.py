@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError, cause, flatten_drf_errors, invalid, not_found, status_object
-from edgeplatform.resources.openapi import body_types, ref, status_responses
+from edgeplatform.resources.openapi import body_types, list_of, ref, status_responses
 from iam import tokens
 from iam.engine import engine, escalation
 from iam.models import User
@@ -60,11 +60,7 @@ class UserTokenListView(APIView):
     @extend_schema(
         operation_id="listIamTheriseunionIoV1alpha1UserToken", tags=[f"{GROUP}/users"],
         summary="List a user's live tokens (never their secrets)",
-        responses={200: OpenApiResponse(inline_serializer("UserTokenList", {
-            "apiVersion": serializers.ChoiceField(choices=[VERSION]),
-            "kind": serializers.ChoiceField(choices=["UserTokenList"]),
-            "metadata": serializers.DictField(),
-            "items": inline_serializer("UserToken", {
+        responses={200: OpenApiResponse(list_of("UserToken", VERSION, {
                 "id": serializers.IntegerField(help_text="The token's id (DELETE .../tokens/<id> revokes it)."),
                 "name": serializers.CharField(),
                 "type": serializers.CharField(help_text="How it was obtained: personal, password, "
@@ -72,7 +68,7 @@ class UserTokenListView(APIView):
                 "created": serializers.DateTimeField(),
                 "expires": serializers.DateTimeField(allow_null=True, help_text="null: it never expires."),
                 "lastUsed": serializers.DateTimeField(allow_null=True),
-            }, many=True)}), description="The user's tokens, newest first"), **status_responses(403, 404)})
+            }), description="The user's tokens, newest first"), **status_responses(403, 404)})
     def get(self, request, name):
         """The user's live tokens, newest first."""
         user = owner(request, name)

@@ -8,9 +8,10 @@ import yaml
 
 from edgeplatform.resources.loader import apply, documents
 from iam.models import IAMRole
+from tests.paths import FIXTURES
 from tests.support import ApiClient
 
-FIXTURE = Path(__file__).parent / "fixtures" / "reference_rbac.yaml"
+FIXTURE = FIXTURES / "reference_rbac.yaml"
 ROLES = "/oapis/iam.theriseunion.io/v1alpha1/iamroles"
 
 
@@ -84,7 +85,7 @@ def test_the_reference_files_themselves_load(db):
     assert len(rows) == len(manifests)
 
 
-BUILTINS = Path(__file__).parent / "fixtures" / "reference_builtins.yaml"
+BUILTINS = FIXTURES / "reference_builtins.yaml"
 IAM = "/oapis/iam.theriseunion.io/v1alpha1"
 
 

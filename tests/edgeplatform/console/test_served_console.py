@@ -13,13 +13,12 @@ import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.test_console_browser import CHROMIUM, SHOTS
+from tests.edgeplatform.console.test_console_browser import CHROMIUM, SHOTS
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "served-console-Pa55"
 pytestmark = pytest.mark.multiprocess
 

@@ -26,7 +26,6 @@ import json
 import os
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -44,6 +43,7 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 
+from tests.paths import TEST_OUTPUT
 from tests.support import binding_manifest, issue_token
 
 SCHEMA_URL = "/oapis/schema/?format=json"
@@ -52,7 +52,7 @@ EXAMPLES = int(os.environ.get("EDGE_FUZZ_EXAMPLES") or DEFAULT_EXAMPLES)
 FULL = os.environ.get("EDGE_FUZZ_FULL", "") not in ("", "0")
 SEED = int(os.environ.get("EDGE_FUZZ_SEED") or 8)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-SUMMARY = Path(__file__).resolve().parent.parent / "test-output" / "api-fuzz.json"
+SUMMARY = TEST_OUTPUT / "api-fuzz.json"
 
 #: Schemathesis' coverage phase enumerates boundary and wrong-type values of every parameter and body field: about
 #: 25,000 cases per user over the kinds' manifests, a quarter of an hour for both users. Within the suite's budget

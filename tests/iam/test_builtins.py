@@ -3,6 +3,7 @@ import pytest
 
 from edgeplatform.resources import labels as selectors
 from iam.models import IAMRole, RoleTemplate
+from tests.paths import ROOT
 
 BUILTIN_ROLES = {
     "platform": ["platform-admin", "platform-self-provisioner", "platform-regular", "anonymous"],
@@ -29,9 +30,8 @@ def test_every_builtin_role_exists_aggregated(level):
 def test_every_level_has_templates_and_every_role_is_documented():
     levels = {t.level for t in RoleTemplate.objects.all()}
     assert levels >= {"platform", "cluster", "workspace", "nodegroup", "namespace", "node"}
-    from pathlib import Path
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "builtin-roles.md").read_text()
+    doc = (ROOT / "docs" / "builtin-roles.md").read_text()
     for name in [n for names in BUILTIN_ROLES.values() for n in names]:
         assert f"`{name}`" in doc, f"built-in role {name} is not documented"
     builtin = RoleTemplate.objects.filter(selectors.filter_q(selectors.parse("iam.theriseunion.io/builtin=true")))

@@ -4,16 +4,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.db import connection
 
 from iam.engine import engine
+from tests.paths import ROOT
 from tests.support import binding_manifest
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.multiprocess, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 

@@ -17,7 +17,7 @@ from drf_spectacular.validation import validate_schema
 
 from edgeplatform.kube import crds
 from edgeplatform.resources.converters import registered
-from tests.test_crd_schemas import rich_manifests
+from tests.edgeplatform.kube.test_crd_schemas import rich_manifests
 
 SCHEMA_URL = "/oapis/schema/?format=json"
 API = "/oapis/"

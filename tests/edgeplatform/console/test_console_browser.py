@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
+from tests.paths import TEST_OUTPUT
 from tests.support import PASSWORD
 
 CHROMIUM = os.environ.get("EDGE_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+SHOTS = TEST_OUTPUT / "screenshots"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = [

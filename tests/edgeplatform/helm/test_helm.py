@@ -22,8 +22,9 @@ from django.test import override_settings
 from edgeplatform.helm import ChartRepository, HelmDriver, HelmError
 from tests.helm_repo import ChartRepoServer
 from tests.kube import protobuf
+from tests.paths import FIXTURES
 
-CHARTS = Path(__file__).parent / "fixtures" / "charts"
+CHARTS = FIXTURES / "charts"
 HELM_OWNER = "owner=helm"
 
 

@@ -96,9 +96,9 @@ class Cluster(ScopeObject):
     level = "cluster"
     connection_secret = models.BinaryField(null=True, blank=True, editable=False)
     #: ``spec.type``, ``status.phase`` and the Ready condition, kept by ``save`` (see ``cluster_columns``)
-    type = models.CharField(max_length=16, default="physical", db_index=True, editable=False)
-    phase = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
-    ready = models.BooleanField(default=False, db_index=True, editable=False)
+    type = models.CharField(max_length=16, default="physical", db_index=True)
+    phase = models.CharField(max_length=32, blank=True, db_index=True)
+    ready = models.BooleanField(default=False, db_index=True)
 
     class Meta(ScopeObject.Meta):
         constraints = [models.UniqueConstraint(fields=["name"], name="cluster_name_unique")]

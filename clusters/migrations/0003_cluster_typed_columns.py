@@ -28,17 +28,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="cluster",
             name="type",
-            field=models.CharField(db_index=True, default="physical", editable=False, max_length=16),
+            field=models.CharField(db_index=True, default="physical", max_length=16),
         ),
         migrations.AddField(
             model_name="cluster",
             name="phase",
-            field=models.CharField(blank=True, db_index=True, editable=False, max_length=32),
+            field=models.CharField(blank=True, db_index=True, max_length=32),
         ),
         migrations.AddField(
             model_name="cluster",
             name="ready",
-            field=models.BooleanField(db_index=True, default=False, editable=False),
+            field=models.BooleanField(db_index=True, default=False),
         ),
         migrations.RunPython(backfill_typed_columns, migrations.RunPython.noop),
     ]

@@ -18,7 +18,7 @@ from edgeplatform.resources import scopes
 from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
 from edgeplatform.resources.errors import cause
 from iam import services
-from iam.aggregation import aggregate_into, reaggregate_all
+from iam.aggregation import aggregate_into
 from iam.engine import engine, escalation
 from iam.engine.rules import validate_rules
 from iam.engine.visibility import Rows
@@ -176,14 +176,6 @@ class RoleTemplateConverter(Converter):
         before = (instance.spec or {}).get("rules") or [] if instance is not None else []
         added = [rule for rule in parsed.spec.get("rules") or [] if rule not in before]
         escalation.forbid_escalation(context.get("user"), added, [scopes.PLATFORM], "spec.rules", self, parsed.name)
-
-    def after_save(self, obj, parsed: Parsed, created: bool) -> None:
-        """Every role merges its templates again (``reaggregate_all``)."""
-        reaggregate_all()
-
-    def after_delete(self, obj) -> None:
-        """Every role merges its templates again, without this one."""
-        reaggregate_all()
 
     def status_out(self, obj):
         """Templates have no status."""

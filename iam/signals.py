@@ -1,9 +1,10 @@
 """Keep grants fresh: every change to who may do what writes the grant change log.
 
 Handlers hang on the models, not on the API, so changes from any writer (API, console,
-sync, shell, migrations) are seen. Grants also follow the scopes the clusters app announces
+sync, shell, migrations) are seen; that includes the roles' effective rules, re-aggregated
+when any template changes. Grants also follow the scopes the clusters app announces
 (``edgeplatform.resources.signals``): those listeners hand over to ``iam.services``. What a
-write of a user, group or template does beyond that is the converters' (``iam.manifests``).
+write of a user or group does beyond that is the converters' (``iam.manifests``).
 """
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ def users_of_subjects(subjects: list[dict]) -> list[int] | None:
 @receiver(post_save, sender=RoleTemplate)
 @receiver(post_delete, sender=RoleTemplate)
 def _template_changed(sender, instance, **kwargs):
+    """Effective rules are computed grant data with one writer: whoever changes a template, every role merges
+    its templates again (and anyone's grants may change)."""
+    from iam.aggregation import reaggregate_all
+
+    reaggregate_all()
     record_change(None)
 
 

@@ -59,29 +59,25 @@ def reconcile(controller: Controller, key, *, owner: str | None = None, options:
 
 
 def _attempt(controller: Controller, key: str, owner: str, options: dict) -> Outcome:
-    obj = controller.load(key)
-    if obj is None:
-        ControllerState.objects.filter(controller=controller.name, key=key).delete()
-        return Outcome("gone")
-    state = ControllerState.objects.get_or_create(controller=controller.name, key=key)[0]
-    if state.failed_generation is not None and state.failed_generation == controller.generation_of(obj):
-        return Outcome("skipped")
     seconds = settings.EDGE_CONTROLLER_LEASE_SECONDS
     lease = lease_key(controller, key)
     if not leases.acquire(lease, owner, seconds):
         return Outcome("busy", retry_in=settings.EDGE_CONTROLLER_BUSY_DELAY)
     slot = None
     try:
+        obj = controller.load(key)  # read under the lease: what it says holds until the lease is given back
+        if obj is None:
+            ControllerState.objects.filter(controller=controller.name, key=key).delete()
+            return Outcome("gone")
+        state = ControllerState.objects.get_or_create(controller=controller.name, key=key)[0]
+        if state.failed_generation is not None and state.failed_generation == controller.generation_of(obj):
+            return Outcome("skipped")
         cluster = controller.cluster_of(obj) if controller.sort and limits.limit_of(controller.sort) else None
         if cluster:
             slot = limits.acquire(controller.sort, cluster, owner, seconds)
             if slot is None:
                 return Outcome("busy", retry_in=settings.EDGE_CONTROLLER_BUSY_DELAY)
-        obj = controller.load(key)  # re-read under the lease: the row may have changed meanwhile
-        if obj is None:
-            return Outcome("gone")
-        state.refresh_from_db()
-        return _run_steps(controller, obj, state, Run(controller, key, owner, options), lease, slot)
+        return _run_steps(controller, obj, state, Run(controller, key, owner, options), (lease, slot))
     finally:
         limits.release(slot, owner)
         leases.release(lease, owner)
@@ -94,9 +90,10 @@ def _first_step(controller: Controller, state: ControllerState, generation: int)
     return 0
 
 
-def _run_steps(controller: Controller, obj, state: ControllerState, run: Run, lease: str, slot) -> Outcome:
+def _run_steps(controller: Controller, obj, state: ControllerState, run: Run, held: tuple) -> Outcome:
     generation = controller.generation_of(obj)
     seconds = settings.EDGE_CONTROLLER_LEASE_SECONDS
+    renewed = time.monotonic()
     with auditing.actor(f"system:{controller.name}"):
         for step in controller.steps[_first_step(controller, state, generation):]:
             state.step = step
@@ -113,9 +110,11 @@ def _run_steps(controller: Controller, obj, state: ControllerState, run: Run, le
                     return _failed(controller, obj, state, generation, PermanentError(str(error), reason="Invalid"))
                 return _retry(controller, obj, state, generation, TemporaryError(str(error), reason=_reason(error)),
                               None)
-            leases.renew(lease, run.owner, seconds)
-            if slot:
-                leases.renew(slot, run.owner, seconds)
+            if time.monotonic() - renewed > seconds / 3:  # a long step: keep the leases for the steps to come
+                renewed = time.monotonic()
+                for key in held:
+                    if key:
+                        leases.renew(key, run.owner, seconds)
         _succeeded(controller, obj, state, generation, run)
     return Outcome("success", run.result)
 
@@ -177,6 +176,5 @@ def _record(controller: Controller, obj, state: ControllerState, generation: int
         if controller.writes_status:
             from edgeplatform.resources.services import save_status
 
-            current = type(obj).objects.filter(pk=obj.pk).values_list("status", flat=True).first() or {}
-            after = status.render(current, state, type_=controller.condition, ok=ok, generation=generation, now=now)
-            save_status(obj, after, notable=status.notable(current, after))
+            save_status(obj, lambda current: status.render(current, state, type_=controller.condition, ok=ok,
+                                                           generation=generation, now=now), notable=status.notable)

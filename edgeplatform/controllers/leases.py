@@ -38,8 +38,8 @@ def renew(key: str, owner: str, seconds: float) -> bool:
 
 
 def release(key: str, owner: str) -> None:
-    """Give a lease back (only its holder can)."""
-    Lease.objects.filter(key=key, owner=owner).delete()
+    """Give a lease back (only its holder can). The row stays, expired, so that the next taker needs one UPDATE."""
+    Lease.objects.filter(key=key, owner=owner).update(owner="", expires=clock.now())
 
 
 def holder(key: str) -> str | None:

@@ -55,3 +55,5 @@ def test_metrics_of_two_worker_processes_add_up(tmp_path):
     assert sample(page, 'controller_reconcile_total{controller="rbac-sync",result="retry"}') == 2
     assert sample(page, 'controller_reconcile_duration_seconds_count{controller="rbac-sync"}') == 7
     assert sample(page, 'controller_reconcile_duration_seconds_sum{controller="rbac-sync"}') == pytest.approx(7.0)
+    # the figures the scraped process reads from its own state when scraped are there too
+    assert "edge_permission_cache_total{" in page

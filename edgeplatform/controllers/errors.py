@@ -1,7 +1,7 @@
 """How a step says it did not finish: retry later, or give up until the spec changes (kopf's two errors)."""
 from __future__ import annotations
 
-__all__ = ["Busy", "PermanentError", "TemporaryError"]
+__all__ = ["PermanentError", "TemporaryError"]
 
 
 class TemporaryError(Exception):
@@ -23,10 +23,3 @@ class PermanentError(Exception):
     def __init__(self, message: str, *, reason: str = "Failed"):
         super().__init__(message)
         self.reason = reason
-
-
-class Busy(TemporaryError):
-    """Another worker holds the object, or its cluster is at its concurrency limit: try again shortly."""
-
-    def __init__(self, message: str, *, delay: float, reason: str = "Waiting"):
-        super().__init__(message, delay=delay, reason=reason)

@@ -18,7 +18,7 @@ from django.conf import settings
 from edgeplatform.controllers import base, clock, leases
 from edgeplatform.controllers.base import Controller
 from edgeplatform.controllers.engine import lease_key, reconcile
-from edgeplatform.controllers.models import ControllerState
+from edgeplatform.controllers.models import ControllerState, Lease
 
 __all__ = ["REQUEUE", "controller_of_task", "due", "enqueue", "requeue", "task_for"]
 
@@ -67,8 +67,8 @@ def enqueue(controller: Controller, key, **options) -> None:
 def due(controller: Controller) -> list[str]:
     """The keys beat should queue now: never reconciled, generation ahead of the one observed, a retry whose
     time has come, or a last success older than the controller's period. Objects held by a worker (a live
-    lease) and objects waiting for a spec change after a permanent error are left alone; state rows of objects
-    that are gone are dropped."""
+    lease) and objects waiting for a spec change after a permanent error are left alone; the state rows and
+    leases of objects that are gone are dropped."""
     now = clock.now()
     states = {row.key: row for row in ControllerState.objects.filter(controller=controller.name)}
     busy = leases.held(f"object:{controller.name}:")
@@ -93,6 +93,7 @@ def due(controller: Controller) -> list[str]:
     gone = set(states) - seen
     if gone:
         ControllerState.objects.filter(controller=controller.name, key__in=gone).delete()
+        Lease.objects.filter(key__in=[lease_key(controller, key) for key in gone], expires__lte=now).delete()
     return out
 
 

@@ -286,3 +286,23 @@ def test_backoff_is_exponential_jittered_and_capped():
         ceiling = min(100, 2 * 2 ** n)
         assert ceiling / 2 <= wait <= ceiling
     assert len(set(waits[-5:])) == 5  # jittered, not all at the cap at once
+
+
+def test_a_busy_task_queues_itself_again_and_frees_the_worker(site, monkeypatch):
+    from edgeplatform.controllers.tasks import task_for
+
+    task = task_for(site.controller)
+    queued = []
+    monkeypatch.setattr(task, "apply_async", lambda **kwargs: queued.append(kwargs))
+    key = workspace().pk
+    assert leases.acquire(lease_key(site.controller, key), "another-worker", 300)
+    with override_settings(EDGE_CONTROLLER_BUSY_DELAY=9):
+        assert task.run(key) is None  # returns at once: the worker slot is free for other work
+    assert queued == [{"args": (key,), "kwargs": {}, "countdown": 9}]
+    # a wait longer than a countdown should be is left to beat (the retry time is recorded)
+    queued.clear()
+    leases.release(lease_key(site.controller, key), "another-worker")
+    site.kube.fail_next(1, status=503)
+    with override_settings(EDGE_CONTROLLER_BACKOFF=10_000, EDGE_CONTROLLER_BACKOFF_MAX=10_000):
+        task.run(key)
+    assert queued == [] and workspace().status["nextRetryTime"]

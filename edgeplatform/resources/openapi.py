@@ -2,7 +2,7 @@
 
 Every kind's operations are described by ``ManifestSchema`` (the schema class ``api.manifest_viewset`` gives each
 viewset): the request and response bodies are the kind's manifest — ``apiVersion``, ``kind``, ``metadata`` and the
-very spec and status schemas its CRD carries (``edgeplatform.kube.crds.kind_schemas``: one generator for both) —
+very spec and status schemas its CRD carries (``edgeplatform.resources.kinds.kind_schemas``: one generator for both) —
 a ``<Kind>List`` for lists and a Kubernetes ``Status`` for every error and for a delete's success. Operation ids
 are Kubernetes' (``listScopeTheriseunionIoV1alpha1Cluster``), so they are unique and familiar to client
 generators. The other views describe themselves with ``extend_schema`` and the helpers here
@@ -20,8 +20,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from edgeplatform.kube import crds
 from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.kinds import kind_schemas
 
 __all__ = ["COMMON_CODES", "LIST_META", "OAUTH_ERROR", "OBJECT_META", "STATUS", "BearerTokenScheme", "ManifestSchema",
            "add_shared_components", "body_types", "manifest_schema", "oauth_error_responses", "operation_id", "ref",
@@ -183,7 +183,7 @@ def operation_id(verb: str, converter: Converter) -> str:
 def manifest_schema(converter: Converter) -> dict:
     """The schema of one manifest of the kind: its spec and status are those of its CRD (write-only fields such
     as ``spec.password`` shown, marked ``writeOnly``)."""
-    spec, status = crds.kind_schemas(converter)
+    spec, status = kind_schemas(converter)
     properties = {
         "apiVersion": {"type": "string", "enum": [converter.api_version]},
         "kind": {"type": "string", "enum": [converter.kind]},

@@ -7,13 +7,14 @@ registered rather than imported.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from django.db.models import Q
 
 __all__ = ["Authorizer", "Grants", "authorizer", "known_scope", "may_know_scope", "register"]
 
 
+@runtime_checkable
 class Grants(Protocol):
     """One user's compiled grants, as the console reads them (which pages, buttons and scopes to offer)."""
 
@@ -31,6 +32,7 @@ class Grants(Protocol):
         """The uiPermissions in force at ``path``: bound there or at a scope above it."""
 
 
+@runtime_checkable
 class Authorizer(Protocol):
     """What the rest of the platform needs from the permission engine: the write path, querysets, the API views
     and the console ask only this."""

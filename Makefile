@@ -54,3 +54,4 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports

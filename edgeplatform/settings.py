@@ -16,7 +16,6 @@ from django.conf import global_settings
 from kombu import Queue
 
 from edgeplatform.controllers import queues as _queues
-
 from edgeplatform.login_settings import ldap_settings, oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -9,6 +9,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from edgeplatform import metrics
 from edgeplatform.console.site import console
 from edgeplatform.probes import healthz, readyz
 from edgeplatform.resources.api import unknown_resource
@@ -32,7 +33,7 @@ urlpatterns = [
     path("admin/", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics.view, name="prometheus-django-metrics"),
     # last: every other /oapis/ URL is a kind (or group, or version) the API does not serve
     re_path(r"^oapis/(?P<path>.*)$", unknown_resource),
 ]

@@ -7,9 +7,6 @@ from rest_framework import serializers
 
 from clusters import services
 from clusters.models import (
-    CLUSTER_LABEL,
-    NODEGROUP_LABEL,
-    WORKSPACE_LABEL,
     Cluster,
     Namespace,
     Node,
@@ -19,7 +16,6 @@ from clusters.models import (
 from edgeplatform import authz, crypto
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources.converters import (
-    DNS1123_LABEL,
     Converter,
     LabelSelectorField,
     Parsed,
@@ -27,6 +23,26 @@ from edgeplatform.resources.converters import (
     register,
 )
 from edgeplatform.resources.errors import cause
+from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, READY_COLUMN, label_path
+from edgeplatform.resources.names import (
+    CLUSTER_LABEL,
+    CLUSTER_ROLE_LABEL,
+    DNS1123_LABEL,
+    DNS1123_LABEL_MAX,
+    NODEGROUP_LABEL,
+    WORKSPACE_LABEL,
+)
+from edgeplatform.resources.schemas import (
+    CONDITIONS,
+    COUNT,
+    MEMBER_COUNT,
+    PHASE,
+    STRING,
+    STRINGS,
+    described,
+    observed_state,
+    open_object,
+)
 
 GROUP = "scope.theriseunion.io"
 SECRET_CONNECTION_FIELDS = ("kubeconfig", "token")
@@ -38,6 +54,8 @@ UNSUPPORTED_CONNECTION_FIELDS = {
                      "or use token",
     "password": "is not supported: put username and password in spec.connection.kubeconfig, or use token",
 }
+CLUSTER_COLUMN = {"name": "Cluster", "type": "string", "jsonPath": label_path(CLUSTER_LABEL)}
+DISPLAY_NAME_COLUMN = {"name": "DisplayName", "type": "string", "jsonPath": ".spec.displayName"}
 
 
 class ScopeConverter(Converter):
@@ -136,7 +154,18 @@ class ClusterConverter(ScopeConverter):
     group, kind, plural, short_names = GROUP, "Cluster", "clusters", ("cl",)
     spec_serializer = ClusterSpecSerializer
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
+    status_schema = observed_state(
+        "Cluster", conditions=CONDITIONS,
+        kubernetesVersion=described("The Kubernetes version the cluster's API server reports.", STRING),
+        nodeCount=described("Nodes in the cluster.", COUNT),
+        region=described("The region the cluster's nodes are in.", STRING),
+        zones=described("The zones the cluster's nodes are in.", STRINGS))
+    has_crd, categories = True, ("scope",)
+    printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
+                       {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+                       {"name": "Version", "type": "string", "jsonPath": ".status.kubernetesVersion"},
+                       {"name": "Nodes", "type": "integer", "jsonPath": ".status.nodeCount"}, READY_COLUMN, AGE_COLUMN)
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Split secret connection fields off the spec into the encrypted column."""
@@ -218,7 +247,8 @@ class InClusterConverter(ScopeConverter):
 
     group = GROUP
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
+    has_crd, categories = True, ("scope",)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """The cluster label must name an existing cluster and may not change."""
@@ -255,6 +285,12 @@ class WorkspaceConverter(InClusterConverter):
     model = Workspace
     kind, plural, short_names = "Workspace", "workspaces", ("ws",)
     spec_serializer = WorkspaceSpecSerializer
+    status_schema = observed_state("Workspace", phase=PHASE,
+                                   conditions=CONDITIONS,
+                                   memberCount=MEMBER_COUNT,
+                                   namespaceCount=described("Namespaces in the workspace.", COUNT))
+    printer_columns = (DISPLAY_NAME_COLUMN, {"name": "Manager", "type": "string", "jsonPath": ".spec.manager"},
+                       CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
     def before_delete(self, obj) -> None:
         """Its namespaces leave it first (``release_namespaces``)."""
@@ -268,6 +304,9 @@ class NodeGroupConverter(InClusterConverter):
     model = NodeGroup
     kind, plural, short_names = "NodeGroup", "nodegroups", ("ng",)
     spec_serializer = NodeGroupSpecSerializer
+    status_schema = observed_state("NodeGroup", phase=PHASE,
+                                   conditions=CONDITIONS)
+    printer_columns = (DISPLAY_NAME_COLUMN, CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
         """Nodes matched by selector follow the group's selector (``rematch_nodes``)."""
@@ -286,7 +325,7 @@ class NativeConverter(ScopeConverter):
     version = "v1"
     cluster_child = True
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
     parent_label = ""
     parent_model = None
     parent_field = ""
@@ -345,6 +384,7 @@ class NamespaceConverter(NativeConverter):
 
     model = Namespace
     kind, plural, short_names = "Namespace", "namespaces", ("ns",)
+    status_schema = open_object("The observed state of the Namespace, as its member cluster reports it.")
     parent_label, parent_model, parent_field = WORKSPACE_LABEL, Workspace, "workspace"
 
 
@@ -354,6 +394,7 @@ class NodeConverter(NativeConverter):
 
     model = Node
     kind, plural, short_names = "Node", "nodes", ("no",)
+    status_schema = open_object("The observed state of the Node, as its member cluster reports it.")
     parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:

@@ -7,10 +7,11 @@ functions; surfaces that do such a thing on purpose call them directly.
 """
 from __future__ import annotations
 
-from clusters.models import NODEGROUP_LABEL, WORKSPACE_LABEL, Cluster, Namespace, Node, NodeGroup, Workspace
+from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources import services as write
 from edgeplatform.resources.converters import converter_for
+from edgeplatform.resources.names import NODEGROUP_LABEL, WORKSPACE_LABEL
 from edgeplatform.resources.signals import scope_created, scope_deleted
 
 __all__ = [

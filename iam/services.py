@@ -15,11 +15,9 @@ from django.db.models import Q
 from edgeplatform.resources import scopes
 from edgeplatform.resources import services as write
 from edgeplatform.resources.converters import converter_for
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
 from iam.engine import escalation
 from iam.models import (
-    CLUSTER_LABEL,
-    SCOPE_LABEL,
-    SCOPE_VALUE_LABEL,
     BindingSubject,
     IAMRole,
     IAMRoleBinding,

@@ -9,8 +9,9 @@ from edgeplatform.console.forms import ManifestForm, get_path
 from edgeplatform.console.options import ui_table
 from edgeplatform.console.site import console
 from edgeplatform.resources import scopes
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
 from iam.console.access import AccessAdmin
-from iam.models import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL, IAMRole, IAMRoleBinding
+from iam.models import IAMRole, IAMRoleBinding
 
 __all__ = ["BINDINGS_UI", "BindingAdmin", "BindingForm"]
 

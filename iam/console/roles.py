@@ -9,8 +9,9 @@ from edgeplatform.console.fields import YamlListField
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ui_table
 from edgeplatform.console.site import console
+from edgeplatform.resources.names import SCOPE_LABEL, SCOPE_VALUE_LABEL
 from iam.console.access import LEVEL_CHOICES, AccessAdmin
-from iam.models import SCOPE_LABEL, SCOPE_VALUE_LABEL, IAMRole, RoleTemplate
+from iam.models import IAMRole, RoleTemplate
 
 __all__ = ["ROLES_UI", "RoleAdmin", "RoleForm"]
 

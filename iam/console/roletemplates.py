@@ -8,8 +8,9 @@ from edgeplatform.console.fields import NameListField, YamlListField
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ui_table
 from edgeplatform.console.site import console
+from edgeplatform.resources.names import SCOPE_LABEL
 from iam.console.access import LEVEL_CHOICES, AccessAdmin
-from iam.models import BUILTIN_LABEL, SCOPE_LABEL, RoleTemplate
+from iam.models import BUILTIN_LABEL, RoleTemplate
 
 __all__ = ["RoleTemplateAdmin", "RoleTemplateForm"]
 

@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import openapi, protobuf
+from . import disruption, namespaces, openapi, protobuf
+from .kubelet import Kubelet, node_body
 from .resources import ResourceType, group_document, version_priority
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import ApiError, Store, bad_request
@@ -28,9 +29,11 @@ KUBERNETES_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0", "git
                       "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24",
                       "compiler": "gc", "platform": "linux/amd64"}
 
+KUBELET_MANAGER = "kubelet"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY = "application/apply-patch+yaml"
-MERGE_TYPES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+STRATEGIC = "application/strategic-merge-patch+json"
+MERGE_TYPES = ("application/merge-patch+json", STRATEGIC)
 
 
 @dataclass
@@ -116,6 +119,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.kubelet = Kubelet(self.store)  # off until ``kubelet_on()``
 
     # ----- lifecycle -----
 
@@ -132,6 +136,7 @@ class Emulator:
         """Stop serving; open watches and keep-alive connections are closed."""
         if not self._server:
             return
+        self.kubelet.stop()
         self.drop_watches(abrupt=True)
         self._server.shutdown()
         self._server.server_close()
@@ -238,6 +243,55 @@ class Emulator:
         """How many watch streams are open."""
         with self._lock:
             return len(self._watches)
+
+    # ----- the kubelet (scheduler, kubelets and workload controllers; see kubelet.py) -----
+
+    def kubelet_on(self, nodes: int | list[str] = 1, ready: bool = True, delay: float = 0.0) -> list[str]:
+        """Start the kubelet; ensure ``nodes`` nodes exist (a count makes ``node-1..n``); returns the node names."""
+        names = [f"node-{i + 1}" for i in range(nodes)] if isinstance(nodes, int) else list(nodes)
+        for name in names:
+            if self.object("nodes", name) is None:
+                self.add_node(name)
+        self.kubelet.ready, self.kubelet.delay = ready, delay
+        self.kubelet.start()
+        return names
+
+    def kubelet_off(self) -> None:
+        """Stop the kubelet: objects keep the status it gave them, nothing new is scheduled or started."""
+        self.kubelet.stop()
+
+    def add_node(self, name: str, labels: dict | None = None, taints: list[dict] | None = None,
+                 unschedulable: bool = False) -> dict:
+        """Register a node (as its kubelet would); the kubelet, when on, reports it Ready."""
+        return self.store.create(self.store.lookup("", "v1", "nodes"), None,
+                                 node_body(name, labels, taints, unschedulable), KUBELET_MANAGER)
+
+    def pods_ready(self, ready: bool = True) -> None:
+        """All pods become Ready (the default) or, with ``False``, Running but not Ready."""
+        self.kubelet.ready = ready
+        self.kubelet.poke()
+
+    def node_offline(self, name: str, offline: bool = True) -> None:
+        """An offline edge site: the node reports Unknown, its new pods never start and its pods are not Ready."""
+        (self.kubelet.offline.add if offline else self.kubelet.offline.discard)(name)
+        self.kubelet.poke()
+
+    def readiness_delay(self, seconds: float) -> None:
+        """Pods become Ready this long after they start running."""
+        self.kubelet.delay = seconds
+        self.kubelet.poke()
+
+    def settle(self, timeout: float = 5.0, quiet: float = 0.15) -> bool:
+        """Wait until the kubelet has written nothing for ``quiet`` seconds; False when ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        last, since = self.store.rv, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if self.store.rv != last or self.kubelet._dirty.is_set() or self.kubelet._waiting():
+                last, since = self.store.rv, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return True
+        return False
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -434,7 +488,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and not (subresource == "status" and rtype.status_subresource):
+        if subresource and not (subresource == "status" and rtype.status_subresource) and \
+                subresource not in rtype.subresources:
             raise _not_found_path()
         return _Route(rtype, namespace, name, subresource)
 
@@ -474,6 +529,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, store.get(rtype, route.namespace, route.name)
             return 200, store.list(rtype, route.namespace, query.get("labelSelector"), query.get("fieldSelector"),
                                    int(query.get("limit") or 0), query.get("continue"))
+        if route.subresource in route.rtype.subresources:
+            return self._subresource(method, route, body, content_type)
         if method == "POST":
             if route.name:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -488,11 +545,16 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = store.patch(rtype, route.namespace, route.name, "apply", self._decode(body, content_type),
                                      query.get("fieldManager", ""), query.get("force") == "true", route.subresource)
                 return (200 if existed else 201), answer
+            if rtype.custom and content_type == STRATEGIC:
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                               "accepted media types include: application/json-patch+json, "
+                               "application/merge-patch+json, application/apply-patch+yaml")
             if content_type not in MERGE_TYPES:
                 raise ApiError(415, "UnsupportedMediaType", f"the patch type {content_type!r} is not supported by "
                                "the emulator (JSON patch is not implemented)")
-            return 200, store.patch(rtype, route.namespace, route.name, "merge", self._decode(body, "application/json"),
-                                    manager, subresource=route.subresource)
+            patch_type = "strategic" if content_type == STRATEGIC else "merge"
+            return 200, store.patch(rtype, route.namespace, route.name, patch_type,
+                                    self._decode(body, "application/json"), manager, subresource=route.subresource)
         if method == "DELETE":
             if route.name:
                 deleted = store.delete(rtype, route.namespace, route.name)
@@ -504,6 +566,24 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, store.delete_collection(rtype, route.namespace, query.get("labelSelector"),
                                                 query.get("fieldSelector"))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+
+    def _subresource(self, method: str, route: _Route, body: bytes, content_type: str):
+        """``pods/<name>/eviction``, ``pods/<name>/binding`` and ``namespaces/<name>/finalize``."""
+        store, allowed = self.emulator.store, route.rtype.subresources[route.subresource][3]
+        verb = {"POST": "create", "PUT": "update"}.get(method, method.lower())
+        if verb not in allowed:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        doc = self._decode(body, content_type)
+        with store.cond:
+            if route.subresource == "eviction":
+                return disruption.evict(store, route.namespace, route.name, doc)
+            if route.subresource == "finalize":
+                return 200, namespaces.finalize(store, route.name, doc)
+            target = ((doc or {}).get("target") or {}).get("name")
+            if not target:
+                raise store_invalid_binding(route.name)
+            store.bind(route.namespace, route.name, target)
+            return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     # ----- watch -----
 
@@ -594,6 +674,13 @@ def _present(rtype: ResourceType, obj: dict) -> dict:
     out = dict(obj)
     out["apiVersion"], out["kind"] = rtype.api_version, rtype.kind
     return out
+
+
+def store_invalid_binding(name: str) -> ApiError:
+    """422 for a Binding without a target."""
+    return ApiError(422, "Invalid", f'Binding "{name}" is invalid: target.name: Required value', {
+        "name": name, "kind": "Binding", "causes": [{"reason": "FieldValueRequired", "message": "Required value",
+                                                     "field": "target.name"}]})
 
 
 def _reason(code: int) -> str:

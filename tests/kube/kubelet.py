@@ -143,9 +143,7 @@ class Kubelet:
             status.update(
                 addresses=address, capacity=previous.get("capacity") or {"cpu": "4", "memory": "8Gi", "pods": "110"},
                 allocatable=previous.get("allocatable") or {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                nodeInfo=previous.get("nodeInfo") or {"kubeletVersion": "v1.33.0", "operatingSystem": "linux",
-                                                      "architecture": "amd64", "containerRuntimeVersion":
-                                                      "containerd://2.0.0"},
+                nodeInfo=previous.get("nodeInfo") or _node_info(node),
                 conditions=[{"type": "Ready", "status": ready[0], "reason": ready[1], "message": ready[2],
                              "lastHeartbeatTime": before.get("lastHeartbeatTime") if not moved else stamp,
                              "lastTransitionTime": stamp}])
@@ -256,6 +254,15 @@ class Kubelet:
             "containerID": f"containerd://{uid.replace('-', '')}{i}", "ready": ready, "started": True,
             "restartCount": 0, "state": {"running": {"startedAt": started}}} for i, c in enumerate(containers)]
         return _with_readiness(pod, status, ready)
+
+
+def _node_info(node: dict) -> dict:
+    """``status.nodeInfo`` as a kubelet reports it (the client requires every field)."""
+    uid = node["metadata"]["uid"]
+    return {"architecture": "amd64", "bootID": uid, "containerRuntimeVersion": "containerd://2.0.0",
+            "kernelVersion": "6.8.0", "kubeProxyVersion": "", "kubeletVersion": "v1.33.0",
+            "machineID": uid.replace("-", ""), "operatingSystem": "linux", "osImage": "Ubuntu 24.04 LTS",
+            "systemUUID": uid}
 
 
 def _free_pod_ip(used: set) -> str:

@@ -26,7 +26,7 @@ def test_discovery_serves_the_new_kinds_namespaced_with_their_subresources(api):
 
 
 def test_deployment_defaults_generation_and_status_subresource(apps):
-    created = apps.create_namespaced_deployment("default", deployment("web"))
+    created = apps.create_namespaced_deployment("default", dict(deployment("web"), status={"replicas": 5}))
     assert created.spec.replicas == 1
     assert created.spec.strategy.type == "RollingUpdate"
     assert (created.spec.strategy.rolling_update.max_surge, created.spec.strategy.rolling_update.max_unavailable) \
@@ -34,7 +34,7 @@ def test_deployment_defaults_generation_and_status_subresource(apps):
     assert created.spec.revision_history_limit == 10 and created.spec.progress_deadline_seconds == 600
     assert created.spec.template.spec.restart_policy == "Always"
     assert created.spec.template.spec.containers[0].image_pull_policy == "IfNotPresent"
-    assert created.metadata.generation == 1 and created.status is None or not created.status.replicas
+    assert created.metadata.generation == 1 and created.status is None  # status is reset on create
     # a status write changes no generation; a spec change bumps it; a label change does not
     apps.patch_namespaced_deployment_status("web", "default", {"status": {"observedGeneration": 1, "replicas": 1}})
     labelled = apps.patch_namespaced_deployment("web", "default", {"metadata": {"labels": {"team": "a"}}})
@@ -138,6 +138,7 @@ def test_core_and_events_k8s_io_events(api):
     events = client.EventsV1Api(api)
     events.create_namespaced_event("default", {"metadata": {"name": "e2"}, "reason": "Pulled", "note": "n",
                                                "action": "Pull", "reportingController": "kubelet",
-                                               "reportingInstance": "node-1", "eventTime": "2026-01-01T00:00:00.000000Z",
+                                               "reportingInstance": "node-1",
+                                               "eventTime": "2026-01-01T00:00:00.000000Z",
                                                "regarding": {"kind": "Pod", "name": "p"}, "type": "Normal"})
     assert [e.note for e in events.list_namespaced_event("default").items] == ["n"]

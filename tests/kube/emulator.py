@@ -1,9 +1,10 @@
 """An emulated Kubernetes API server on 127.0.0.1 for tests that use the real ``kubernetes`` client over HTTP.
 
-``Emulator().start()`` binds a free port and serves discovery, core/RBAC/CRD kinds and any custom resource
-whose CRD was created, with the semantics listed in ``tests/kube/README.md``. Tests read what happened through
-``requests`` (every request, with its verb) and inspect state with ``objects()``; hooks inject failures
-(``fail_next``, ``delay_next``), cut watches (``drop_watches``) and expire history (``compact``).
+``Emulator().start()`` binds a free port and serves discovery, core/apps/policy/coordination/RBAC/CRD kinds and
+any custom resource whose CRD was created, with the semantics listed in ``tests/kube/README.md``. Tests read what
+happened through ``requests`` (every request, with its verb) and inspect state with ``objects()``; hooks inject
+failures (``fail_next``, ``delay_next``), cut watches (``drop_watches``), expire history (``compact``) and switch
+the kubelet (``kubelet_on``, ``pods_ready``, ``node_offline``, ``readiness_delay``; see ``kubelet.py``).
 """
 from __future__ import annotations
 

@@ -283,10 +283,15 @@ class Emulator:
         self.kubelet.poke()
 
     def settle(self, timeout: float = 5.0, quiet: float = 0.15) -> bool:
-        """Wait until the kubelet has written nothing for ``quiet`` seconds; False when ``timeout`` passed first."""
+        """Wait until the kubelet has written nothing for ``quiet`` seconds; False when ``timeout`` passed first.
+
+        Raises what a kubelet pass raised, if anything did (an emulator bug would otherwise only show as a timeout).
+        """
         deadline = time.monotonic() + timeout
         last, since = self.store.rv, time.monotonic()
         while time.monotonic() < deadline:
+            if self.kubelet.errors:
+                raise self.kubelet.errors[0]
             time.sleep(0.02)
             if self.store.rv != last or self.kubelet._dirty.is_set() or self.kubelet._waiting():
                 last, since = self.store.rv, time.monotonic()

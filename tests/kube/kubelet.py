@@ -56,6 +56,7 @@ class Kubelet:
         self.delay = 0.0  # seconds after a pod starts before it is Ready
         self.offline: set[str] = set()  # nodes whose pods never run
         self.passes = 0
+        self.errors: list[Exception] = []  # what a pass raised (``Emulator.settle`` raises the first)
         self._started: dict[str, float] = {}  # pod uid → monotonic time its containers started
         self._due: dict[str, float] = {}  # pod uid → when its readiness delay ends, while it has not
         self._stop = threading.Event()
@@ -102,7 +103,10 @@ class Kubelet:
                 break
             if relevant or self._dirty.is_set() or self._waiting():
                 self._dirty.clear()
-                self.pass_once()
+                try:
+                    self.pass_once()
+                except Exception as error:  # a bug in the emulator: keep running, and let settle() report it
+                    self.errors.append(error)
 
     def _waiting(self) -> bool:
         """A pod's readiness delay has passed since the last pass."""

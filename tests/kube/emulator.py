@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from . import disruption, namespaces, openapi, protobuf
-from .kubelet import Kubelet, node_body
+from .kubelet import Kubelet, KubeletSwitches
 from .resources import ResourceType, group_document, version_priority
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import ApiError, Store, bad_request
@@ -30,7 +30,6 @@ KUBERNETES_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0", "git
                       "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24",
                       "compiler": "gc", "platform": "linux/amd64"}
 
-KUBELET_MANAGER = "kubelet"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY = "application/apply-patch+yaml"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -102,7 +101,7 @@ class RequestLog(list):
         return out
 
 
-class Emulator:
+class Emulator(KubeletSwitches):
     """One emulated cluster: start it, hand its kubeconfig to the code, stop it."""
 
     def __init__(self, name: str = "emulated", token: str | None = None, history_size: int = 10_000,
@@ -244,60 +243,6 @@ class Emulator:
         """How many watch streams are open."""
         with self._lock:
             return len(self._watches)
-
-    # ----- the kubelet (scheduler, kubelets and workload controllers; see kubelet.py) -----
-
-    def kubelet_on(self, nodes: int | list[str] = 1, ready: bool = True, delay: float = 0.0) -> list[str]:
-        """Start the kubelet; ensure ``nodes`` nodes exist (a count makes ``node-1..n``); returns the node names."""
-        names = [f"node-{i + 1}" for i in range(nodes)] if isinstance(nodes, int) else list(nodes)
-        for name in names:
-            if self.object("nodes", name) is None:
-                self.add_node(name)
-        self.kubelet.ready, self.kubelet.delay = ready, delay
-        self.kubelet.start()
-        return names
-
-    def kubelet_off(self) -> None:
-        """Stop the kubelet: objects keep the status it gave them, nothing new is scheduled or started."""
-        self.kubelet.stop()
-
-    def add_node(self, name: str, labels: dict | None = None, taints: list[dict] | None = None,
-                 unschedulable: bool = False) -> dict:
-        """Register a node (as its kubelet would); the kubelet, when on, reports it Ready."""
-        return self.store.create(self.store.lookup("", "v1", "nodes"), None,
-                                 node_body(name, labels, taints, unschedulable), KUBELET_MANAGER)
-
-    def pods_ready(self, ready: bool = True) -> None:
-        """All pods become Ready (the default) or, with ``False``, Running but not Ready."""
-        self.kubelet.ready = ready
-        self.kubelet.poke()
-
-    def node_offline(self, name: str, offline: bool = True) -> None:
-        """An offline edge site: the node reports Unknown, its new pods never start and its pods are not Ready."""
-        (self.kubelet.offline.add if offline else self.kubelet.offline.discard)(name)
-        self.kubelet.poke()
-
-    def readiness_delay(self, seconds: float) -> None:
-        """Pods become Ready this long after they start running."""
-        self.kubelet.delay = seconds
-        self.kubelet.poke()
-
-    def settle(self, timeout: float = 5.0, quiet: float = 0.15) -> bool:
-        """Wait until the kubelet has written nothing for ``quiet`` seconds; False when ``timeout`` passed first.
-
-        Raises what a kubelet pass raised, if anything did (an emulator bug would otherwise only show as a timeout).
-        """
-        deadline = time.monotonic() + timeout
-        last, since = self.store.rv, time.monotonic()
-        while time.monotonic() < deadline:
-            if self.kubelet.errors:
-                raise self.kubelet.errors[0]
-            time.sleep(0.02)
-            if self.store.rv != last or self.kubelet._dirty.is_set() or self.kubelet._waiting():
-                last, since = self.store.rv, time.monotonic()
-            elif time.monotonic() - since >= quiet:
-                return True
-        return False
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:

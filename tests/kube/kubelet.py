@@ -15,14 +15,13 @@ import copy
 import ipaddress
 import threading
 import time
-from datetime import UTC, datetime
 
 from . import controllers
 from .patches import now
 from .selectors import selector_matches
 from .store import ApiError
 
-__all__ = ["Kubelet", "node_body"]
+__all__ = ["Kubelet", "KubeletSwitches", "node_body"]
 
 SCHEDULER, KUBELET = "default-scheduler", "kubelet"
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/16")
@@ -41,10 +40,6 @@ def node_body(name: str, labels: dict | None = None, taints: list[dict] | None =
     if unschedulable:
         spec["unschedulable"] = True
     return {"metadata": {"name": name, "labels": dict(base, **(labels or {}))}, "spec": spec}
-
-
-def _seconds_since(stamp: str) -> float:
-    return (datetime.now(UTC) - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
 
 
 class Kubelet:
@@ -303,3 +298,61 @@ def _with_readiness(pod: dict, status: dict, ready: bool) -> dict:
     ]
     return status
 
+
+class KubeletSwitches:
+    """The switches tests set on an ``Emulator`` (which has ``store``, ``kubelet`` and ``object``)."""
+
+    store: object
+    kubelet: Kubelet
+
+    def kubelet_on(self, nodes: int | list[str] = 1, ready: bool = True, delay: float = 0.0) -> list[str]:
+        """Start the kubelet; ensure ``nodes`` nodes exist (a count makes ``node-1..n``); returns the node names."""
+        names = [f"node-{i + 1}" for i in range(nodes)] if isinstance(nodes, int) else list(nodes)
+        for name in names:
+            if self.object("nodes", name) is None:
+                self.add_node(name)
+        self.kubelet.ready, self.kubelet.delay = ready, delay
+        self.kubelet.start()
+        return names
+
+    def kubelet_off(self) -> None:
+        """Stop the kubelet: objects keep the status it gave them, nothing new is scheduled or started."""
+        self.kubelet.stop()
+
+    def add_node(self, name: str, labels: dict | None = None, taints: list[dict] | None = None,
+                 unschedulable: bool = False) -> dict:
+        """Register a node (as its kubelet would); the kubelet, when on, reports it Ready."""
+        return self.store.create(self.store.lookup("", "v1", "nodes"), None,
+                                 node_body(name, labels, taints, unschedulable), KUBELET)
+
+    def pods_ready(self, ready: bool = True) -> None:
+        """All pods become Ready (the default) or, with ``False``, Running but not Ready."""
+        self.kubelet.ready = ready
+        self.kubelet.poke()
+
+    def node_offline(self, name: str, offline: bool = True) -> None:
+        """An offline edge site: the node reports Unknown, its new pods never start and its pods are not Ready."""
+        (self.kubelet.offline.add if offline else self.kubelet.offline.discard)(name)
+        self.kubelet.poke()
+
+    def readiness_delay(self, seconds: float) -> None:
+        """Pods become Ready this long after they start running."""
+        self.kubelet.delay = seconds
+        self.kubelet.poke()
+
+    def settle(self, timeout: float = 5.0, quiet: float = 0.15) -> bool:
+        """Wait until the kubelet has written nothing for ``quiet`` seconds; False when ``timeout`` passed first.
+
+        Raises what a kubelet pass raised, if anything did (an emulator bug would otherwise only show as a timeout).
+        """
+        deadline = time.monotonic() + timeout
+        last, since = self.store.rv, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.kubelet.errors:
+                raise self.kubelet.errors[0]
+            time.sleep(0.02)
+            if self.store.rv != last or self.kubelet._dirty.is_set() or self.kubelet._waiting():
+                last, since = self.store.rv, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return True
+        return False

@@ -53,3 +53,4 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports

@@ -3,12 +3,17 @@
 The defaults run on one machine with no servers: SQLite, a filesystem Celery
 broker and an in-process cache. `DATABASE_URL` switches to PostgreSQL and
 `REDIS_URL` to Redis for the cache and the broker.
+
+Apps are wired in by name only (INSTALLED_APPS, backends, middleware, tasks):
+nothing here imports an app, so that the project depends on no app's code.
 """
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.conf import global_settings
+
+from edgeplatform.login_settings import ldap_settings, oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("EDGE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -269,8 +274,6 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # OpenID Connect login (mozilla-django-oidc): on when a client id and an issuer or explicit endpoints are set.
 # LDAP login (django-auth-ldap): on when EDGE_LDAP_URI is set; needs `make setup-ldap`.
-from iam.login_settings import ldap_settings, oidc_settings  # noqa: E402
-
 _oidc, _ldap = oidc_settings(env), ldap_settings(env)
 globals().update(_oidc)
 globals().update(_ldap)

@@ -24,7 +24,7 @@ from edgeplatform.resources.converters import Converter
 
 from .client import KubeClient
 from .connections import host_client, host_configured
-from .crds import KINDS, crd_kinds
+from .crds import crd_kinds
 from .operations import apply, ensure_absent, get, list_objects, replace
 
 __all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
@@ -135,7 +135,7 @@ def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD)
         stored = replace(client, manifest, current["metadata"]["resourceVersion"])
     else:
         stored = apply(client, manifest)
-    if status and KINDS[(converter.group, converter.kind)].status is not None \
+    if status and converter.status_schema is not None \
             and stored.get("status") != json.loads(json.dumps(status)):  # empty or unchanged: nothing to say
         stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
                                 "metadata": {"name": manifest["metadata"]["name"]}, "status": status},
@@ -197,7 +197,7 @@ def _enqueue(converter: Converter, name: str) -> None:
 
 
 def _on_change(sender, *, converter, obj, **kwargs) -> None:
-    if (converter.group, converter.kind) not in KINDS or not enabled():
+    if not converter.has_crd or not enabled():
         return
     name = obj.name
     transaction.on_commit(lambda: _enqueue(converter, name))

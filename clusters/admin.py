@@ -142,10 +142,10 @@ class ClusterAdmin(ManifestAdmin):
     page_ui = ui_table(view=("platform/clusters.view", "cluster/overview.view"),
                               manage=("platform/clusters.manage",))
 
-    @admin.display(description="type")
+    @admin.display(description="type", ordering="type")
     def cluster_type(self, obj):
-        """physical or virtual."""
-        return (obj.spec or {}).get("type", "physical")
+        """physical or virtual (the typed column)."""
+        return obj.type
 
 
 class InClusterAdmin(ManifestAdmin):

@@ -11,8 +11,8 @@ class ClustersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        """Register scope models, converters and signal handlers."""
-        from clusters import manifests, models, signals  # noqa: F401
+        """Register scope models and converters."""
+        from clusters import manifests, models  # noqa: F401
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),

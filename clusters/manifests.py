@@ -1,6 +1,11 @@
-"""Converters for Cluster, Workspace, NodeGroup (platform CRs) and Namespace, Node (native)."""
+"""Converters for Cluster, Workspace, NodeGroup (platform CRs) and Namespace, Node (native).
+
+What a write does beyond the object itself (contents deleted with a cluster, nodes re-matched to groups,
+children released by a deleted parent) is in ``clusters.services``; the hooks here name those functions.
+"""
 from rest_framework import serializers
 
+from clusters import services
 from clusters.models import (
     Cluster,
     Namespace,
@@ -38,8 +43,6 @@ from edgeplatform.resources.schemas import (
     observed_state,
     open_object,
 )
-from edgeplatform.resources.scopes import PLATFORM, join
-from edgeplatform.resources.signals import scope_created
 
 GROUP = "scope.theriseunion.io"
 SECRET_CONNECTION_FIELDS = ("kubeconfig", "token")
@@ -56,12 +59,24 @@ DISPLAY_NAME_COLUMN = {"name": "DisplayName", "type": "string", "jsonPath": ".sp
 
 
 class ScopeConverter(Converter):
-    """Kinds whose objects are scopes: whoever creates one becomes its admin."""
+    """Kinds whose objects are scopes: whoever creates one becomes its admin; the grants at one go with it."""
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
         """Announce a new scope and its creator."""
         if created:
-            scope_created.send(sender=type(obj), path=obj.scope_path, creator=parsed.extra.get("user"))
+            services.announce_created(obj, parsed.extra.get("user"))
+
+    def after_delete(self, obj) -> None:
+        """Announce that the scope is gone."""
+        services.announce_deleted(obj)
+
+    def parent_of(self, parsed: Parsed):
+        """The scope object the new or changed object sits right under (None: the platform)."""
+        return None
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """The object's own path (the model's rule): being allowed to create it at its parent cascades down."""
+        return self.model.path_in(self.parent_of(parsed), parsed.name)
 
 
 class ConnectionSerializer(serializers.Serializer):
@@ -164,16 +179,8 @@ class ClusterConverter(ScopeConverter):
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
 
     def before_delete(self, obj) -> None:
-        """The cluster's nodes, namespaces, node groups and workspaces go first, one by one through the write
-        path (not by the database's cascade): each is audited and its custom resource deleted."""
-        from edgeplatform.resources import services
-
-        for model in (Node, Namespace, NodeGroup, Workspace):
-            services.delete_all(model.objects.filter(cluster=obj).order_by("name"))
-
-    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
-        """Creating a cluster is a platform-level act; the cluster then is its own scope."""
-        return join(PLATFORM, "cluster", parsed.name)
+        """The cluster's contents go first (``delete_cluster_contents``)."""
+        services.delete_cluster_contents(obj)
 
 
 class DisplaySerializerMixin(serializers.Serializer):
@@ -266,9 +273,9 @@ class InClusterConverter(ScopeConverter):
         super().assign(obj, parsed)
         obj.cluster = parsed.extra["cluster"]
 
-    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
-        """The object's own path: being allowed to create it at the cluster cascades down."""
-        return join(join(PLATFORM, "cluster", parsed.extra["cluster"].name), self.model.level, parsed.name)
+    def parent_of(self, parsed: Parsed):
+        """Its cluster."""
+        return parsed.extra["cluster"]
 
 
 @register
@@ -285,6 +292,10 @@ class WorkspaceConverter(InClusterConverter):
     printer_columns = (DISPLAY_NAME_COLUMN, {"name": "Manager", "type": "string", "jsonPath": ".spec.manager"},
                        CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
+    def before_delete(self, obj) -> None:
+        """Its namespaces leave it first (``release_namespaces``)."""
+        services.release_namespaces(obj)
+
 
 @register
 class NodeGroupConverter(InClusterConverter):
@@ -298,11 +309,13 @@ class NodeGroupConverter(InClusterConverter):
     printer_columns = (DISPLAY_NAME_COLUMN, CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
-        """Nodes matched by selector follow the group's selector."""
-        from clusters.services import rematch_nodes
-
+        """Nodes matched by selector follow the group's selector (``rematch_nodes``)."""
         super().after_save(obj, parsed, created)
-        rematch_nodes(obj.cluster)
+        services.rematch_nodes(obj.cluster)
+
+    def before_delete(self, obj) -> None:
+        """Its nodes leave it first (``release_nodes``)."""
+        services.release_nodes(obj)
 
 
 class NativeConverter(ScopeConverter):
@@ -348,11 +361,9 @@ class NativeConverter(ScopeConverter):
         obj.cluster = parsed.extra["cluster"]
         setattr(obj, self.parent_field, parsed.extra["parent"])
 
-    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
-        """The object's path under its parent, or under the cluster when it has none."""
-        parent = parsed.extra["parent"]
-        base = parent.scope_path if parent else join(PLATFORM, "cluster", parsed.extra["cluster"].name)
-        return join(base, self.model.level, parsed.name)
+    def parent_of(self, parsed: Parsed):
+        """Its parent, or its cluster when it has none."""
+        return parsed.extra["parent"] or parsed.extra["cluster"]
 
     def to_manifest(self, obj) -> dict:
         """Native manifests also carry the cluster label so they can be told apart across clusters."""
@@ -387,12 +398,12 @@ class NodeConverter(NativeConverter):
     parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Without the label, the first group whose selector matches the node's labels takes it."""
+        """Without the label, the first group whose selector matches the node's labels takes it (among the
+        context's ``nodegroups`` when a caller placing many nodes read them once)."""
         super().clean(parsed, instance, problems, context)
         if not problems and parsed.extra["parent"] is None:
-            from clusters.services import matching_nodegroup
-
-            parsed.extra["parent"] = matching_nodegroup(parsed.extra["cluster"], parsed.labels)
+            parsed.extra["parent"] = services.matching_nodegroup(parsed.extra["cluster"], parsed.labels,
+                                                                 context.get("nodegroups"))
 
 
 __all__ = ["ClusterConverter", "NamespaceConverter", "NodeConverter", "NodeGroupConverter", "WorkspaceConverter"]

@@ -1,7 +1,12 @@
 """Scope objects: Cluster → Workspace → Namespace and Cluster → NodeGroup → Node.
 
 Each row stores its own scope path (``scope_path``) so that permission filters are
-prefix matches on one indexed column; the path is recomputed on every save.
+prefix matches on one indexed column; the path is recomputed on every save, by the one
+rule ``path_in`` that the converters also ask before a write.
+
+A cluster's type, phase and readiness are also kept in typed, indexed columns, derived
+from its spec and status on every save (``cluster_columns``), so that filters and counts
+need no JSON lookups. The manifest is unchanged: the columns are never shown or read from it.
 """
 from django.db import models
 
@@ -16,7 +21,24 @@ from edgeplatform.resources.signals import scope_moved
 
 MANAGED_LABEL = "theriseunion.io/managed"
 
-__all__ = ["Cluster", "Namespace", "Node", "NodeGroup", "Workspace"]
+__all__ = ["CLUSTER_COLUMNS", "Cluster", "Namespace", "Node", "NodeGroup", "Workspace", "cluster_columns"]
+
+#: the typed columns of a cluster, derived from its spec and status
+CLUSTER_COLUMNS = ("type", "phase", "ready")
+
+
+def cluster_columns(spec, status) -> dict:
+    """A cluster's ``type`` (``spec.type``, physical when unset), ``phase`` (``status.phase``) and ``ready``
+    (its ``Ready`` condition is ``True``), as its typed columns hold them."""
+    spec = spec if isinstance(spec, dict) else {}
+    status = status if isinstance(status, dict) else {}
+    kind = spec.get("type")
+    phase = status.get("phase")
+    conditions = status.get("conditions")
+    ready = isinstance(conditions, list) and any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return {"type": kind if isinstance(kind, str) and kind else "physical",
+            "phase": phase[:32] if isinstance(phase, str) else "", "ready": ready}
 
 
 class ScopeObject(ManifestModel):
@@ -27,13 +49,20 @@ class ScopeObject(ManifestModel):
     class Meta(ManifestModel.Meta):
         abstract = True
 
-    def parent_path(self) -> str:
-        """The path of the scope directly above this one."""
-        return PLATFORM
+    def parent_scope(self):
+        """The scope object directly above this one; None is the platform."""
+        return None
+
+    @classmethod
+    def path_in(cls, parent, name: str) -> str:
+        """The path of an object of this kind named ``name`` right under ``parent`` (a scope object, or None for
+        the platform): the one rule for scope paths, asked by a row when it is saved and by its converter before
+        a write."""
+        return join(parent.scope_path if parent is not None else PLATFORM, cls.level, name)
 
     def compute_path(self) -> str:
         """This object's scope path."""
-        return join(self.parent_path(), self.level, self.name)
+        return self.path_in(self.parent_scope(), self.name)
 
     @property
     def path(self) -> str:
@@ -67,9 +96,22 @@ class Cluster(ScopeObject):
 
     level = "cluster"
     connection_secret = models.BinaryField(null=True, blank=True, editable=False)
+    #: ``spec.type``, ``status.phase`` and the Ready condition, kept by ``save`` (see ``cluster_columns``)
+    type = models.CharField(max_length=16, default="physical", db_index=True)
+    phase = models.CharField(max_length=32, blank=True, db_index=True)
+    ready = models.BooleanField(default=False, db_index=True)
 
     class Meta(ScopeObject.Meta):
         constraints = [models.UniqueConstraint(fields=["name"], name="cluster_name_unique")]
+
+    def save(self, *args, **kwargs):
+        """Fill the typed columns from spec and status, on every save (a save of some fields, too)."""
+        for column, value in cluster_columns(self.spec, self.status).items():
+            setattr(self, column, value)
+        fields = kwargs.get("update_fields")
+        if fields is not None and {"spec", "status"} & set(fields):
+            kwargs["update_fields"] = {*fields, *CLUSTER_COLUMNS}
+        super().save(*args, **kwargs)
 
 
 class InClusterScope(ScopeObject):
@@ -81,9 +123,9 @@ class InClusterScope(ScopeObject):
         abstract = True
         constraints = [models.UniqueConstraint(fields=["name"], name="%(class)s_name_unique")]
 
-    def parent_path(self) -> str:
-        """The path of its cluster."""
-        return join(PLATFORM, "cluster", self.cluster.name)
+    def parent_scope(self):
+        """Its cluster."""
+        return self.cluster
 
 
 class Workspace(InClusterScope):
@@ -115,11 +157,9 @@ class Namespace(ScopeObject):
     class Meta(ScopeObject.Meta):
         constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="namespace_name_unique")]
 
-    def parent_path(self) -> str:
-        """Under the workspace, or directly under the cluster when unassigned."""
-        if self.workspace_id:
-            return self.workspace.scope_path
-        return join(PLATFORM, "cluster", self.cluster.name)
+    def parent_scope(self):
+        """Its workspace, or its cluster when unassigned."""
+        return self.workspace if self.workspace_id else self.cluster
 
 
 class Node(ScopeObject):
@@ -133,8 +173,6 @@ class Node(ScopeObject):
     class Meta(ScopeObject.Meta):
         constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="node_name_unique")]
 
-    def parent_path(self) -> str:
-        """Under the node group, or directly under the cluster when unassigned."""
-        if self.nodegroup_id:
-            return self.nodegroup.scope_path
-        return join(PLATFORM, "cluster", self.cluster.name)
+    def parent_scope(self):
+        """Its node group, or its cluster when unassigned."""
+        return self.nodegroup if self.nodegroup_id else self.cluster

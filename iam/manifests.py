@@ -1,4 +1,8 @@
-"""Converters for the iam.theriseunion.io kinds."""
+"""Converters for the iam.theriseunion.io kinds.
+
+What a write does beyond the object itself (the escalation check of a user change, password hashing, group
+membership, unbinding a deleted subject) is in ``iam.services``; the hooks here name those functions.
+"""
 from __future__ import annotations
 
 import copy
@@ -25,6 +29,7 @@ from edgeplatform.resources.schemas import (
     described,
     observed_state,
 )
+from iam import services
 from iam.aggregation import aggregate_into
 from iam.engine import engine, escalation
 from iam.engine.rules import validate_rules
@@ -291,7 +296,6 @@ def _may_learn_of_role(user, role: IAMRole, level: str, path: str) -> bool:
 
 def member_counts(roles: list) -> None:
     """Fill ``_member_count`` on many roles with one query (list views)."""
-    from iam.models import BindingSubject
 
     counts = dict(BindingSubject.objects.filter(binding__role__in=roles).values("binding__role")
                   .annotate(n=Count("name", distinct=True)).values_list("binding__role", "n"))
@@ -464,25 +468,9 @@ class UserConverter(Converter):
                 problems.append(cause("spec.password", " ".join(exc.messages)))
 
     def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
-        """Setting another user's password or state means holding what they hold; joining a group, holding what the
-        group is bound to, wherever it is bound (whether or not a Group object of that name exists)."""
-        user = context.get("user")
-        if escalation.exempt(user):
-            return
-        credentials = [f"spec.{key}" for key in ("password", "encryptedPassword") if parsed.spec.get(key)]
-        state = parsed.extra.get("state")
-        if instance is not None and state and (state == "Active") != instance.is_active:
-            credentials.append("status.state")
-        if instance is not None and credentials:  # setting a password or the state of someone is acting as them
-            escalation.forbid_taking_over(user, instance, credentials[0], self, parsed.name)
-        current = set(instance.groups.values_list("name", flat=True)) if instance is not None else set()
-        added = set(parsed.extra["groups"]) - current
-        bound = (BindingSubject.objects.filter(kind="Group", name__in=added)
-                 .values_list("name", "binding__scope_path", "binding__role__effective_rules")
-                 .order_by("name", "binding__scope_path"))
-        for group, path, rules in bound:
-            index = (parsed.spec.get("groups") or []).index(group)
-            escalation.forbid_escalation(user, rules or [], [path], f"spec.groups[{index}]", self, parsed.name)
+        """No one takes over a user or joins a group that holds more than they do (``forbid_user_escalation``)."""
+        services.forbid_user_escalation(context.get("user"), instance, parsed.spec, parsed.extra.get("state"), self,
+                                        parsed.name)
 
     def changes_outside_row(self, obj, parsed: Parsed) -> bool:
         """Membership is stored beside the row: a change of groups alone is a write."""
@@ -496,24 +484,13 @@ class UserConverter(Converter):
         spec.update(email=spec.get("email", ""), groups=parsed.extra["groups"])
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
         obj.email = spec.get("email", "")
-        if password:
-            obj.set_password(password)
-        elif encrypted:
-            obj.password = f"bcrypt${encrypted}"
-        elif obj.pk is None:
-            obj.set_unusable_password()
+        services.set_credentials(obj, password, encrypted)
         if parsed.extra.get("state"):
             obj.is_active = parsed.extra["state"] == "Active"
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
-        """Group membership follows ``spec.groups``; a name no Group object carries is held as an external group
-        (an auth group without a platform Group, which a Group created later under that name takes over)."""
-        names = parsed.extra["groups"]
-        groups = {group.name: group for group in Group.objects.filter(name__in=names)}
-        for name in names:
-            if name not in groups:
-                groups[name], _ = Group.objects.get_or_create(name=name)
-        obj.groups.set(groups.values())
+        """Group membership follows ``spec.groups`` (``set_membership``)."""
+        services.set_membership(obj, parsed.extra["groups"])
 
     def spec_out(self, obj) -> dict:
         """Spec with the current groups and email."""
@@ -530,8 +507,8 @@ class UserConverter(Converter):
         return status
 
     def before_delete(self, obj) -> None:
-        """A deleted user leaves every binding, so a later user of the same name inherits nothing."""
-        _unbind("User", obj.name)
+        """A deleted user leaves every binding (``unbind``)."""
+        services.unbind("User", obj.name)
 
     def visible_extra(self, user, grants, verb: str) -> Rows:
         """Everyone may read their own user (the engine asks this for reading verbs only)."""
@@ -563,29 +540,16 @@ class UserGroupConverter(Converter):
             obj.group, _ = Group.objects.get_or_create(name=parsed.name)
 
     def before_delete(self, obj) -> None:
-        """A deleted group leaves every binding, so a later group of the same name inherits nothing."""
-        _unbind("Group", obj.name)
+        """A deleted group leaves every binding (``unbind``)."""
+        services.unbind("Group", obj.name)
+
+    def after_delete(self, obj) -> None:
+        """The auth group underneath goes too (``delete_auth_group``)."""
+        services.delete_auth_group(obj)
 
     def status_out(self, obj):
         """memberCount."""
         return {"memberCount": obj.group.user_set.count()}
-
-
-def _unbind(kind: str, name: str) -> None:
-    """Take a subject out of every binding through the write path, as the system (each change audited and
-    synced); a binding left with no subject is deleted."""
-    from edgeplatform.resources import services
-
-    def mine(subject: dict) -> bool:
-        return subject.get("kind") == kind and subject.get("name") == name
-
-    bindings = IAMRoleBinding.objects.filter(subject_rows__kind=kind, subject_rows__name=name).distinct()
-    for binding in bindings.order_by("name"):
-        remaining = [subject for subject in binding.spec.get("subjects") or [] if not mine(subject)]
-        if remaining:
-            services.save_as_system(binding, lambda manifest, rest=remaining: manifest["spec"].update(subjects=rest))
-        else:
-            services.delete_object(IAMRoleBinding._converter, binding)
 
 
 class CategorySpecSerializer(serializers.Serializer):

@@ -1,7 +1,10 @@
 """Keep grants fresh: every change to who may do what writes the grant change log.
 
 Handlers hang on the models, not on the API, so changes from any writer (API, console,
-sync, shell, migrations) are seen.
+sync, shell, migrations) are seen; that includes the roles' effective rules, re-aggregated
+when any template changes. Grants also follow the scopes the clusters app announces
+(``edgeplatform.resources.signals``): those listeners hand over to ``iam.services``. What a
+write of a user or group does beyond that is the converters' (``iam.manifests``).
 """
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from edgeplatform.resources import scopes
-from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
 from edgeplatform.resources.signals import scope_created, scope_deleted, scope_moved
 from iam.models import GrantChange, IAMRole, IAMRoleBinding, RoleTemplate, User, UserGroup
 
@@ -48,6 +49,8 @@ def users_of_subjects(subjects: list[dict]) -> list[int] | None:
 @receiver(post_save, sender=RoleTemplate)
 @receiver(post_delete, sender=RoleTemplate)
 def _template_changed(sender, instance, **kwargs):
+    """Effective rules are computed grant data with one writer: whoever changes a template, every role merges
+    its templates again (and anyone's grants may change)."""
     from iam.aggregation import reaggregate_all
 
     reaggregate_all()
@@ -108,62 +111,25 @@ def _group_deleted(sender, instance, **kwargs):
     record_change(list(group.user_set.values_list("pk", flat=True)))
 
 
-def _under(path: str):
-    from django.db.models import Q
-
-    return Q(scope_path=path) | Q(scope_path__startswith=path + "/")
-
-
 @receiver(scope_deleted)
 def _scope_deleted(sender, path, **kwargs):
     """Bindings and pinned roles of a deleted scope go with it."""
-    from edgeplatform.resources import services
+    from iam import services
 
-    # one by one through the write path: each is audited and its custom resource removed
-    if services.delete_all(IAMRoleBinding.objects.filter(_under(path)).order_by("name")) + \
-            services.delete_all(IAMRole.objects.filter(_under(path)).order_by("name")):
-        record_change(None)
+    services.drop_scope_grants(path)
 
 
 @receiver(scope_moved)
 def _scope_moved(sender, old_path, new_path, **kwargs):
-    """Bindings and pinned roles follow a scope that moved (a namespace to another workspace)."""
-    changed = False
-    for model in (IAMRoleBinding, IAMRole):
-        for row in model.objects.filter(_under(old_path)).only("pk", "scope_path"):
-            model.objects.filter(pk=row.pk).update(scope_path=new_path + row.scope_path[len(old_path):])
-            changed = True
-    if changed:
-        record_change(None)
+    """Bindings and pinned roles follow a scope that moved."""
+    from iam import services
 
-
-@receiver(post_delete, sender=UserGroup)
-def _auth_group_follows(sender, instance, **kwargs):
-    """Deleting a platform group deletes the auth group underneath."""
-    Group.objects.filter(pk=instance.group_id).delete()
+    services.move_scope_grants(old_path, new_path)
 
 
 @receiver(scope_created)
 def _creator_becomes_admin(sender, path, creator=None, **kwargs):
-    """The user who creates a cluster, workspace, node group, namespace or node is bound as its admin."""
-    if creator is None or not getattr(creator, "is_authenticated", False) or creator.is_superuser:
-        return
-    level = scopes.level_of(path)
-    role = IAMRole.objects.filter(name=f"{level}-admin", scope_level=level, scope_value="").first()
-    if role is None:
-        return
-    import hashlib
+    """The creator of a scope object is bound as its admin."""
+    from iam import services
 
-    from edgeplatform.resources import services
-
-    digest = hashlib.sha256(f"{path}|{creator.name}".encode()).hexdigest()[:10]
-    labels = {SCOPE_LABEL: level, SCOPE_VALUE_LABEL: scopes.name_of(path)}
-    if level in scopes.CLUSTER_QUALIFIED:
-        labels[CLUSTER_LABEL] = scopes.cluster_of(path)
-    # through the write path as the system (the creator may not bind anyone themselves): audited and synced
-    services.save_manifest(IAMRoleBinding._converter, {
-        "apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRoleBinding",
-        "metadata": {"name": f"{scopes.name_of(path)[:40]}-{level}-admin-{digest}", "labels": labels,
-                     "annotations": {"theriseunion.io/creator": creator.name}},
-        "spec": {"roleRef": {"apiGroup": "iam.theriseunion.io", "kind": "IAMRole", "name": role.name},
-                 "subjects": [{"kind": "User", "name": creator.name, "apiGroup": "iam.theriseunion.io"}]}})
+    services.bind_creator_as_admin(path, creator)

@@ -245,7 +245,10 @@ class Converter:
         """Work that belongs to the same transaction as the write (child rows, grant changes)."""
 
     def before_delete(self, obj) -> None:
-        """Work that belongs to the same transaction as the delete."""
+        """Work that belongs to the same transaction as the delete, before the row goes (its contents)."""
+
+    def after_delete(self, obj) -> None:
+        """Work that belongs to the same transaction as the delete, once the row is gone (what referred to it)."""
 
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """The scope a new or changed object will live in (checked before it is written)."""

@@ -8,8 +8,15 @@ the kind's admission rules run (the role a binding names, the groups a user join
 ``resourceVersion`` is a 409. A write that changes nothing stores nothing: the resourceVersion stays, no
 row is saved and nothing is announced, as kube-apiserver answers a no-op update.
 
-Every write is announced through the signals below (the audit log listens), so no surface has to
-remember to log its changes.
+A kind's domain work runs inside the write, through the converter's hooks, each of which names a function
+of the kind's app ``services`` module: ``admit`` (rules that look at other objects: escalation),
+``after_save`` (what follows in the same transaction: membership, re-matching nodes), ``before_delete``
+(contents that go first, one by one through this same path) and ``after_delete`` (what referred to the
+row). Cascades a hook starts come back through ``save_manifest``/``delete_object`` as the system, so each
+is authorized once (at the object the caller named), audited and synced like any other write.
+
+Every write is announced through the signals below (the audit log and the CRD sync listen), so no surface
+has to remember to log its changes.
 """
 from __future__ import annotations
 
@@ -197,6 +204,7 @@ def delete_object(converter: Converter, obj, *, user=None) -> None:
             before = converter.to_manifest(obj) if object_deleted.has_listeners() else None
             converter.before_delete(obj)
             obj.delete()
+            converter.after_delete(obj)
             if before is not None:
                 object_deleted.send(sender=type(converter), converter=converter, obj=obj, before=before, user=user)
     except StatusError as error:
@@ -214,10 +222,13 @@ def delete_all(rows) -> int:
     return count
 
 
-def save_as_system(obj, change) -> object:
-    """Re-save ``obj`` through the write path as the system after ``change(manifest)`` edits its manifest."""
+def save_as_system(obj, change=None, context: dict | None = None) -> object:
+    """Re-save ``obj`` through the write path as the system after ``change(manifest)`` edits its manifest (none:
+    the manifest as it is, so that what the kind derives from other objects is derived again); ``context``
+    adds to what the kind's converter is told (a cluster child is told its cluster)."""
     converter = converter_for(obj)
     manifest = converter.to_manifest(obj)
-    change(manifest)
-    context = {"cluster": obj.cluster.name} if converter.cluster_child else None
-    return save_manifest(converter, manifest, instance=obj, url_name=obj.name, context=context)
+    if change is not None:
+        change(manifest)
+    context = {**({"cluster": obj.cluster.name} if converter.cluster_child else {}), **(context or {})}
+    return save_manifest(converter, manifest, instance=obj, url_name=obj.name, context=context or None)

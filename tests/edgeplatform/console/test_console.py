@@ -697,10 +697,10 @@ def test_audit_log_page_filters_and_links_exports(admin_client):
 def test_every_user_reads_their_own_activity_a_page_at_a_time(fleet, monkeypatch):
     """GIVEN a workspace viewer who has made requests, and another user's events WHEN they open My activity
     THEN they see their own events only, newest first, paged, linked from every page."""
-    import iam.admin
+    import iam.console.audit
     from iam.audit.models import AuditEvent
 
-    monkeypatch.setattr(iam.admin, "AUDIT_PAGE", 2)
+    monkeypatch.setattr(iam.console.audit, "AUDIT_PAGE", 2)
     client = console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")
     for _ in range(3):
         client.get(f"{C}/audit/")  # refused: three denied events of their own

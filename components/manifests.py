@@ -19,7 +19,7 @@ from edgeplatform.resources.names import (
     DNS1123_SUBDOMAIN_MAX,
     DNS1123_SUBDOMAIN_PATTERN,
 )
-from edgeplatform.resources.schemas import CONDITIONS, COUNT, DATE_TIME, PHASE, STRING, described, observed_state
+from edgeplatform.resources.schemas import COUNT, PHASE, STRING, described, reconciled_state
 
 __all__ = ["COMPONENT", "DEFAULT_NAMESPACE", "GROUP", "REPOSITORY_PATTERN", "SKIP_RECONCILE_ANNOTATION",
            "ChartSerializer", "ComponentSpecSerializer"]
@@ -73,14 +73,11 @@ class ComponentSpecSerializer(serializers.Serializer):
 #: The Component kind's CRD (DESIGN §8); its model, API and controller are still to come.
 COMPONENT = register_kind(KindInfo(
     GROUP, "Component", "components", "Namespaced", ComponentSpecSerializer,
-    observed_state("Component", phase=PHASE, message=described("What is going on, for people.", STRING),
-                   conditions=CONDITIONS,
-                   observedHash=described("The hash of the spec last installed (same hash, healthy release: "
-                                          "nothing to do).", STRING),
-                   releaseName=described("The Helm release installed.", STRING),
-                   releaseVersion=described("The Helm release's revision.", COUNT),
-                   retryCount=described("Failed attempts since the last success.", COUNT),
-                   lastFailureTime=described("When the last attempt failed.", DATE_TIME)), (
+    reconciled_state("Component", phase=PHASE,
+                     observedHash=described("The hash of the spec last installed (same hash, healthy release: "
+                                            "nothing to do).", STRING),
+                     releaseName=described("The Helm release installed.", STRING),
+                     releaseVersion=described("The Helm release's revision.", COUNT)), (
         {"name": "Enabled", "type": "boolean", "jsonPath": ".spec.enabled"},
         {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
         PHASE_COLUMN,

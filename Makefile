@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(PY) bench/rbac.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sync.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/bodies.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/controllers.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports

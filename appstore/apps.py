@@ -1,4 +1,4 @@
-"""App config of the app store (its kinds arrive with the app store issue)."""
+"""App config of the app store: declares its kinds (``appstore.manifests``)."""
 from django.apps import AppConfig
 
 
@@ -7,3 +7,7 @@ class AppstoreConfig(AppConfig):
 
     name = "appstore"
     verbose_name = "App store"
+
+    def ready(self):
+        """Register the app store's kinds."""
+        from appstore import manifests  # noqa: F401

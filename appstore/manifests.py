@@ -2,8 +2,9 @@
 
 The spec serializers here are what the app store's API will validate Application, ApplicationVersion and
 ApplicationDeployment manifests with, and what their CRDs are generated from (``edgeplatform.kube.crds``), so
-the API and the custom resources accept the same documents. Models, converters and the API arrive with the
-app store issue; until then nothing here is registered or synced.
+the API and the custom resources accept the same documents. The kinds are declared here with their status
+schemas and printer columns (``KINDS``, registered with ``edgeplatform.resources.kinds``); they have no models,
+converters or API yet, so nothing syncs them.
 
 Field names and required fields (``*`` in REFERENCE-API) are the reference implementation's, so its users'
 manifests validate unchanged; ➕ fields of ours: ``cluster`` and ``replicas`` per topology.
@@ -15,9 +16,34 @@ from collections.abc import Mapping
 from rest_framework import serializers
 
 from edgeplatform.resources import documents
+from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, KindInfo, annotation_path, label_path
+from edgeplatform.resources.kinds import register as register_kind
+from edgeplatform.resources.names import (
+    DESCRIPTION_ANNOTATION,
+    DISPLAY_NAME_ANNOTATION,
+    DNS1123_LABEL_MAX,
+    DNS1123_LABEL_PATTERN,
+    DNS1123_SUBDOMAIN_MAX,
+    DNS1123_SUBDOMAIN_PATTERN,
+    OPTIONAL_DNS1123_LABEL_PATTERN,
+    OPTIONAL_DNS1123_SUBDOMAIN_PATTERN,
+    WORKSPACE_LABEL,
+)
+from edgeplatform.resources.schemas import (
+    CONDITIONS,
+    COUNT,
+    DATE_TIME,
+    FREE_OBJECT,
+    PHASE,
+    STRING,
+    STRINGS,
+    described,
+    observed_state,
+    open_object,
+)
 
 __all__ = [
-    "CATEGORY_LABEL", "DESCRIPTION_ANNOTATION", "DISPLAY_NAME_ANNOTATION", "GROUP", "PROVISIONERS",
+    "CATEGORY_LABEL", "DESCRIPTION_ANNOTATION", "DISPLAY_NAME_ANNOTATION", "GROUP", "KINDS", "PROVISIONERS",
     "PROVISIONER_LABEL", "VERSION_PATTERN", "VERSION_REQUEST_PATTERN", "WORKSPACE_LABEL",
     "ApplicationDeploymentSpecSerializer", "ApplicationSpecSerializer", "ApplicationVersionSpecSerializer",
     "DeploymentSpecSerializer", "HelmConfigSerializer", "ModelConfigSerializer", "OpenSerializer",
@@ -28,9 +54,6 @@ GROUP = "app.theriseunion.io"
 #: Application metadata (the reference keeps everything there; its spec is empty).
 PROVISIONER_LABEL = "app.theriseunion.io/provisioner"  # workload | helm | model, immutable
 CATEGORY_LABEL = "app.theriseunion.io/category"
-WORKSPACE_LABEL = "theriseunion.io/workspace"
-DISPLAY_NAME_ANNOTATION = "theriseunion.io/display-name"
-DESCRIPTION_ANNOTATION = "theriseunion.io/description"
 #: The built-in provisioner types; plugins may add more (entry-point group ``edgeplatform.provisioners``).
 PROVISIONERS = ("workload", "helm", "model")
 
@@ -43,10 +66,6 @@ _SEMVER = rf"v?{_NUMBER}\.{_NUMBER}\.{_NUMBER}(-{_IDENTIFIERS})?(\+{_IDENTIFIERS
 VERSION_PATTERN = rf"^{_SEMVER}$"
 #: What a deployment asks for: ``latest``, an exact version, or a caret/tilde range (``^1.2``, ``~1.2.3``).
 VERSION_REQUEST_PATTERN = rf"^(latest|{_SEMVER}|[~^]v?{_NUMBER}(\.{_NUMBER}){{0,2}})$"
-_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: the platform's object names (DESIGN §2)
-_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-_OPTIONAL_SUBDOMAIN = rf"^({_SUBDOMAIN})?$"  # blank means "not set" (the reference's Go zero value)
-_OPTIONAL_NAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
 #: A Kubernetes resource quantity (``500m``, ``2Gi``, ``1e3``), the pattern controller-gen writes for one.
 QUANTITY_PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
                     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
@@ -134,7 +153,8 @@ class DeploymentSpecSerializer(OpenSerializer):
 class WorkloadDeploymentSerializer(serializers.Serializer):
     """One Deployment of a workload: its name and spec."""
 
-    name = serializers.RegexField(rf"^{_SUBDOMAIN}$", max_length=253, help_text="The Deployment's name.")
+    name = serializers.RegexField(DNS1123_SUBDOMAIN_PATTERN, max_length=DNS1123_SUBDOMAIN_MAX,
+                                  help_text="The Deployment's name.")
     spec = DeploymentSpecSerializer(help_text="The Deployment's spec.")
 
 
@@ -160,8 +180,8 @@ class ApplicationVersionSpecSerializer(serializers.Serializer):
 
     CONFIGS = ("helmConfig", "modelConfig", "workloadConfig")
 
-    applicationRef = serializers.RegexField(_NAME, max_length=63, help_text="The Application this is a version "
-                                                                          "of.")
+    applicationRef = serializers.RegexField(DNS1123_LABEL_PATTERN, max_length=DNS1123_LABEL_MAX,
+                                            help_text="The Application this is a version of.")
     version = serializers.RegexField(VERSION_PATTERN, max_length=128, help_text="A semantic version (1.2.3).")
     helmConfig = HelmConfigSerializer(required=False, help_text="A Helm chart (provisioner helm).")
     modelConfig = ModelConfigSerializer(required=False, help_text="An AI model to serve (provisioner model).")
@@ -192,11 +212,14 @@ class TopologySerializer(serializers.Serializer):
     """Where one copy of the application runs: a node group or a single node (neither: the scheduler
     decides), on a cluster (➕), with its own replica count (➕) and workload overrides."""
 
-    cluster = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63,
+    cluster = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False, allow_blank=True,
+                                     max_length=DNS1123_LABEL_MAX,
                                      help_text="The cluster to run on.")
-    nodeGroup = serializers.RegexField(_OPTIONAL_NAME, required=False, allow_blank=True, max_length=63,
+    nodeGroup = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False, allow_blank=True,
+                                     max_length=DNS1123_LABEL_MAX,
                                        help_text="The node group to run on (or nodeName).")
-    nodeName = serializers.RegexField(_OPTIONAL_SUBDOMAIN, required=False, allow_blank=True, max_length=253,
+    nodeName = serializers.RegexField(OPTIONAL_DNS1123_SUBDOMAIN_PATTERN, required=False, allow_blank=True,
+                                      max_length=DNS1123_SUBDOMAIN_MAX,
                                       help_text="The one node to run on (or nodeGroup).")
     replicas = serializers.IntegerField(required=False, min_value=0, help_text="Replicas on this topology.")
     workloadOverride = WorkloadOverrideSerializer(required=False, help_text="Changes deep-merged over the "
@@ -213,7 +236,74 @@ class ApplicationDeploymentSpecSerializer(serializers.Serializer):
     """ApplicationDeployment spec: which application, which version (``latest``, exact, or a ``^``/``~``
     range, resolved to an approved ApplicationVersion) and the topologies it runs on."""
 
-    application = serializers.RegexField(_NAME, max_length=63, help_text="The Application to deploy.")
+    application = serializers.RegexField(DNS1123_LABEL_PATTERN, max_length=DNS1123_LABEL_MAX,
+                                         help_text="The Application to deploy.")
     version = serializers.RegexField(VERSION_REQUEST_PATTERN, max_length=128,
                                      help_text="latest, an exact version (1.2.3) or a range (^1.2, ~1.2.3).")
     topologies = TopologySerializer(many=True, required=False, help_text="Where the application runs.")
+
+
+# --- the kinds' CRDs --------------------------------------------------------------------------------------------
+
+_TOPOLOGY_STATUS = open_object(
+    "How one topology of spec.topologies is doing.",
+    topology=described("The topology this entry reports on, as spec.topologies holds it.", FREE_OBJECT),
+    topologyIndex=described("Its index in spec.topologies.", COUNT),
+    workloadName=described("The workload created for it on the member cluster.", STRING),
+    replicas=described("Replicas wanted.", COUNT), readyReplicas=described("Replicas ready.", COUNT),
+    nodes=described("Nodes its pods run on.", STRINGS), phase=PHASE,
+    message=described("What is going on, for people.", STRING))
+_HISTORY = open_object(
+    "One version change of the deployment.",
+    toVersion=described("The version deployed.", STRING),
+    fromVersion=described("The version it replaced (empty for the first install).", STRING),
+    reason={"type": "string", "enum": ["Initial", "Upgrade", "Rollback"], "description": "Why it changed."},
+    timestamp=described("When it changed.", DATE_TIME),
+    operator=described("Who changed it.", STRING),
+    message=described("A note about the change.", STRING))
+
+#: The app store's kinds (DESIGN §7): a CRD each; their models, API and controllers are still to come.
+KINDS = tuple(map(register_kind, (
+    KindInfo(GROUP, "Application", "applications", "Cluster", ApplicationSpecSerializer,
+             observed_state("Application", phase=PHASE, conditions=CONDITIONS,
+                            latestVersion=described("The newest approved version.", STRING),
+                            versionCount=described("ApplicationVersions of the application.", COUNT)), (
+                 {"name": "DisplayName", "type": "string", "jsonPath": annotation_path(DISPLAY_NAME_ANNOTATION)},
+                 {"name": "Provisioner", "type": "string", "jsonPath": label_path(PROVISIONER_LABEL)},
+                 {"name": "Category", "type": "string", "jsonPath": label_path(CATEGORY_LABEL)},
+                 {"name": "Workspace", "type": "string", "jsonPath": label_path(WORKSPACE_LABEL)},
+                 {"name": "Latest", "type": "string", "jsonPath": ".status.latestVersion"},
+                 AGE_COLUMN), categories=("app",)),
+    KindInfo(GROUP, "ApplicationVersion", "applicationversions", "Cluster", ApplicationVersionSpecSerializer,
+             observed_state("ApplicationVersion", phase=PHASE, conditions=CONDITIONS,
+                            reviewPhase={"type": "string", "enum": ["Pending", "Approved", "Rejected"],
+                                         "description": "Where the version is in review; only approved ones "
+                                                        "deploy."},
+                            reviewer=described("Who reviewed it.", STRING),
+                            reviewTime=described("When it was reviewed.", DATE_TIME),
+                            reviewMessage=described("The reviewer's note.", STRING),
+                            submitter=described("Who submitted it for review.", STRING),
+                            submitTime=described("When it was submitted.", DATE_TIME)), (
+                 {"name": "Application", "type": "string", "jsonPath": ".spec.applicationRef"},
+                 {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
+                 {"name": "Review", "type": "string", "jsonPath": ".status.reviewPhase"},
+                 {"name": "Reviewer", "type": "string", "jsonPath": ".status.reviewer", "priority": 1},
+                 PHASE_COLUMN, AGE_COLUMN), categories=("app",)),
+    KindInfo(GROUP, "ApplicationDeployment", "applicationdeployments", "Namespaced",
+             ApplicationDeploymentSpecSerializer,
+             observed_state("ApplicationDeployment",
+                            applicationVersion=described("The exact version spec.version resolved to.", STRING),
+                            phase=PHASE, message=described("What is going on, for people.", STRING),
+                            conditions=CONDITIONS,
+                            readyStatus=described('Ready replicas over wanted ones ("ready/total").', STRING),
+                            readyReplicas=described("Replicas ready over every topology.", COUNT),
+                            totalReplicas=described("Replicas wanted over every topology.", COUNT),
+                            topologyStatuses={"type": "array", "items": _TOPOLOGY_STATUS,
+                                              "description": "One entry per topology of spec.topologies."},
+                            history={"type": "array", "maxItems": 10, "items": _HISTORY,
+                                     "description": "The last ten version changes, newest last."}), (
+                 {"name": "Application", "type": "string", "jsonPath": ".spec.application"},
+                 {"name": "Version", "type": "string", "jsonPath": ".status.applicationVersion"},
+                 {"name": "Ready", "type": "string", "jsonPath": ".status.readyStatus"},
+                 PHASE_COLUMN, AGE_COLUMN), short_names=("appd",), categories=("app",)),
+)))

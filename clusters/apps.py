@@ -6,6 +6,8 @@ class ClustersConfig(AppConfig):
     """The clusters app."""
 
     name = "clusters"
+    #: the app's URLs, included by the project (``edgeplatform.urls``)
+    api_urls = "clusters.api.urls"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -2,9 +2,6 @@
 from rest_framework import serializers
 
 from clusters.models import (
-    CLUSTER_LABEL,
-    NODEGROUP_LABEL,
-    WORKSPACE_LABEL,
     Cluster,
     Namespace,
     Node,
@@ -14,7 +11,6 @@ from clusters.models import (
 from edgeplatform import authz, crypto
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources.converters import (
-    DNS1123_LABEL,
     Converter,
     LabelSelectorField,
     Parsed,
@@ -22,6 +18,26 @@ from edgeplatform.resources.converters import (
     register,
 )
 from edgeplatform.resources.errors import cause
+from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, READY_COLUMN, label_path
+from edgeplatform.resources.names import (
+    CLUSTER_LABEL,
+    CLUSTER_ROLE_LABEL,
+    DNS1123_LABEL,
+    DNS1123_LABEL_MAX,
+    NODEGROUP_LABEL,
+    WORKSPACE_LABEL,
+)
+from edgeplatform.resources.schemas import (
+    CONDITIONS,
+    COUNT,
+    MEMBER_COUNT,
+    PHASE,
+    STRING,
+    STRINGS,
+    described,
+    observed_state,
+    open_object,
+)
 from edgeplatform.resources.scopes import PLATFORM, join
 from edgeplatform.resources.signals import scope_created
 
@@ -35,6 +51,8 @@ UNSUPPORTED_CONNECTION_FIELDS = {
                      "or use token",
     "password": "is not supported: put username and password in spec.connection.kubeconfig, or use token",
 }
+CLUSTER_COLUMN = {"name": "Cluster", "type": "string", "jsonPath": label_path(CLUSTER_LABEL)}
+DISPLAY_NAME_COLUMN = {"name": "DisplayName", "type": "string", "jsonPath": ".spec.displayName"}
 
 
 class ScopeConverter(Converter):
@@ -121,7 +139,18 @@ class ClusterConverter(ScopeConverter):
     group, kind, plural, short_names = GROUP, "Cluster", "clusters", ("cl",)
     spec_serializer = ClusterSpecSerializer
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
+    status_schema = observed_state(
+        "Cluster", conditions=CONDITIONS,
+        kubernetesVersion=described("The Kubernetes version the cluster's API server reports.", STRING),
+        nodeCount=described("Nodes in the cluster.", COUNT),
+        region=described("The region the cluster's nodes are in.", STRING),
+        zones=described("The zones the cluster's nodes are in.", STRINGS))
+    has_crd, categories = True, ("scope",)
+    printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
+                       {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+                       {"name": "Version", "type": "string", "jsonPath": ".status.kubernetesVersion"},
+                       {"name": "Nodes", "type": "integer", "jsonPath": ".status.nodeCount"}, READY_COLUMN, AGE_COLUMN)
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Split secret connection fields off the spec into the encrypted column."""
@@ -211,7 +240,8 @@ class InClusterConverter(ScopeConverter):
 
     group = GROUP
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
+    has_crd, categories = True, ("scope",)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """The cluster label must name an existing cluster and may not change."""
@@ -248,6 +278,12 @@ class WorkspaceConverter(InClusterConverter):
     model = Workspace
     kind, plural, short_names = "Workspace", "workspaces", ("ws",)
     spec_serializer = WorkspaceSpecSerializer
+    status_schema = observed_state("Workspace", phase=PHASE,
+                                   conditions=CONDITIONS,
+                                   memberCount=MEMBER_COUNT,
+                                   namespaceCount=described("Namespaces in the workspace.", COUNT))
+    printer_columns = (DISPLAY_NAME_COLUMN, {"name": "Manager", "type": "string", "jsonPath": ".spec.manager"},
+                       CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
 
 @register
@@ -257,6 +293,9 @@ class NodeGroupConverter(InClusterConverter):
     model = NodeGroup
     kind, plural, short_names = "NodeGroup", "nodegroups", ("ng",)
     spec_serializer = NodeGroupSpecSerializer
+    status_schema = observed_state("NodeGroup", phase=PHASE,
+                                   conditions=CONDITIONS)
+    printer_columns = (DISPLAY_NAME_COLUMN, CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
         """Nodes matched by selector follow the group's selector."""
@@ -273,7 +312,7 @@ class NativeConverter(ScopeConverter):
     version = "v1"
     cluster_child = True
     name_pattern = DNS1123_LABEL
-    name_max_length = 63
+    name_max_length = DNS1123_LABEL_MAX
     parent_label = ""
     parent_model = None
     parent_field = ""
@@ -334,6 +373,7 @@ class NamespaceConverter(NativeConverter):
 
     model = Namespace
     kind, plural, short_names = "Namespace", "namespaces", ("ns",)
+    status_schema = open_object("The observed state of the Namespace, as its member cluster reports it.")
     parent_label, parent_model, parent_field = WORKSPACE_LABEL, Workspace, "workspace"
 
 
@@ -343,6 +383,7 @@ class NodeConverter(NativeConverter):
 
     model = Node
     kind, plural, short_names = "Node", "nodes", ("no",)
+    status_schema = open_object("The observed state of the Node, as its member cluster reports it.")
     parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:

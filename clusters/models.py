@@ -6,14 +6,15 @@ prefix matches on one indexed column; the path is recomputed on every save.
 from django.db import models
 
 from edgeplatform.resources.models import ManifestModel
+from edgeplatform.resources.names import (  # noqa: F401  (the labels of the scope kinds, imported from here too)
+    CLUSTER_LABEL,
+    NODEGROUP_LABEL,
+    WORKSPACE_LABEL,
+)
 from edgeplatform.resources.scopes import PLATFORM, chain, join
 from edgeplatform.resources.signals import scope_moved
 
-WORKSPACE_LABEL = "theriseunion.io/workspace"
-NODEGROUP_LABEL = "theriseunion.io/nodegroup"
 MANAGED_LABEL = "theriseunion.io/managed"
-CLUSTER_LABEL = "scope.theriseunion.io/cluster"
-CLUSTER_ROLE_LABEL = "cluster.theriseunion.io/role"
 
 __all__ = ["Cluster", "Namespace", "Node", "NodeGroup", "Workspace"]
 

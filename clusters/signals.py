@@ -3,19 +3,20 @@ from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
+from edgeplatform.resources.names import NODEGROUP_LABEL, WORKSPACE_LABEL
 from edgeplatform.resources.signals import scope_deleted
 
 
 @receiver(pre_delete, sender=Workspace)
 def _detach_namespaces(sender, instance, **kwargs):
     """A deleted workspace releases its namespaces to the cluster (they are not deleted)."""
-    _release(instance.namespaces, "theriseunion.io/workspace", "workspace")
+    _release(instance.namespaces, WORKSPACE_LABEL, "workspace")
 
 
 @receiver(pre_delete, sender=NodeGroup)
 def _detach_nodes(sender, instance, **kwargs):
     """A deleted node group releases its nodes to the cluster."""
-    _release(instance.nodes, "theriseunion.io/nodegroup", "nodegroup")
+    _release(instance.nodes, NODEGROUP_LABEL, "nodegroup")
 
 
 def _release(children, label: str, parent_field: str) -> None:

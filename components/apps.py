@@ -1,4 +1,4 @@
-"""App config of components (its kinds arrive with the components issue)."""
+"""App config of components: declares its kind (``components.manifests``)."""
 from django.apps import AppConfig
 
 
@@ -6,3 +6,7 @@ class ComponentsConfig(AppConfig):
     """The components app."""
 
     name = "components"
+
+    def ready(self):
+        """Register the Component kind."""
+        from components import manifests  # noqa: F401

@@ -6,13 +6,36 @@ registered rather than imported.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 from django.db.models import Q
 
+__all__ = ["Authorizer", "Grants", "authorizer", "known_scope", "may_know_scope", "register"]
 
+
+@runtime_checkable
+class Grants(Protocol):
+    """One user's compiled grants, as the console reads them (which pages, buttons and scopes to offer)."""
+
+    #: False for a disabled user: nothing is allowed
+    active: bool
+    #: a platform administrator: everything is allowed
+    superuser: bool
+    #: the scopes where the user (or a group of theirs) holds a binding, by path
+    by_path: Mapping[str, object]
+
+    def paths_allowing(self, verb: str, group: str, resource: str) -> list[str]:
+        """Every bound scope where ``verb`` on ``group/resource`` is granted."""
+
+    def ui_permissions(self, path: str) -> frozenset:
+        """The uiPermissions in force at ``path``: bound there or at a scope above it."""
+
+
+@runtime_checkable
 class Authorizer(Protocol):
-    """What the rest of the platform needs from the permission engine."""
+    """What the rest of the platform needs from the permission engine: the write path, querysets, the API views
+    and the console ask only this."""
 
     def allowed(self, user, verb: str, group: str, resource: str, path: str, name: str = "", obj=None) -> bool:
         """May ``user`` do ``verb`` on ``group/resource`` (object ``name``, row ``obj``) at scope ``path``?"""
@@ -22,6 +45,12 @@ class Authorizer(Protocol):
 
     def knows_scope(self, user, path: str) -> bool:
         """May ``user`` learn that the scope at ``path`` exists (else it is answered as missing)?"""
+
+    def grants(self, user) -> Grants | None:
+        """The compiled grants of an authenticated user (None for anonymous)."""
+
+    def ui_permissions(self, user, path: str) -> frozenset:
+        """The uiPermissions ``user`` has at scope ``path`` (``{"*"}`` for a platform administrator)."""
 
 
 _authorizer: Authorizer | None = None

@@ -1,7 +1,10 @@
-"""The project app's own tables: what the CRD watcher must remember across restarts."""
+"""The project app's own tables: what the CRD watcher must remember across restarts, and the controllers'
+leases and reconcile state (``edgeplatform.controllers.models``)."""
 from django.db import models
 
-__all__ = ["WatchedKind"]
+from edgeplatform.controllers.models import ControllerState, Lease
+
+__all__ = ["ControllerState", "Lease", "WatchedKind"]
 
 
 class WatchedKind(models.Model):

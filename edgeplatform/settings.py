@@ -3,12 +3,20 @@
 The defaults run on one machine with no servers: SQLite, a filesystem Celery
 broker and an in-process cache. `DATABASE_URL` switches to PostgreSQL and
 `REDIS_URL` to Redis for the cache and the broker.
+
+Apps are wired in by name only (INSTALLED_APPS, backends, middleware, tasks):
+nothing here imports an app, so that the project depends on no app's code.
 """
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.conf import global_settings
+from kombu import Queue
+
+from edgeplatform.controllers import queues as _queues
+from edgeplatform.login_settings import ldap_settings, oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("EDGE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -34,6 +42,13 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# Metrics of several processes (web, workers): each writes its figures to files in EDGE_METRICS_DIR and /metrics
+# adds them up (prometheus_client's multiprocess mode; read when prometheus_client is first imported, so here).
+EDGE_METRICS_DIR = env.str("EDGE_METRICS_DIR", default="") or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if EDGE_METRICS_DIR:
+    Path(EDGE_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = EDGE_METRICS_DIR
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -202,6 +217,22 @@ SPECTACULAR_SETTINGS = {
                             "validatorUrl": None},
 }
 
+# Controllers (edgeplatform/controllers, docs/controllers.md): leases, backoff, per-cluster limits, beat.
+EDGE_CONTROLLER_LEASE_SECONDS = env.float("EDGE_CONTROLLER_LEASE_SECONDS", default=300)
+EDGE_CONTROLLER_BACKOFF = env.float("EDGE_CONTROLLER_BACKOFF", default=5)
+EDGE_CONTROLLER_BACKOFF_MAX = env.float("EDGE_CONTROLLER_BACKOFF_MAX", default=600)
+EDGE_CONTROLLER_BUSY_DELAY = env.float("EDGE_CONTROLLER_BUSY_DELAY", default=5)
+EDGE_CONTROLLER_RETRY_MAX_COUNTDOWN = env.float("EDGE_CONTROLLER_RETRY_MAX_COUNTDOWN", default=300)
+EDGE_CONTROLLER_REQUEUE_INTERVAL = env.float("EDGE_CONTROLLER_REQUEUE_INTERVAL", default=60)
+EDGE_CONTROLLER_RBAC_PERIOD = env.float("EDGE_CONTROLLER_RBAC_PERIOD", default=600)
+EDGE_CONTROLLER_RESYNC_PERIOD = env.float("EDGE_CONTROLLER_RESYNC_PERIOD", default=600)
+# reconciles of one sort running on one member cluster at once (seed §18.1.3 controller.concurrency)
+EDGE_CONTROLLER_CONCURRENCY = {
+    "cluster": env.int("EDGE_CONCURRENCY_CLUSTER", default=3),
+    "application": env.int("EDGE_CONCURRENCY_APPLICATION", default=5),
+    "component": env.int("EDGE_CONCURRENCY_COMPONENT", default=3),
+}
+
 # Celery: a broker that needs no server unless REDIS_URL (or CELERY_BROKER_URL) is set.
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -219,14 +250,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Slow work on queues of its own (edgeplatform/controllers/queues.py); the settings' routes come first, then a
+# controller's own queue. EDGE_CELERY_QUEUES lists the queues a worker started without -Q consumes.
+CELERY_TASK_QUEUES = [Queue(name) for name in env.list("EDGE_CELERY_QUEUES", default=list(_queues.QUEUES))]
+CELERY_TASK_ROUTES = [_queues.ROUTES, "edgeplatform.controllers.queues.route"]
 CELERY_BEAT_SCHEDULE = {
     "iam-prune-grant-changes": {"task": "iam.tasks.prune_grant_changes", "schedule": timedelta(hours=1)},
     "iam-purge-expired-tokens": {"task": "iam.tasks.purge_expired_tokens", "schedule": timedelta(hours=1)},
     "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
-    # native RBAC on member clusters: a full reconcile catches drift and lost messages
-    "iam-native-rbac-reconcile": {"task": "iam.native_rbac.reconcile_all", "schedule": timedelta(minutes=10)},
-    # CRD sync: custom resources brought up to their rows (derived status, lost messages); writes only what differs
-    "kube-crd-resync": {"task": "edgeplatform.kube.tasks.resync", "schedule": timedelta(minutes=10)},
+    # controllers: every object whose generation is ahead of the one observed, whose retry is due or whose last
+    # success is older than its controller's period (native RBAC and the CRD resync: 10 minutes) is queued again
+    "controllers-requeue": {"task": "edgeplatform.controllers.requeue",
+                            "schedule": timedelta(seconds=EDGE_CONTROLLER_REQUEUE_INTERVAL)},
 }
 
 # Authorization engine (seed §5 "authorization": cacheSize, cacheTTL).
@@ -269,8 +304,6 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # OpenID Connect login (mozilla-django-oidc): on when a client id and an issuer or explicit endpoints are set.
 # LDAP login (django-auth-ldap): on when EDGE_LDAP_URI is set; needs `make setup-ldap`.
-from iam.login_settings import ldap_settings, oidc_settings  # noqa: E402
-
 _oidc, _ldap = oidc_settings(env), ldap_settings(env)
 globals().update(_oidc)
 globals().update(_ldap)

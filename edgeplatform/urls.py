@@ -1,20 +1,28 @@
-"""Top-level URLs: the API groups, OAuth, the OpenAPI schema and docs, metrics."""
+"""Top-level URLs: every app's API (and login) URLs, the OpenAPI schema and docs, the console, probes, metrics.
+
+Each app names its own URL module with an ``api_urls`` attribute on its AppConfig (``iam.api.urls``,
+``clusters.api.urls``, …); they are included here in INSTALLED_APPS order, so the project names no app.
+"""
+from django.apps import apps
 from django.conf import settings
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from edgeplatform import metrics
 from edgeplatform.console.site import console
 from edgeplatform.probes import healthz, readyz
 from edgeplatform.resources.api import unknown_resource
-from iam.api.auth import RevokeView, TokenView
+
+
+def app_urls() -> list:
+    """The URL modules the installed apps declare (``AppConfig.api_urls``), in INSTALLED_APPS order."""
+    return [path("", include(config.api_urls)) for config in apps.get_app_configs()
+            if getattr(config, "api_urls", None)]
+
 
 urlpatterns = [
-    path("", include("iam.api.urls")),
-    path("", include("iam.audit.urls")),
-    path("", include("clusters.api.urls")),
-    path("oauth/token", TokenView.as_view(), name="oauth-token"),
-    path("oauth/revoke", RevokeView.as_view(), name="oauth-revoke"),
+    *app_urls(),
     path("oapis/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("oapis/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("oapis/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -25,7 +33,7 @@ urlpatterns = [
     path("admin/", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics.view, name="prometheus-django-metrics"),
     # last: every other /oapis/ URL is a kind (or group, or version) the API does not serve
     re_path(r"^oapis/(?P<path>.*)$", unknown_resource),
 ]

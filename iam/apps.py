@@ -6,6 +6,8 @@ class IamConfig(AppConfig):
     """The iam app."""
 
     name = "iam"
+    #: the app's URLs, included by the project (``edgeplatform.urls``)
+    api_urls = "iam.api.urls"
     verbose_name = "Identity and access"
     default_auto_field = "django.db.models.BigAutoField"
 

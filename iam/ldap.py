@@ -1,4 +1,5 @@
-"""LDAP login (django-auth-ldap), switched on by ``EDGE_LDAP_URI`` (see :func:`iam.login_settings.ldap_settings`).
+"""LDAP login (django-auth-ldap), switched on by ``EDGE_LDAP_URI``
+(see :func:`edgeplatform.login_settings.ldap_settings`).
 
 Users are looked up with ``EDGE_LDAP_USER_BASE`` / ``EDGE_LDAP_USER_FILTER`` and bound with their password;
 their e-mail follows the directory. With ``EDGE_LDAP_GROUP_BASE`` set (and ``EDGE_LDAP_MIRROR_GROUPS`` true,

@@ -13,15 +13,25 @@ from edgeplatform import authz
 from edgeplatform.resources import scopes
 from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
 from edgeplatform.resources.errors import cause
+from edgeplatform.resources.kinds import AGE_COLUMN, KindInfo, label_path
+from edgeplatform.resources.kinds import register as register_kind
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
+from edgeplatform.resources.schemas import (
+    COUNT,
+    DATE_TIME,
+    MEMBER_COUNT,
+    POLICY_RULE,
+    STRING,
+    described,
+    observed_state,
+)
 from iam.aggregation import aggregate_into
 from iam.engine import engine, escalation
 from iam.engine.rules import validate_rules
 from iam.engine.visibility import Rows
 from iam.models import (
     BUILTIN_LABEL,
-    CLUSTER_LABEL,
-    SCOPE_LABEL,
-    SCOPE_VALUE_LABEL,
+    CATEGORY_LABEL,
     BindingSubject,
     Category,
     IAMRole,
@@ -35,10 +45,15 @@ GROUP = "iam.theriseunion.io"
 #: actor names of the audit log that are not people (``system:<task>`` cannot be a user name anyway)
 RESERVED_USER_NAMES = frozenset({"system", "anonymous"})
 ROLE_LEVELS = ("platform", "cluster", "workspace", "nodegroup", "namespace", "node")
+#: kubectl's columns for the scope labels of roles and bindings
+SCOPE_COLUMN = {"name": "Scope", "type": "string", "jsonPath": label_path(SCOPE_LABEL)}
+SCOPE_VALUE_COLUMN = {"name": "Scope-Value", "type": "string", "jsonPath": label_path(SCOPE_VALUE_LABEL)}
 
 
 class RulesField(serializers.JSONField):
     """A list of Kubernetes PolicyRules with known verbs."""
+
+    openapi_schema = {"type": "array", "items": POLICY_RULE}
 
     def to_internal_value(self, data):
         """Validate every rule, naming the rule and field at fault."""
@@ -158,6 +173,9 @@ class RoleTemplateConverter(Converter):
     model = RoleTemplate
     group, kind, plural, short_names = GROUP, "RoleTemplate", "roletemplates", ("rt",)
     spec_serializer = RoleTemplateSpecSerializer
+    has_crd, categories = True, ("iam",)
+    printer_columns = (SCOPE_COLUMN, {"name": "Category", "type": "string", "jsonPath": label_path(CATEGORY_LABEL)},
+                       AGE_COLUMN)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """A scope label, when present, names a level."""
@@ -196,6 +214,10 @@ class IAMRoleConverter(Converter):
     model = IAMRole
     group, kind, plural, short_names = GROUP, "IAMRole", "iamroles", ("iamr",)
     spec_serializer = IAMRoleSpecSerializer
+    status_schema = observed_state("IAMRole", memberCount=MEMBER_COUNT)
+    has_crd, categories = True, ("iam",)
+    printer_columns = (SCOPE_COLUMN, SCOPE_VALUE_COLUMN,
+                       {"name": "Members", "type": "integer", "jsonPath": ".status.memberCount"}, AGE_COLUMN)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Scope labels must name a level (and, if given, a scope object the caller may learn of)."""
@@ -317,6 +339,9 @@ class IAMRoleBindingConverter(Converter):
     model = IAMRoleBinding
     group, kind, plural, short_names = GROUP, "IAMRoleBinding", "iamrolebindings", ("iamrb",)
     spec_serializer = IAMRoleBindingSpecSerializer
+    has_crd, categories = True, ("iam",)
+    printer_columns = ({"name": "Role", "type": "string", "jsonPath": ".spec.roleRef.name"}, SCOPE_COLUMN,
+                       SCOPE_VALUE_COLUMN, AGE_COLUMN)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """The scope must be one the caller may learn of."""
@@ -400,6 +425,15 @@ class UserConverter(Converter):
     model = User
     group, kind, plural = GROUP, "User", "users"
     spec_serializer = UserSpecSerializer
+    status_schema = observed_state(
+        "User",
+        state={"type": "string", "enum": ["Active", "Disabled"],
+               "description": "Active users may log in; Disabled ones may not (honoured when written)."},
+        reason=described("Why the user is in this state.", STRING),
+        lastLoginTime=described("When the user last logged in.", DATE_TIME))
+    has_crd, categories = True, ("iam",)
+    printer_columns = ({"name": "Email", "type": "string", "jsonPath": ".spec.email"},
+                       {"name": "State", "type": "string", "jsonPath": ".status.state"}, AGE_COLUMN)
 
     def parse(self, manifest, instance=None, name=None, context=None):
         """Also read the desired state from ``status.state`` (a status that is no object is ignored)."""
@@ -520,6 +554,7 @@ class UserGroupConverter(Converter):
     model = UserGroup
     group, kind, plural = GROUP, "Group", "groups"
     spec_serializer = GroupSpecSerializer
+    status_schema = observed_state("Group", memberCount=described("Users in the group.", COUNT))  # no CRD
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Create the underlying auth group on first save."""
@@ -570,7 +605,37 @@ class CategoryConverter(Converter):
     model = Category
     group, kind, plural = GROUP, "Category", "categories"
     spec_serializer = CategorySpecSerializer
+    has_crd, categories = True, ("iam",)
+    printer_columns = ({"name": "Icon", "type": "string", "jsonPath": ".spec.icon", "priority": 1}, AGE_COLUMN)
 
     def status_out(self, obj):
         """Categories have no status."""
         return None
+
+
+# --- LoginRecord (REFERENCE-API): a CRD without a converter ---------------------------------------------------
+
+#: LoginRecord's spec as the reference declares it; the platform has no serializer for it: it records logins in its
+#: audit log, and the CRD lets a host cluster keep records written elsewhere. Nothing syncs it.
+LOGIN_RECORD_SPEC = {
+    "type": "object", "required": ["type", "provider", "sourceIP", "success", "reason"],
+    "properties": {
+        "type": described("How the user authenticated: Password, OAuth or Token.", STRING),
+        "provider": described("The identity provider that authenticated the user (local, LDAP, an OIDC "
+                              "issuer, …).", STRING),
+        "sourceIP": described("The address the login came from.", STRING),
+        "success": {"type": "boolean", "description": "Whether the login succeeded."},
+        "reason": described("Why the login failed (or how it succeeded).", STRING),
+        "userAgent": described("The client's User-Agent header.", STRING),
+    },
+}
+LOGIN_RECORD = register_kind(KindInfo(
+    GROUP, "LoginRecord", "loginrecords", "Cluster", None,
+    {"type": "object", "description": "LoginRecords have no observed state (the reference declares an empty "
+                                      "status)."},
+    ({"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+     {"name": "Provider", "type": "string", "jsonPath": ".spec.provider"},
+     {"name": "From", "type": "string", "jsonPath": ".spec.sourceIP"},
+     {"name": "Success", "type": "string", "jsonPath": ".spec.success"},
+     {"name": "Reason", "type": "string", "jsonPath": ".spec.reason"},
+     AGE_COLUMN), categories=("iam",), declared_spec=LOGIN_RECORD_SPEC))

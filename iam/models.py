@@ -8,10 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from edgeplatform.resources.models import ManifestModel, ScopedQuerySet
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL  # noqa: F401  (iam's own)
 
-SCOPE_LABEL = "iam.theriseunion.io/scope"
-SCOPE_VALUE_LABEL = "iam.theriseunion.io/scope-value"
-CLUSTER_LABEL = "scope.theriseunion.io/cluster"
 BUILTIN_LABEL = "iam.theriseunion.io/builtin"
 CATEGORY_LABEL = "iam.theriseunion.io/category"
 DEPENDENCIES_ANNOTATION = "iam.theriseunion.io/dependencies"

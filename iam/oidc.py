@@ -1,7 +1,7 @@
 """OpenID Connect login (mozilla-django-oidc): claims become a platform user and their groups.
 
-Switched on by settings alone (see :func:`iam.login_settings.oidc_settings`). The user name comes from the
-``EDGE_OIDC_USERNAME_CLAIM`` claim (default ``preferred_username``), lowercased and with characters a
+Switched on by settings alone (see :func:`edgeplatform.login_settings.oidc_settings`). The user name comes from
+the ``EDGE_OIDC_USERNAME_CLAIM`` claim (default ``preferred_username``), lowercased and with characters a
 platform name cannot hold turned into ``-`` (``Ann@Corp.com`` → ``ann-corp.com``). E-mail and display name
 follow the ``email`` and ``name`` claims at every login. Group membership is set to exactly the groups in the
 ``EDGE_OIDC_GROUPS_CLAIM`` claim (default ``groups``), creating missing groups, so bindings on those groups
@@ -25,8 +25,9 @@ from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from edgeplatform.resources import services
-from edgeplatform.resources.converters import DNS1123_SUBDOMAIN, converter_for
+from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError
+from edgeplatform.resources.names import DNS1123_SUBDOMAIN
 from iam.audit import context as audit_context
 from iam.models import User, UserGroup
 

@@ -11,6 +11,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import receiver
 
 from edgeplatform.resources import scopes
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
 from edgeplatform.resources.signals import scope_created, scope_deleted, scope_moved
 from iam.models import GrantChange, IAMRole, IAMRoleBinding, RoleTemplate, User, UserGroup
 
@@ -156,9 +157,9 @@ def _creator_becomes_admin(sender, path, creator=None, **kwargs):
     from edgeplatform.resources import services
 
     digest = hashlib.sha256(f"{path}|{creator.name}".encode()).hexdigest()[:10]
-    labels = {"iam.theriseunion.io/scope": level, "iam.theriseunion.io/scope-value": scopes.name_of(path)}
+    labels = {SCOPE_LABEL: level, SCOPE_VALUE_LABEL: scopes.name_of(path)}
     if level in scopes.CLUSTER_QUALIFIED:
-        labels["scope.theriseunion.io/cluster"] = scopes.cluster_of(path)
+        labels[CLUSTER_LABEL] = scopes.cluster_of(path)
     # through the write path as the system (the creator may not bind anyone themselves): audited and synced
     services.save_manifest(IAMRoleBinding._converter, {
         "apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRoleBinding",

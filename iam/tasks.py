@@ -29,4 +29,4 @@ def purge_expired_tokens() -> int:
 
 
 # native RBAC translation tasks live with their package; imported here so Celery's autodiscovery finds them
-from iam.native_rbac.tasks import reconcile_all, reconcile_binding_task, reconcile_cluster_task  # noqa: E402,F401
+from iam.native_rbac.tasks import reconcile_binding_task, reconcile_cluster_task  # noqa: E402,F401

@@ -13,7 +13,7 @@ from edgeplatform.resources.scopes import PLATFORM
 __all__ = ["grants", "holds", "may", "may_at", "may_somewhere"]
 
 
-def grants(user):
+def grants(user) -> authz.Grants | None:
     """The engine's compiled grants of ``user`` (None when anonymous)."""
     return authz.authorizer().grants(user)
 

@@ -164,7 +164,8 @@ class ConsoleSite(admin.AdminSite):
                                 "order": getattr(model_admin, "dashboard_order", 100)})
         actions.sort(key=lambda item: item["order"])
         results = health.checks()
-        superuser = bool(getattr(access.grants(request.user), "superuser", False))
+        found = access.grants(request.user)
+        superuser = found is not None and found.superuser
         context = {
             **self.each_context(request),
             "title": self.index_title,
@@ -192,7 +193,8 @@ class ConsoleSite(admin.AdminSite):
             level = scopes.level_of(parent)
         except (KeyError, IndexError):
             return JsonResponse({"parent": parent, "error": "not a scope path"}, status=400)
-        bound = tuple((getattr(access.grants(request.user), "by_path", None) or {}).keys())
+        found = access.grants(request.user)
+        bound = tuple(found.by_path) if found is not None else ()
         items = []
         for child_level in CHILD_LEVELS.get(level, ()):
             try:

@@ -27,6 +27,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from edgeplatform import crypto
 from edgeplatform.resources import documents
+from edgeplatform.resources.names import CLUSTER_ROLE_LABEL
 
 from .client import KubeClient
 from .errors import KubeconfigRefused, KubeNotConfigured
@@ -36,7 +37,6 @@ __all__ = ["KUBECONFIG_HINT", "forget_clients", "host_client", "host_configured"
            "member_client", "member_kubeconfig"]
 
 HOST = "host"
-HOST_ROLE_LABEL = "cluster.theriseunion.io/role"
 
 _cache: dict[str, tuple[str, KubeClient]] = {}
 _cache_pid = os.getpid()
@@ -115,7 +115,7 @@ def member_client(cluster) -> KubeClient:
     connection = dict(((cluster.spec or {}).get("connection")) or {})
     secret = bytes(cluster.connection_secret) if cluster.connection_secret else b""
     if not secret and not connection.get("kubernetesAPIEndpoint"):
-        if (cluster.labels or {}).get(HOST_ROLE_LABEL) == "host":
+        if (cluster.labels or {}).get(CLUSTER_ROLE_LABEL) == "host":
             return host_client()
         raise KubeNotConfigured(f'cluster "{cluster.name}" has no stored connection')
     fingerprint = _digest({"connection": connection, "secret": hashlib.sha256(secret).hexdigest(),
@@ -136,7 +136,7 @@ def member_kubeconfig(cluster) -> dict | None:
     connection = dict(((cluster.spec or {}).get("connection")) or {})
     secret = bytes(cluster.connection_secret) if cluster.connection_secret else b""
     if not secret and not connection.get("kubernetesAPIEndpoint"):
-        if (cluster.labels or {}).get(HOST_ROLE_LABEL) == "host":
+        if (cluster.labels or {}).get(CLUSTER_ROLE_LABEL) == "host":
             return None
         raise KubeNotConfigured(f'cluster "{cluster.name}" has no stored connection')
     secrets = crypto.decrypt_json(secret) if secret else {}

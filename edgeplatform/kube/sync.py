@@ -24,11 +24,11 @@ from edgeplatform.resources.converters import Converter
 
 from .client import KubeClient
 from .connections import host_client, host_configured
-from .crds import KINDS, crd_kinds
+from .crds import crd_kinds
 from .operations import apply, ensure_absent, get, list_objects, replace
 
 __all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
-           "desired_manifest", "enabled", "incoming_manifest", "resync", "sync_object"]
+           "desired_manifest", "enabled", "incoming_manifest", "kind_key", "resync", "resync_kind", "sync_object"]
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD)
         stored = replace(client, manifest, current["metadata"]["resourceVersion"])
     else:
         stored = apply(client, manifest)
-    if status and KINDS[(converter.group, converter.kind)].status is not None \
+    if status and converter.status_schema is not None \
             and stored.get("status") != json.loads(json.dumps(status)):  # empty or unchanged: nothing to say
         stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
                                 "metadata": {"name": manifest["metadata"]["name"]}, "status": status},
@@ -167,21 +167,42 @@ def resync(client: KubeClient | None = None) -> dict[str, int]:
     brought in (its content no longer matches the hash the platform wrote) is left to the watcher: the resync
     never overwrites a kubectl or GitOps change. Counts: ``applied`` (written), ``unchanged``, ``pending``
     (left to the watcher).
+
+    Each kind is one reconcile of the ``crd-resync`` controller (``edgeplatform.kube.tasks``): its lease, its
+    retries with backoff when the host cluster does not answer, its metrics; a kind whose reconcile failed
+    counts nothing here and is retried by the controller.
     """
+    from edgeplatform.controllers.engine import reconcile
+
+    from .tasks import CRD_RESYNC
+
     stats = {"applied": 0, "unchanged": 0, "pending": 0}
     if client is None and not enabled():
         return stats
-    client = client or host_client()
     for converter in crd_kinds():
-        present = {cr["metadata"]["name"]: cr for cr in list_objects(client, converter.api_version, converter.kind)}
-        for row in converter.model.objects.order_by("name").iterator():
-            current = present.get(row.name)
-            annotations = (current or {}).get("metadata", {}).get("annotations") or {}
-            if current is not None and annotations.get(HASH_ANNOTATION) != content_hash(current):
-                stats["pending"] += 1
-                continue
-            stored = apply_object(client, converter, row, current=current)
-            stats["unchanged" if stored is current else "applied"] += 1
+        outcome = reconcile(CRD_RESYNC, kind_key(converter), options={"client": client} if client else None)
+        for name, count in (outcome.value or {}).items():
+            stats[name] += count
+    return stats
+
+
+def kind_key(converter: Converter) -> str:
+    """How the resync names a kind: ``<group>/<Kind>``."""
+    return f"{converter.group}/{converter.kind}"
+
+
+def resync_kind(client: KubeClient, converter: Converter) -> dict[str, int]:
+    """The resync of one kind (see :func:`resync`): its counts."""
+    stats = {"applied": 0, "unchanged": 0, "pending": 0}
+    present = {cr["metadata"]["name"]: cr for cr in list_objects(client, converter.api_version, converter.kind)}
+    for row in converter.model.objects.order_by("name").iterator():
+        current = present.get(row.name)
+        annotations = (current or {}).get("metadata", {}).get("annotations") or {}
+        if current is not None and annotations.get(HASH_ANNOTATION) != content_hash(current):
+            stats["pending"] += 1
+            continue
+        stored = apply_object(client, converter, row, current=current)
+        stats["unchanged" if stored is current else "applied"] += 1
     return stats
 
 
@@ -197,7 +218,7 @@ def _enqueue(converter: Converter, name: str) -> None:
 
 
 def _on_change(sender, *, converter, obj, **kwargs) -> None:
-    if (converter.group, converter.kind) not in KINDS or not enabled():
+    if not converter.has_crd or not enabled():
         return
     name = obj.name
     transaction.on_commit(lambda: _enqueue(converter, name))

@@ -2,7 +2,9 @@
 
 Bodies are manifests; lists are ``<Kind>List`` objects with Kubernetes' ``limit`` /
 ``continue`` paging and ``labelSelector``. Objects the caller may not see are 404, objects
-they may see but not change are 403 — one engine decides both.
+they may see but not change are 403 — one engine decides both. Kinds of a member cluster (``cluster_child``) are
+served under the cluster kind's items, ``/oapis/<cluster group>/<version>/<clusters>/<name>/<plural>/``: the cluster
+kind is whichever stores the scopes of level ``cluster`` (``scopes.register_scope_model``).
 """
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ from rest_framework.response import Response
 from edgeplatform import authz
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources import scopes, services
-from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.converters import Converter, converter_for
 from edgeplatform.resources.errors import StatusError, cause, not_found, status_object
+from edgeplatform.resources.names import DNS1123_LABEL_BODY, NAME_IN_URL
 from edgeplatform.resources.openapi import ManifestSchema
 from edgeplatform.resources.parsers import PATCH_TYPES
+
+__all__ = ["LIST_PARAMS", "ManifestViewSet", "cluster_kind", "manifest_urls", "manifest_viewset", "unknown_resource"]
 
 LIST_PARAMS = [
     OpenApiParameter("labelSelector", {"type": "string"},
@@ -62,7 +67,7 @@ class ManifestViewSet(viewsets.ViewSet):
 
     converter: Converter = None
     lookup_field = "name"
-    lookup_value_regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+    lookup_value_regex = NAME_IN_URL
 
     # --- querysets -------------------------------------------------------------------
     def scoped_queryset(self, verb: str):
@@ -77,7 +82,8 @@ class ManifestViewSet(viewsets.ViewSet):
         super().initial(request, *args, **kwargs)
         cluster = kwargs.get("cluster")
         if self.converter.cluster_child and not authz.may_know_scope(request.user, scopes.resolve("cluster", cluster)):
-            raise not_found("clusters", cluster, "scope.theriseunion.io")
+            parent = cluster_kind()
+            raise not_found(parent.plural, cluster, parent.group)
 
     def get_object(self, verb: str = "get"):
         """The named object, or 404 when it does not exist or the caller may not see it."""
@@ -194,6 +200,11 @@ def _without_directives(patch):
     return patch
 
 
+def cluster_kind() -> Converter:
+    """The converter of the kind whose objects are clusters: kinds of a member cluster are served under it."""
+    return converter_for(scopes.scope_model("cluster"))
+
+
 def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet):
     """A viewset class for ``converter``, documented for the OpenAPI schema by ``openapi.ManifestSchema`` (the
     kind's manifest, list and Status bodies, every status code, Kubernetes' operation ids)."""
@@ -206,8 +217,9 @@ def manifest_urls(converter: Converter, viewset=None) -> list:
     viewset = viewset or manifest_viewset(converter)
     group = converter.group or "core"
     prefix = rf"^oapis/{group}/{converter.version}/"
-    if converter.cluster_child:  # native kinds of member clusters live under the scope group's clusters
-        prefix = r"^oapis/scope.theriseunion.io/v1alpha1/clusters/(?P<cluster>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/"
+    if converter.cluster_child:  # native kinds of member clusters live under their cluster
+        parent = cluster_kind()
+        prefix = rf"^oapis/{parent.group}/{parent.version}/{parent.plural}/(?P<cluster>{DNS1123_LABEL_BODY})/"
     collection = viewset.as_view({"get": "list", "post": "create"})
     item = viewset.as_view({"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"})
     name = converter.plural if not converter.cluster_child else f"cluster-{converter.plural}"

@@ -15,7 +15,6 @@ it only when it is an object, ``status_in``).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from rest_framework import serializers
@@ -23,9 +22,11 @@ from rest_framework import serializers
 from edgeplatform.resources import documents
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.errors import cause, flatten_drf_errors, invalid
+from edgeplatform.resources.names import DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX
+from edgeplatform.resources.schemas import LABEL_SELECTOR
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+__all__ = ["Converter", "LabelSelectorField", "Parsed", "StringMapField", "converter_for", "plain_data_problems",
+           "register", "registered"]
 
 
 @dataclass
@@ -72,9 +73,19 @@ class Converter:
     short_names: tuple[str, ...] = ()
     spec_serializer: type[serializers.Serializer] | None = None
     name_pattern = DNS1123_SUBDOMAIN
-    name_max_length = 253
+    name_max_length = DNS1123_SUBDOMAIN_MAX
     #: served under clusters/<cluster>/ rather than at the group root
     cluster_child = False
+    #: the OpenAPI schema of ``status`` (the CRD's and the API document's, ``edgeplatform.resources.schemas``);
+    #: None: the kind has no status
+    status_schema: dict | None = None
+    #: the kind has a CRD on the host cluster, kept in step with the database (CRD sync, kubewatch)
+    has_crd = False
+    crd_scope = "Cluster"  # or "Namespaced"
+    #: kubectl's columns for the kind (the CRD's ``additionalPrinterColumns``, ``edgeplatform.resources.kinds``)
+    printer_columns: tuple[dict, ...] = ()
+    #: kubectl categories of the kind besides ``edge`` (``kubectl get iam``)
+    categories: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -258,6 +269,8 @@ def plain_data_problems(value, problems: list) -> None:
 
 class LabelSelectorField(serializers.JSONField):
     """A metav1.LabelSelector (matchLabels / matchExpressions), validated."""
+
+    openapi_schema = LABEL_SELECTOR
 
     def to_internal_value(self, data):
         """Check the selector's shape, keys, operators and values."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from django.db.models import BooleanField, CharField, F, Func, Q
 from django.db.models.lookups import In
 
+from edgeplatform.resources.names import DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX
+
 _KEY = r"(?:[a-z0-9A-Z.\-]+/)?[a-zA-Z0-9](?:[-a-zA-Z0-9_.]*[a-zA-Z0-9])?"
 _VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _SET_RE = re.compile(rf"^\s*(!?)\s*({_KEY})\s+(in|notin)\s*\((.*)\)\s*$")
@@ -23,7 +25,6 @@ _EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
 #: selectors are bounded by its URL length, ours explicitly)
 MAX_REQUIREMENTS = 100
 MAX_VALUES = 1000
-_PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
@@ -256,7 +257,7 @@ def valid_key(key) -> bool:
     if not isinstance(key, str):
         return False
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _PREFIX_RE.fullmatch(prefix)):
+    if prefix and (len(prefix) > DNS1123_SUBDOMAIN_MAX or not DNS1123_SUBDOMAIN.fullmatch(prefix)):
         return False
     return len(name) <= 63 and bool(_NAME_RE.fullmatch(name))
 

@@ -2,28 +2,28 @@
 
 Every kind's operations are described by ``ManifestSchema`` (the schema class ``api.manifest_viewset`` gives each
 viewset): the request and response bodies are the kind's manifest — ``apiVersion``, ``kind``, ``metadata`` and the
-very spec and status schemas its CRD carries (``edgeplatform.kube.crds.kind_schemas``: one generator for both) —
+very spec and status schemas its CRD carries (``edgeplatform.resources.kinds.kind_schemas``: one generator for both) —
 a ``<Kind>List`` for lists and a Kubernetes ``Status`` for every error and for a delete's success. Operation ids
 are Kubernetes' (``listScopeTheriseunionIoV1alpha1Cluster``), so they are unique and familiar to client
 generators. The other views describe themselves with ``extend_schema`` and the helpers here
 (``status_responses``, ``oauth_error_responses``).
 
-Bearer tokens and the session cookie are the two security schemes (``BearerTokenScheme`` here; drf-spectacular
-knows the session one). ``add_shared_components`` (a postprocessing hook, ``SPECTACULAR_SETTINGS``) adds the
-schemas every operation refers to: ``Status``, ``OAuthError``, ``ObjectMeta`` and ``ListMeta``.
+Bearer tokens and the session cookie are the two security schemes (the bearer one is described beside the
+views that issue its tokens, ``iam.api.auth.BearerTokenScheme``; drf-spectacular knows the session one).
+``add_shared_components`` (a postprocessing hook, ``SPECTACULAR_SETTINGS``) adds the schemas every operation
+refers to: ``Status``, ``OAuthError``, ``ObjectMeta`` and ``ListMeta``.
 """
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from edgeplatform.kube import crds
 from edgeplatform.resources.converters import Converter
+from edgeplatform.resources.kinds import kind_schemas
 
-__all__ = ["COMMON_CODES", "LIST_META", "OAUTH_ERROR", "OBJECT_META", "STATUS", "BearerTokenScheme", "ManifestSchema",
+__all__ = ["COMMON_CODES", "LIST_META", "OAUTH_ERROR", "OBJECT_META", "STATUS", "ManifestSchema",
            "add_shared_components", "body_types", "manifest_schema", "oauth_error_responses", "operation_id", "ref",
            "status_responses"]
 
@@ -183,7 +183,7 @@ def operation_id(verb: str, converter: Converter) -> str:
 def manifest_schema(converter: Converter) -> dict:
     """The schema of one manifest of the kind: its spec and status are those of its CRD (write-only fields such
     as ``spec.password`` shown, marked ``writeOnly``)."""
-    spec, status = crds.kind_schemas(converter)
+    spec, status = kind_schemas(converter)
     properties = {
         "apiVersion": {"type": "string", "enum": [converter.api_version]},
         "kind": {"type": "string", "enum": [converter.kind]},
@@ -318,18 +318,3 @@ class ManifestSchema(AutoSchema):
                                                                                    "object that did not exist)")
         responses.update(status_responses(*codes, body=self.method in BODY_TYPES))
         return responses
-
-
-# --- authentication ---------------------------------------------------------------------------------------------
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    """``Authorization: Bearer <token>`` (``iam.tokens.BearerTokenAuthentication``)."""
-
-    target_class = "iam.tokens.BearerTokenAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema):
-        """An HTTP bearer scheme."""
-        return {"type": "http", "scheme": "bearer",
-                "description": "A token from POST /oauth/token (password, client-credentials or refresh grant) or "
-                               "a personal token (users/<name>/tokens)."}

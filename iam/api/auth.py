@@ -10,6 +10,7 @@ import re
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import QueryDict
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -218,3 +219,16 @@ class RevokeView(OAuthView):
             return oauth_error("invalid_request", "token is required")
         tokens.revoke(raw)
         return Response(status=200)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <token>`` (``iam.tokens.BearerTokenAuthentication``) in the OpenAPI document."""
+
+    target_class = tokens.BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        """An HTTP bearer scheme."""
+        return {"type": "http", "scheme": "bearer",
+                "description": "A token from POST /oauth/token (password, client-credentials or refresh grant) or "
+                               "a personal token (users/<name>/tokens)."}

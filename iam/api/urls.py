@@ -1,8 +1,9 @@
-"""URLs of iam.theriseunion.io."""
-from django.urls import re_path
+"""URLs of iam.theriseunion.io, and of logging in with OAuth (``/oauth/token``, ``/oauth/revoke``)."""
+from django.urls import path, re_path
 
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
 from iam.api.access_review import SubjectAccessReviewView
+from iam.api.auth import RevokeView, TokenView
 from iam.api.lockouts import LockoutDetailView, LockoutListView
 from iam.api.user_tokens import UserTokenDetailView, UserTokenListView
 from iam.manifests import (
@@ -60,4 +61,6 @@ urlpatterns = [
             name="user-tokens"),
     re_path(r"^oapis/iam.theriseunion.io/v1alpha1/users/(?P<name>[^/]+)/tokens/(?P<token_id>[0-9]+)/?$",
             UserTokenDetailView.as_view(), name="user-token"),
+    path("oauth/token", TokenView.as_view(), name="oauth-token"),
+    path("oauth/revoke", RevokeView.as_view(), name="oauth-revoke"),
 ]

@@ -6,6 +6,8 @@ class AuditConfig(AppConfig):
     """The audit log: hash-chained events of every mutation, denied request and login."""
 
     name = "iam.audit"
+    #: the app's URLs, included by the project (``edgeplatform.urls``)
+    api_urls = "iam.audit.urls"
     label = "audit"
     verbose_name = "Audit log"
     default_auto_field = "django.db.models.BigAutoField"

@@ -19,8 +19,12 @@ USERS = {"resource": "users", "group": "iam.theriseunion.io", "kind": "User"}
 _tasks: dict[str, tuple] = {}
 
 
-def on_object_saved(sender, *, converter, obj, before, after, user, created, **kwargs):
-    """services.save_manifest wrote an object."""
+def on_object_saved(sender, *, converter, obj, before, after, user, created, status_only=False, notable=True,
+                    **kwargs):
+    """services.save_manifest wrote an object (or services.save_status its status: recorded only when the
+    phase or a condition changed, so a controller retrying does not write one event per attempt)."""
+    if status_only and not notable:
+        return
     record_write("create" if created else "update", converter, obj, before=before, after=after, user=user)
 
 

@@ -8,8 +8,10 @@
 """
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Histogram
+from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily
+
+from edgeplatform.metrics import register_live
 
 #: time one check in this many
 SAMPLE_EVERY = 16
@@ -49,5 +51,5 @@ def install(engine) -> None:
         return
     engine.observe = CHECK_SECONDS.observe
     engine.sample_every = SAMPLE_EVERY
-    REGISTRY.register(CacheCollector(engine))
+    register_live(CacheCollector(engine))
     _installed = True

@@ -1,84 +1,73 @@
-"""Celery tasks that translate the platform's grants into member-cluster RBAC.
+"""The native RBAC translation as a controller on the base (``edgeplatform.controllers``).
 
-Tasks receive ids, re-read the rows and are safe to run twice (the reconcile is level-based). They run as the
-audit actor ``system:rbac-sync``; one cluster is reconciled by one worker at a time (a short cache lock; a
-second task for the same cluster retries a moment later). Beat runs ``reconcile_all`` to catch drift and lost
+One reconcile per member cluster: its single step, ``ensure_rbac``, makes the cluster's platform-made RBAC
+objects the translation of its bindings (or, queued with ``binding=<name>``, only those of one binding). It runs
+as ``system:rbac-sync``; the cluster's lease makes one worker at a time work on a cluster, and the per-cluster
+limit ``EDGE_CONTROLLER_CONCURRENCY["cluster"]`` applies. A write that failed makes the attempt a temporary
+error (retried with backoff; the next run picks up what is left). The outcome shows on the Cluster as the
+condition ``RBACSynced`` (the Cluster's ``Ready`` and phase are its own controller's); beat reconciles every
+cluster again ``EDGE_CONTROLLER_RBAC_PERIOD`` seconds after its last success, which catches drift and lost
 messages.
 """
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
-from celery import shared_task
-from django.core.cache import cache
+from django.conf import settings
 
-from edgeplatform.kube import KubeError
-from iam.audit import actor
+from clusters.models import Cluster
+from edgeplatform.controllers.base import Controller, register
+from edgeplatform.controllers.errors import TemporaryError
+from edgeplatform.controllers.tasks import task_for
+from iam.native_rbac.reconcile import reconcile_binding, reconcile_cluster
+
+__all__ = ["ACTOR", "CONTROLLER", "RECONCILE_BINDING", "RECONCILE_CLUSTER", "RBACController",
+           "reconcile_binding_task", "reconcile_cluster_task"]
 
 log = logging.getLogger(__name__)
 
 ACTOR = "system:rbac-sync"
 RECONCILE_CLUSTER = "iam.native_rbac.reconcile_cluster"
 RECONCILE_BINDING = "iam.native_rbac.reconcile_binding"
-RECONCILE_ALL = "iam.native_rbac.reconcile_all"
-LOCK_SECONDS = 300
-_RETRY = {"acks_late": True, "bind": True, "autoretry_for": (KubeError,), "retry_backoff": 5,
-          "retry_backoff_max": 300, "max_retries": 10}
 
 
-class ReconcileIncomplete(KubeError):
-    """Some writes of a reconcile failed; the task retries (the next run picks up what is left)."""
+@register
+class RBACController(Controller):
+    """Member-cluster RBAC objects from the platform's grants, one cluster per reconcile."""
+
+    name = "rbac-sync"
+    model = Cluster
+    steps = ("ensure_rbac",)
+    queue = "sync"
+    sort = "cluster"
+    condition = "RBACSynced"
+
+    @property
+    def period(self) -> float:
+        """Seconds between full reconciles of a cluster (drift, lost messages)."""
+        return settings.EDGE_CONTROLLER_RBAC_PERIOD
+
+    def cluster_of(self, obj) -> str:
+        """The cluster is the object."""
+        return obj.name
+
+    def ensure_rbac(self, cluster, run) -> None:
+        """Converge the cluster's RBAC objects (all, or those of ``run.options["binding"]``)."""
+        binding = run.options.get("binding")
+        result = reconcile_cluster(cluster) if binding is None else reconcile_binding(cluster, binding)
+        if result.errors:
+            raise TemporaryError(f"{len(result.errors)} write(s) failed on {cluster.name}: "
+                                 + "; ".join(result.errors[:3]), reason="Incomplete")
+        if result.skipped:
+            run.reason, run.message = "NoConnection", result.skipped
+        run.result = {"cluster": cluster.name, "skipped": result.skipped, "applied": len(result.applied),
+                      "deleted": len(result.deleted), "unchanged": result.unchanged,
+                      "missingNamespaces": result.missing_namespaces}
 
 
-@contextmanager
-def _cluster_lock(cluster_id: int):
-    key = f"iam:native-rbac:lock:{cluster_id}"
-    got = cache.add(key, 1, timeout=LOCK_SECONDS)
-    try:
-        yield got
-    finally:
-        if got:
-            cache.delete(key)
-
-
-def _run(task, cluster_id: int, binding_name: str | None) -> dict | None:
-    from clusters.models import Cluster
-    from iam.native_rbac.reconcile import reconcile_binding, reconcile_cluster
-
-    cluster = Cluster.objects.filter(pk=cluster_id).first()
-    if cluster is None:
-        return None
-    with actor(ACTOR), _cluster_lock(cluster_id) as locked:
-        if not locked:
-            raise task.retry(countdown=5)
-        result = reconcile_cluster(cluster) if binding_name is None else reconcile_binding(cluster, binding_name)
-    if result.errors:
-        raise ReconcileIncomplete(0, "Incomplete", f"{len(result.errors)} write(s) failed on {cluster.name}: "
-                                                   + "; ".join(result.errors[:3]))
-    return {"cluster": cluster.name, "skipped": result.skipped, "applied": len(result.applied),
-            "deleted": len(result.deleted), "unchanged": result.unchanged,
-            "missingNamespaces": result.missing_namespaces}
-
-
-@shared_task(name=RECONCILE_CLUSTER, **_RETRY)
-def reconcile_cluster_task(self, cluster_id: int) -> dict | None:
-    """Reconcile every platform-made RBAC object of one cluster."""
-    return _run(self, cluster_id, None)
-
-
-@shared_task(name=RECONCILE_BINDING, **_RETRY)
-def reconcile_binding_task(self, cluster_id: int, binding_name: str) -> dict | None:
-    """Reconcile the objects of one binding (removing them when the binding is gone)."""
-    return _run(self, cluster_id, binding_name)
-
-
-@shared_task(name=RECONCILE_ALL, acks_late=True)
-def reconcile_all() -> int:
-    """Beat: queue a full reconcile of every cluster; return how many were queued."""
-    from clusters.models import Cluster
-
-    ids = list(Cluster.objects.values_list("pk", flat=True))
-    for cluster_id in ids:
-        reconcile_cluster_task.delay(cluster_id)
-    return len(ids)
+CONTROLLER = RBACController
+#: every platform-made RBAC object of one cluster: ``reconcile_cluster_task.delay(cluster_id)``
+reconcile_cluster_task = task_for(CONTROLLER, RECONCILE_CLUSTER)
+#: the objects of one binding (removed when the binding is gone), on the same lease:
+#: ``reconcile_binding_task.delay(cluster_id, binding=name)``
+reconcile_binding_task = task_for(CONTROLLER, RECONCILE_BINDING)

@@ -39,7 +39,7 @@ class _Batch:
                 tasks.reconcile_cluster_task.delay(ids[name])
             for cluster, binding in sorted(self.bindings):
                 if cluster in ids and cluster not in self.clusters and not self.everything:
-                    tasks.reconcile_binding_task.delay(ids[cluster], binding)
+                    tasks.reconcile_binding_task.delay(ids[cluster], binding=binding)
         except Exception:  # a broker outage must not fail the commit that already happened; beat catches up
             log.exception("native RBAC: could not queue reconciles for %s", sorted(ids))
 

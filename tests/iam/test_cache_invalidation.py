@@ -36,7 +36,7 @@ class Probe:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url(connection.settings_dict)
         env["PYTHONPATH"] = str(ROOT)
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "probe.py")], cwd=ROOT, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.probe"], cwd=ROOT, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
 

@@ -8,7 +8,7 @@ import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from iam.login_settings import ldap_settings
+from edgeplatform.login_settings import ldap_settings
 
 HAS_LDAP = importlib.util.find_spec("ldap") is not None and importlib.util.find_spec("django_auth_ldap") is not None
 

@@ -13,7 +13,7 @@ import requests
 from django.test import Client
 from django.urls import clear_url_caches
 
-from iam.login_settings import oidc_settings
+from edgeplatform.login_settings import oidc_settings
 from iam.models import User, UserGroup
 from tests.oidc_provider import OIDCProvider
 

@@ -173,7 +173,7 @@ def test_declared_kinds_are_not_synced(host):
     from edgeplatform.kube import sync
     from edgeplatform.kube.watch import Watcher
 
-    assert not set(crds.KINDS) & {(d.group, d.kind) for d in crds.DECLARED}
+    assert not {(c.group, c.kind) for c in crds.crd_kinds()} & {(d.group, d.kind) for d in crds.declared()}
     assert {c.kind for c in crds.crd_kinds()} == set(Watcher(host).kinds) == {kind for _, kind in SYNCED_KINDS}
     for kind in DECLARED_KINDS:
         assert sync.converter_of(kind) is None
@@ -525,7 +525,7 @@ def reference_manifests() -> dict[str, dict]:
 
 def spec_serializer(kind: str):
     """The spec serializer a declared kind's CRD is generated from (the one its API will validate with)."""
-    return next(d for d in crds.DECLARED if d.kind == kind).serializer().__class__
+    return next(d for d in crds.declared() if d.kind == kind).serializer().__class__
 
 
 def api_causes(manifest: dict) -> tuple[dict | None, set[str]]:
@@ -650,7 +650,7 @@ def test_the_crd_and_the_spec_serializer_refuse_a_missing_or_mistyped_field(kube
         gateway.apply(host, manifest, field_manager="crd-test")
     assert caught.value.status == 422
     assert field in {c["field"] for c in caught.value.causes}
-    plural = next(d.plural for d in crds.DECLARED if d.kind == manifest["kind"])
+    plural = next(d.plural for d in crds.declared() if d.kind == manifest["kind"])
     assert kube.objects(plural, namespace=manifest["metadata"].get("namespace")) == []
 
 

@@ -387,23 +387,21 @@ def test_one_transaction_queues_one_reconcile(fleet, platform, django_capture_on
     assert batch.clusters == {"edge-1"} and batch.bindings == {("edge-1", "w1-devs")}
 
 
-def test_the_task_runs_as_the_rbac_sync_actor(fleet, platform):
+def test_the_task_runs_as_the_rbac_sync_actor(fleet, platform, monkeypatch):
     from iam.audit import context as audit_context
     from iam.native_rbac import tasks
 
     seen = []
-    original = tasks._cluster_lock
+    original = tasks.reconcile_cluster
 
-    def spy(cluster_id):
+    def spy(cluster):
         seen.append(audit_context.current().actor)
-        return original(cluster_id)
+        return original(cluster)
 
-    tasks._cluster_lock, restore = spy, original
-    try:
-        platform.bind("w1-devs", "app-dev", "workspace", "w1", users=("bob",))
-        summary = tasks.reconcile_cluster_task.apply(args=[fleet.c1.pk]).get()
-    finally:
-        tasks._cluster_lock = restore
+    monkeypatch.setattr(tasks, "reconcile_cluster", spy)
+    platform.bind("w1-devs", "app-dev", "workspace", "w1", users=("bob",))
+    summary = tasks.reconcile_cluster_task.apply(args=[fleet.c1.pk]).get()
+    monkeypatch.undo()
     assert seen == ["system:rbac-sync"]
     assert summary == {"cluster": "edge-1", "skipped": "", "applied": 3, "deleted": 0, "unchanged": 0,
                        "missingNamespaces": []}

@@ -34,6 +34,7 @@ from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from edgeplatform.resources.converters import converter_for
+from edgeplatform.resources.names import CLUSTER_LABEL
 from iam.audit.models import AuditEvent
 from tests import fleet
 from tests.factories import IAMRoleBindingFactory, IAMRoleFactory, UserFactory, rule
@@ -340,7 +341,7 @@ class KindAPICase(TestCase):
         for place, expected in self.create_attempts(who):
             manifest = self.factory.build(**self.new(self.objs, place))
             name = manifest["metadata"]["name"]
-            cluster = (manifest["metadata"].get("labels") or {}).get("scope.theriseunion.io/cluster")
+            cluster = (manifest["metadata"].get("labels") or {}).get(CLUSTER_LABEL)
             url = self.collection_url(cluster)
             start = self.last_event()
             response = client.post(url, manifest)
@@ -413,6 +414,21 @@ class KindAPICase(TestCase):
 
         self.check_write(who, "delete", lambda url, body: self.api(who).delete(url), lambda before: None,
                          (200, ""), done)
+
+    # --- the caller's own audit log --------------------------------------------------------------------
+    def test_own_audit_events_tell_a_hidden_object_from_a_missing_one_no_more_than_the_api(self):
+        """The foreign user reads their own events (everyone may): a visit to a hidden object and one to a missing
+        object leave the same trace there, as the 404s they got read alike."""
+        client, row = self.api("foreign"), self.row("inside")
+        traces = []
+        for name in (row.name, MISSING):
+            self.assertStatus(client.get(self.item_url(row, name)), NOT_FOUND)
+            events = client.get(f"/oapis/iam.theriseunion.io/v1alpha1/auditevents?resource={self.converter.plural}/"
+                                f"{name}")
+            self.assertStatus(events, (200, ""))
+            traces.append(_masked([(item["spec"]["verb"], item["spec"]["result"], item["spec"]["objectRef"]["name"])
+                                   for item in events.json()["items"]], name))
+        self.assertEqual(traces[0], traces[1])
 
     # --- N+1 ----------------------------------------------------------------------------------------
     def test_list_queries_do_not_grow_with_rows(self):

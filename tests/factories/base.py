@@ -16,16 +16,13 @@ import factory
 
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.loader import apply
+from edgeplatform.resources.names import CLUSTER_LABEL, SCOPE_LABEL, SCOPE_VALUE_LABEL
 from edgeplatform.resources.services import save_manifest
 
 __all__ = ["PASSWORD", "Existing", "ManifestFactory", "name_of", "scope_labels"]
 
 #: the password of every user the factories make (tests log in with it)
 PASSWORD = "Edge-Test-Passw0rd!"
-
-SCOPE_LABEL = "iam.theriseunion.io/scope"
-SCOPE_VALUE_LABEL = "iam.theriseunion.io/scope-value"
-CLUSTER_LABEL = "scope.theriseunion.io/cluster"
 
 
 def name_of(obj) -> str:

@@ -4,12 +4,10 @@ from __future__ import annotations
 import factory
 
 from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
-from tests.factories.base import CLUSTER_LABEL, Existing, ManifestFactory, name_of
+from edgeplatform.resources.names import CLUSTER_LABEL, NODEGROUP_LABEL, WORKSPACE_LABEL
+from tests.factories.base import Existing, ManifestFactory, name_of
 
 __all__ = ["ClusterFactory", "NamespaceFactory", "NodeFactory", "NodeGroupFactory", "WorkspaceFactory"]
-
-WORKSPACE_LABEL = "theriseunion.io/workspace"
-NODEGROUP_LABEL = "theriseunion.io/nodegroup"
 
 
 class ClusterFactory(ManifestFactory):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import factory
 
+from edgeplatform.resources.names import SCOPE_LABEL
 from iam.models import Category, IAMRole, IAMRoleBinding, RoleTemplate, User, UserGroup
 from tests.factories.base import PASSWORD, ManifestFactory, name_of, scope_labels
 
@@ -10,7 +11,6 @@ __all__ = ["CategoryFactory", "GroupFactory", "IAMRoleBindingFactory", "IAMRoleF
            "UserFactory", "rule"]
 
 GROUP = "iam.theriseunion.io"
-SCOPE_LEVEL_LABEL = "iam.theriseunion.io/scope"
 
 
 def rule(group: str, resource: str, *verbs: str) -> dict:
@@ -95,7 +95,7 @@ class RoleTemplateFactory(ManifestFactory):
         """The given labels and the level's."""
         labels = super().labels_of(fields)
         if fields["level"]:
-            labels[SCOPE_LEVEL_LABEL] = fields["level"]
+            labels[SCOPE_LABEL] = fields["level"]
         return labels
 
     @classmethod

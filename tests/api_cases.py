@@ -415,6 +415,17 @@ class KindAPICase(TestCase):
         self.check_write(who, "delete", lambda url, body: self.api(who).delete(url), lambda before: None,
                          (200, ""), done)
 
+    def test_a_replace_with_a_stale_resource_version_is_a_conflict(self):
+        """The permitted user's PUT of a manifest read before a patch is 409 Conflict and changes nothing."""
+        client = self.api("permitted")
+        read = self.manifest_of("inside")
+        self.assertStatus(client.patch(self.item_url(self.row("inside")), self.patch), (200, ""))
+        patched, start = self.manifest_of("inside"), self.last_event()
+        response = client.put(self.item_url(self.row("inside")), _merge(read, self.update))
+        self.assertStatus(response, (409, "Conflict"))
+        self.assertEqual(self.manifest_of("inside"), patched)
+        self.assertEqual(self.written(start, read["metadata"]["name"]), [])
+
     # --- the caller's own audit log --------------------------------------------------------------------
     def test_own_audit_events_tell_a_hidden_object_from_a_missing_one_no_more_than_the_api(self):
         """The foreign user reads their own events (everyone may): a visit to a hidden object and one to a missing

@@ -6,9 +6,10 @@ the level its objects live at, where its three objects sit in the shared fleet (
 a new one (``new``), and a replace and a merge patch that change it. It then holds one test per verb and user:
 
 - the users: ``anonymous`` (no token), ``unprivileged`` (logged in, no binding), ``permitted`` (every verb on the
-  kind at the scope holding all three objects... but the other cluster's), ``viewer`` (reading the kind there),
-  ``limited`` (every verb in one workspace, node group or cluster: the ``inside`` object's, not the one ``beside``
-  it) and ``foreign`` (every verb in the other cluster only: the ``abroad`` object's);
+  kind at the scope above the objects of cluster c1, the platform for platform objects and clusters), ``viewer``
+  (reading the kind there), ``limited`` (every verb in one workspace, node group or cluster: the ``inside``
+  object's, not the one ``beside`` it) and ``foreign`` (every verb in the other cluster, c2, only: the ``abroad``
+  object's), with ``GRANTS`` saying where by the kind's level;
 - the verbs: list, get, create, update (PUT), patch (merge patch) and delete, through ``/oapis/`` with bearer
   tokens from ``/oauth/token``.
 
@@ -18,7 +19,9 @@ when the cluster is hidden); one they may see but not change is 403; a create in
 answered as in a missing scope (422 naming the label); a create they may not make where the scope is known is 403.
 Every refusal is a Kubernetes ``Status`` with the reason, and changes nothing; every allowed write changes the row
 and writes exactly one audit event. Lists are guarded against a query per row: listing 13 objects asks as many
-queries as listing 3, for every user who may list.
+queries as listing 3, for every user who may list. Each kind also checks that a replace with a stale
+``resourceVersion`` is a 409 that changes nothing, and that a user's own audit events tell a hidden object from a
+missing one no more than the 404 does.
 
 The fleet, the places, the users, their bindings and tokens are made once per class (``setUpTestData``); each
 test runs in a transaction rolled back after it. A case that finds a bug is declared in ``known_bugs`` and runs
@@ -346,6 +349,9 @@ class KindAPICase(TestCase):
             start = self.last_event()
             response = client.post(url, manifest)
             self.assertStatus(response, expected)
+            if expected == INVALID:  # a scope the caller may not learn of: the label naming it is the field at fault
+                self.assertTrue(response.json()["details"]["causes"][0]["field"].startswith("metadata.labels["),
+                                response.json())
             rows = model.objects.filter(name=name)
             if self.converter.cluster_child:
                 rows = rows.filter(cluster__name=cluster)

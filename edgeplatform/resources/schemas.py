@@ -29,12 +29,14 @@ __all__ = [
     "OBSERVED_GENERATION",
     "PHASE",
     "POLICY_RULE",
+    "RECONCILE_PROGRESS",
     "STRING",
     "STRINGS",
     "STRING_MAP",
     "described",
     "observed_state",
     "open_object",
+    "reconciled_state",
     "schema_of_field",
     "spec_schema",
 ]
@@ -111,6 +113,23 @@ def observed_state(kind: str, **properties) -> dict:
     return {"description": f"The observed state of the {kind}, written only by the platform.", "type": "object",
             "x-kubernetes-preserve-unknown-fields": True,
             "properties": {"observedGeneration": OBSERVED_GENERATION, **properties}}
+
+
+#: what the controller base (edgeplatform.controllers.status) writes beside the kind's own fields
+RECONCILE_PROGRESS = {
+    "step": described("The reconcile step reached: the one that is failing while it is retried.", STRING),
+    "reason": described("A CamelCase word saying why the object is where it is.", STRING),
+    "message": described("What is going on, for people.", STRING),
+    "retryCount": described("Attempts that failed since the last success.", COUNT),
+    "nextRetryTime": described("When the failing step will be tried again.", DATE_TIME),
+    "lastFailureTime": described("When a step last failed.", DATE_TIME),
+    "conditions": CONDITIONS,
+}
+
+
+def reconciled_state(kind: str, **properties) -> dict:
+    """The status schema of a kind a controller reconciles: its own fields and the base's progress fields."""
+    return observed_state(kind, **RECONCILE_PROGRESS, **properties)
 
 
 def open_object(description: str, **properties) -> dict:

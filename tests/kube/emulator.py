@@ -1,9 +1,10 @@
 """An emulated Kubernetes API server on 127.0.0.1 for tests that use the real ``kubernetes`` client over HTTP.
 
-``Emulator().start()`` binds a free port and serves discovery, core/RBAC/CRD kinds and any custom resource
-whose CRD was created, with the semantics listed in ``tests/kube/README.md``. Tests read what happened through
-``requests`` (every request, with its verb) and inspect state with ``objects()``; hooks inject failures
-(``fail_next``, ``delay_next``), cut watches (``drop_watches``) and expire history (``compact``).
+``Emulator().start()`` binds a free port and serves discovery, core/apps/policy/coordination/RBAC/CRD kinds and
+any custom resource whose CRD was created, with the semantics listed in ``tests/kube/README.md``. Tests read what
+happened through ``requests`` (every request, with its verb) and inspect state with ``objects()``; hooks inject
+failures (``fail_next``, ``delay_next``), cut watches (``drop_watches``), expire history (``compact``) and switch
+the kubelet (``kubelet_on``, ``pods_ready``, ``node_offline``, ``readiness_delay``; see ``kubelet.py``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import openapi, protobuf
+from . import disruption, namespaces, openapi, protobuf
+from .kubelet import Kubelet, KubeletSwitches
 from .resources import ResourceType, group_document, version_priority
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import ApiError, Store, bad_request
@@ -30,7 +32,8 @@ KUBERNETES_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0", "git
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY = "application/apply-patch+yaml"
-MERGE_TYPES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+STRATEGIC = "application/strategic-merge-patch+json"
+MERGE_TYPES = ("application/merge-patch+json", STRATEGIC)
 
 
 @dataclass
@@ -98,7 +101,7 @@ class RequestLog(list):
         return out
 
 
-class Emulator:
+class Emulator(KubeletSwitches):
     """One emulated cluster: start it, hand its kubeconfig to the code, stop it."""
 
     def __init__(self, name: str = "emulated", token: str | None = None, history_size: int = 10_000,
@@ -116,6 +119,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.kubelet = Kubelet(self.store)  # off until ``kubelet_on()``
 
     # ----- lifecycle -----
 
@@ -132,6 +136,7 @@ class Emulator:
         """Stop serving; open watches and keep-alive connections are closed."""
         if not self._server:
             return
+        self.kubelet.stop()
         self.drop_watches(abrupt=True)
         self._server.shutdown()
         self._server.server_close()
@@ -434,7 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and not (subresource == "status" and rtype.status_subresource):
+        if subresource and not (subresource == "status" and rtype.status_subresource) and \
+                subresource not in rtype.subresources:
             raise _not_found_path()
         return _Route(rtype, namespace, name, subresource)
 
@@ -474,6 +480,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, store.get(rtype, route.namespace, route.name)
             return 200, store.list(rtype, route.namespace, query.get("labelSelector"), query.get("fieldSelector"),
                                    int(query.get("limit") or 0), query.get("continue"))
+        if route.subresource in route.rtype.subresources:
+            return self._subresource(method, route, body, content_type)
         if method == "POST":
             if route.name:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -488,11 +496,16 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = store.patch(rtype, route.namespace, route.name, "apply", self._decode(body, content_type),
                                      query.get("fieldManager", ""), query.get("force") == "true", route.subresource)
                 return (200 if existed else 201), answer
+            if rtype.custom and content_type == STRATEGIC:
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                               "accepted media types include: application/json-patch+json, "
+                               "application/merge-patch+json, application/apply-patch+yaml")
             if content_type not in MERGE_TYPES:
                 raise ApiError(415, "UnsupportedMediaType", f"the patch type {content_type!r} is not supported by "
                                "the emulator (JSON patch is not implemented)")
-            return 200, store.patch(rtype, route.namespace, route.name, "merge", self._decode(body, "application/json"),
-                                    manager, subresource=route.subresource)
+            patch_type = "strategic" if content_type == STRATEGIC else "merge"
+            return 200, store.patch(rtype, route.namespace, route.name, patch_type,
+                                    self._decode(body, "application/json"), manager, subresource=route.subresource)
         if method == "DELETE":
             if route.name:
                 deleted = store.delete(rtype, route.namespace, route.name)
@@ -504,6 +517,24 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, store.delete_collection(rtype, route.namespace, query.get("labelSelector"),
                                                 query.get("fieldSelector"))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+
+    def _subresource(self, method: str, route: _Route, body: bytes, content_type: str):
+        """``pods/<name>/eviction``, ``pods/<name>/binding`` and ``namespaces/<name>/finalize``."""
+        store, allowed = self.emulator.store, route.rtype.subresources[route.subresource][3]
+        verb = {"POST": "create", "PUT": "update"}.get(method, method.lower())
+        if verb not in allowed:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        doc = self._decode(body, content_type)
+        with store.cond:
+            if route.subresource == "eviction":
+                return disruption.evict(store, route.namespace, route.name, doc)
+            if route.subresource == "finalize":
+                return 200, namespaces.finalize(store, route.name, doc)
+            target = ((doc or {}).get("target") or {}).get("name")
+            if not target:
+                raise store_invalid_binding(route.name)
+            store.bind(route.namespace, route.name, target)
+            return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     # ----- watch -----
 
@@ -594,6 +625,13 @@ def _present(rtype: ResourceType, obj: dict) -> dict:
     out = dict(obj)
     out["apiVersion"], out["kind"] = rtype.api_version, rtype.kind
     return out
+
+
+def store_invalid_binding(name: str) -> ApiError:
+    """422 for a Binding without a target."""
+    return ApiError(422, "Invalid", f'Binding "{name}" is invalid: target.name: Required value', {
+        "name": name, "kind": "Binding", "causes": [{"reason": "FieldValueRequired", "message": "Required value",
+                                                     "field": "target.name"}]})
 
 
 def _reason(code: int) -> str:

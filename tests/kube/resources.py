@@ -26,6 +26,14 @@ class ResourceType:
     schema: dict | None = None  # openAPIV3Schema of this version, for custom resources
     preserve_unknown: bool = False
     categories: list[str] = field(default_factory=list)
+    generation: bool = False  # built-in kinds whose spec changes bump metadata.generation (workloads, PDBs)
+    # other subresources: name → (APIResource kind, group, version, verbs), e.g. pods/eviction
+    subresources: dict[str, tuple[str, str, str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def tracks_generation(self) -> bool:
+        """Whether ``metadata.generation`` is kept (custom resources, CRDs and the built-in kinds that have it)."""
+        return self.custom or self.generation or self.kind == "CustomResourceDefinition"
 
     @property
     def api_version(self) -> str:
@@ -55,11 +63,23 @@ class ResourceType:
         if self.status_subresource:
             entries.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
                             "kind": self.kind, "verbs": ["get", "patch", "update"]})
+        for name, (kind, group, version, verbs) in self.subresources.items():
+            entry = {"name": f"{self.plural}/{name}", "singularName": "", "namespaced": self.namespaced,
+                     "kind": kind, "verbs": list(verbs)}
+            if group or version:
+                entry.update(group=group, version=version)
+            entries.append(entry)
         return entries
 
 
-def _core(plural, kind, namespaced, short=(), status=False):
-    return ResourceType("", "v1", plural, kind, namespaced, short_names=list(short), status_subresource=status)
+def _core(plural, kind, namespaced, short=(), status=False, **extra):
+    return ResourceType("", "v1", plural, kind, namespaced, short_names=list(short), status_subresource=status,
+                        **extra)
+
+
+def _typed(group, plural, kind, short=(), status=True, generation=True, categories=()):
+    return ResourceType(group, "v1", plural, kind, True, short_names=list(short), status_subresource=status,
+                        generation=generation, categories=list(categories))
 
 
 def _rbac(plural, kind, namespaced):
@@ -67,11 +87,24 @@ def _rbac(plural, kind, namespaced):
 
 
 BUILTINS: list[ResourceType] = [
-    _core("namespaces", "Namespace", False, ("ns",), status=True),
+    _core("namespaces", "Namespace", False, ("ns",), status=True,
+          subresources={"finalize": ("Namespace", "", "", ("update",))}),
     _core("nodes", "Node", False, ("no",), status=True),
     _core("secrets", "Secret", True),
     _core("configmaps", "ConfigMap", True, ("cm",)),
     _core("serviceaccounts", "ServiceAccount", True, ("sa",)),
+    _core("pods", "Pod", True, ("po",), status=True, categories=["all"],
+          subresources={"eviction": ("Eviction", "policy", "v1", ("create",)),
+                        "binding": ("Binding", "", "", ("create",))}),
+    _core("services", "Service", True, ("svc",), status=True, categories=["all"]),
+    _core("events", "Event", True, ("ev",)),
+    _typed("apps", "deployments", "Deployment", ("deploy",), categories=("all",)),
+    _typed("apps", "replicasets", "ReplicaSet", ("rs",), categories=("all",)),
+    _typed("apps", "statefulsets", "StatefulSet", ("sts",), categories=("all",)),
+    _typed("apps", "daemonsets", "DaemonSet", ("ds",), categories=("all",)),
+    _typed("policy", "poddisruptionbudgets", "PodDisruptionBudget", ("pdb",)),
+    _typed("coordination.k8s.io", "leases", "Lease", status=False, generation=False),
+    _typed("events.k8s.io", "events", "Event", ("ev",), status=False, generation=False),
     _rbac("roles", "Role", True),
     _rbac("rolebindings", "RoleBinding", True),
     _rbac("clusterroles", "ClusterRole", False),

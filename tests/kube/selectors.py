@@ -69,3 +69,31 @@ def field_matcher(text: str | None) -> Callable[[dict], bool]:
         else:
             tests.append(lambda obj, g=get, v=value: g(obj) == v)
     return lambda obj: all(test(obj) for test in tests)
+
+
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """Whether a ``metav1.LabelSelector`` (``matchLabels`` and ``matchExpressions``) selects these labels.
+
+    An empty selector selects everything, as ``LabelSelectorAsSelector`` makes it; callers for which it selects
+    nothing (a PodDisruptionBudget) check for emptiness first.
+    """
+    labels = labels or {}
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def selector_is_empty(selector: dict | None) -> bool:
+    """No ``matchLabels`` and no ``matchExpressions``."""
+    return not (selector or {}).get("matchLabels") and not (selector or {}).get("matchExpressions")

@@ -15,7 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from . import patches, schema, validation
+from . import disruption, namespaces, patches, schema, strategic, validation, workloads
 from .resources import BUILTINS, ResourceType, crd_established, types_from_crd
 from .selectors import SelectorError, field_matcher, label_matcher
 
@@ -48,8 +48,12 @@ def _details(rtype: ResourceType, name: str) -> dict:
     return details
 
 
-def _resource(rtype: ResourceType) -> str:
+def resource_name(rtype: ResourceType) -> str:
+    """``plural.group`` (or the plural of a core kind), as messages name a resource."""
     return f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
+
+
+_resource = resource_name
 
 
 def not_found(rtype: ResourceType, name: str) -> ApiError:
@@ -107,10 +111,18 @@ class Store:
         self.history: list[Event] = []
         self.history_rvs: list[int] = []
         self.compacted_rv = 0  # events at or below this resourceVersion are gone
+        # controllers that run right after each change, inside the same write (level-based and idempotent: a
+        # reaction's own writes are queued and handled in turn, and a write that changes nothing emits nothing)
+        self.reactors = [namespaces.react, disruption.react]
+        self._pending: list[Event] = []
+        self._reacting = False
         for rtype in BUILTINS:
             self._register(rtype)
         for name in DEFAULT_NAMESPACES:
             self.create(self.lookup("", "v1", "namespaces"), None, {"metadata": {"name": name}})
+        self.create(self.lookup("", "v1", "services"), "default", {  # what kube-apiserver maintains for itself
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}]}}, "kube-apiserver")
 
     # ----- types -----
 
@@ -138,6 +150,21 @@ class Store:
         out = copy.deepcopy(obj)
         out["apiVersion"], out["kind"] = rtype.api_version, rtype.kind
         return out
+
+    present = _present
+
+    def stored_types(self) -> list[ResourceType]:
+        """One served type per stored (group, plural): the first version registered."""
+        with self.cond:
+            seen: dict[tuple[str, str], ResourceType] = {}
+            for rtype in self.types.values():
+                seen.setdefault(rtype.key, rtype)
+            return list(seen.values())
+
+    def snapshot(self, key: tuple[str, str]) -> list[dict]:
+        """Copies of every stored object of (group, plural), for controllers that work outside the lock."""
+        with self.cond:
+            return [copy.deepcopy(o) for _, o in sorted(self.objects.get(key, {}).items())]
 
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict:
         """One object or 404."""
@@ -195,12 +222,27 @@ class Store:
 
     def _emit(self, rtype: ResourceType, type_: str, obj: dict, prev: dict | None) -> None:
         ns = (obj.get("metadata") or {}).get("namespace", "")
-        self.history.append(Event(self.rv, type_, rtype.key, ns, copy.deepcopy(obj), prev))
+        event = Event(self.rv, type_, rtype.key, ns, copy.deepcopy(obj), prev)
+        self.history.append(event)
         self.history_rvs.append(self.rv)
         if len(self.history) > self.history_size:
             drop = len(self.history) - self.history_size
             self.compacted_rv = self.history_rvs[drop - 1]
             del self.history[:drop], self.history_rvs[:drop]
+        self._pending.append(event)
+        if not self._reacting:
+            self._reacting = True
+            try:
+                while self._pending:
+                    pending = self._pending.pop(0)
+                    for reactor in self.reactors:
+                        try:
+                            reactor(self, pending)
+                        except ApiError:
+                            pass  # a controller's write was refused; its next pass tries again
+            finally:
+                self._reacting = False
+                self._pending.clear()
         self.cond.notify_all()
 
     def compact(self) -> None:
@@ -250,6 +292,8 @@ class Store:
         elif rtype.custom:
             obj, schema_causes = schema.check(obj, rtype.schema)
             causes += schema_causes
+        else:
+            causes += workloads.prepare(self, rtype, obj, old)
         if causes:
             raise invalid(rtype, name, causes)
         return obj
@@ -274,6 +318,8 @@ class Store:
             if rtype.namespaced and self.strict_namespaces:
                 if ("", ns) not in self._bucket(self.lookup("", "v1", "namespaces")):
                     raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+            if rtype.namespaced and namespaces.is_terminating(self, ns):
+                raise namespaces.terminating_error(rtype, name, ns)
             if (ns, name) in self._bucket(rtype):
                 raise ApiError(409, "AlreadyExists", f'{_resource(rtype)} "{name}" already exists',
                                _details(rtype, name))
@@ -293,7 +339,7 @@ class Store:
             meta.pop(key, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = patches.now()
-        if rtype.custom or rtype.kind == "CustomResourceDefinition":
+        if rtype.tracks_generation:
             meta["generation"] = 1
         if rtype.kind == "Namespace" and not rtype.group:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
@@ -362,7 +408,14 @@ class Store:
                 meta.pop(key, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if rtype.kind == "Namespace" and not rtype.group:
-            obj["status"] = old.get("status", {"phase": "Active"})
+            # phase and spec.finalizers belong to the server (spec.finalizers change through ``finalize``)
+            status = copy.deepcopy(old.get("status", {"phase": "Active"}))
+            if subresource == "status":
+                status["conditions"] = (obj.get("status") or {}).get("conditions", status.get("conditions"))
+            obj["status"] = {k: v for k, v in status.items() if v is not None}
+            obj.setdefault("spec", {})["finalizers"] = copy.deepcopy((old.get("spec") or {}).get("finalizers"))
+            if obj["spec"]["finalizers"] is None:
+                del obj["spec"]["finalizers"]
         obj = self._validate(rtype, obj, old)
         meta = obj["metadata"]  # validation may hand back a pruned copy
         if rtype.kind == "CustomResourceDefinition":
@@ -374,13 +427,52 @@ class Store:
             meta["generation"] = old_meta["generation"] + 1
         if obj == old:
             return self._present(rtype, old)  # a no-op write stores nothing and keeps the resourceVersion
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and rtype.key != ("", "namespaces"):
             return self._remove(rtype, obj)
         return self._store(rtype, obj, old, "MODIFIED")
 
+    def put_internal(self, rtype: ResourceType, obj: dict, old: dict) -> dict:
+        """Store ``obj`` over ``old`` as a controller does, without validation (the caller checked no-op writes)."""
+        with self.cond:
+            return self._store(rtype, obj, old, "MODIFIED")
+
+    def remove_internal(self, rtype: ResourceType, obj: dict) -> dict:
+        """Remove a stored object at once (a controller finishing a deletion)."""
+        with self.cond:
+            return self._remove(rtype, copy.deepcopy(obj))
+
+    def set_status(self, rtype: ResourceType, namespace: str | None, name: str, status: dict,
+                   manager: str) -> dict | None:
+        """A controller's status write through ``/status``; None when the object is gone, no event when unchanged."""
+        with self.cond:
+            old = self._bucket(rtype).get((namespace or "", name))
+            if old is None:
+                return None
+            if old.get("status") == status:
+                return self._present(rtype, old)
+            obj = copy.deepcopy(old)
+            obj["status"] = copy.deepcopy(status)
+            return self._write(rtype, old, obj, manager, "status", operation="Update")
+
+    def bind(self, namespace: str, name: str, node: str, manager: str = "default-scheduler") -> dict:
+        """``pods/<name>/binding``: set ``spec.nodeName`` once (409 when the pod is already assigned)."""
+        with self.cond:
+            rtype = self.lookup("", "v1", "pods")
+            old = self._bucket(rtype).get((namespace, name))
+            if old is None:
+                raise not_found(rtype, name)
+            if (old.get("spec") or {}).get("nodeName"):
+                raise ApiError(409, "Conflict", f"Operation cannot be fulfilled on pods/binding \"{name}\": pod "
+                               f"{name} is already assigned to node \"{old['spec']['nodeName']}\"",
+                               {"name": name, "kind": "pods/binding"})
+            obj = copy.deepcopy(old)
+            obj["spec"]["nodeName"] = node
+            patches.record_update(old, obj, manager, rtype.api_version)
+            return self._store(rtype, obj, old, "MODIFIED")
+
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, patch_type: str, body,
               manager: str = "", force: bool = False, subresource: str = "") -> dict:
-        """PATCH: merge (strategic treated as merge) or server-side apply, which creates when missing."""
+        """PATCH: merge, strategic merge (built-in kinds) or server-side apply, which creates when missing."""
         with self.cond:
             old = self._bucket(rtype).get((namespace or "", name))
             if patch_type == "apply":
@@ -392,7 +484,13 @@ class Store:
             given_rv = (body.get("metadata") or {}).get("resourceVersion")
             if given_rv and given_rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rtype, name)
-            new = patches.merge_patch(old, body)
+            if patch_type == "strategic":
+                try:
+                    new = strategic.strategic_merge_patch(old, body, strategic.schema_for(rtype.group, rtype.kind))
+                except strategic.PatchError as exc:
+                    raise ApiError(500, "InternalError", str(exc))
+            else:
+                new = patches.merge_patch(old, body)
             new = self._check_body(rtype, namespace, new)
             return self._write(rtype, old, new, manager or "unknown", subresource, operation="Update")
 
@@ -424,6 +522,8 @@ class Store:
             old = self._bucket(rtype).get((namespace or "", name))
             if old is None:
                 raise not_found(rtype, name)
+            if rtype.key == ("", "namespaces"):
+                return namespaces.terminate(self, old)
             if old["metadata"].get("finalizers"):
                 if old["metadata"].get("deletionTimestamp"):
                     return self._present(rtype, old)
@@ -437,13 +537,6 @@ class Store:
         prev = self._bucket(rtype).pop(key)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._emit(rtype, "DELETED", obj, prev)
-        if rtype.kind == "Namespace" and not rtype.group:
-            # the namespace controller empties a deleted namespace; here that happens at once
-            for other in list(self.types.values()):
-                if other.namespaced and other.version == self._storage_version(other):
-                    for (ns, _), child in list(self._bucket(other).items()):
-                        if ns == key[1]:
-                            self._remove(other, copy.deepcopy(child))
         if rtype.kind == "CustomResourceDefinition":
             for served in types_from_crd(obj):
                 self.types.pop((served.group, served.version, served.plural), None)
@@ -452,10 +545,6 @@ class Store:
                     self._remove(served, copy.deepcopy(child))
                 self.objects.pop(served.key, None)
         return self._present(rtype, obj)
-
-    def _storage_version(self, rtype: ResourceType) -> str:
-        """The first version registered for a (group, plural): one pass per stored kind in cascades."""
-        return next(t.version for t in self.types.values() if t.key == rtype.key)
 
     def delete_collection(self, rtype: ResourceType, namespace: str | None, label_selector: str | None,
                           field_selector: str | None) -> dict:

@@ -11,6 +11,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from urllib3.exceptions import ProtocolError
 
+from tests.kube.testing import raw, wait_for
+
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.io"},
@@ -24,26 +26,6 @@ CRD = {
                                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
                                "status": {"type": "object", "properties": {"phase": {"type": "string"}}}}}}}]},
 }
-
-
-@pytest.fixture
-def api(kube):
-    """An ApiClient built from the fixture's kubeconfig, as the code under test builds its own."""
-    api_client = config.new_client_from_config(str(kube.kubeconfig_path))
-    yield api_client
-    api_client.close()
-
-
-def raw(api_client, method, path, body=None, content_type=None, query=None):
-    """(status, decoded body) for one request through the client's transport."""
-    headers = {"Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    request = api_client.param_serialize(method, path, query_params=list((query or {}).items()),
-                                         header_params=headers, body=body, auth_settings=["BearerToken"])
-    response = api_client.call_api(*request)
-    data = response.read()
-    return response.status, json.loads(data) if data else None
 
 
 def widgets(api_client):
@@ -229,15 +211,6 @@ def collect(func, *args, stop_after: int, **kwargs) -> tuple[list, threading.Thr
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return events, thread
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_watch_streams_changes_from_a_resource_version(kube, api):

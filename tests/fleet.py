@@ -1,6 +1,8 @@
 """A small two-cluster fleet with both views, and custom roles for every level."""
 from __future__ import annotations
 
+from tests.factories import IAMRoleFactory
+
 READ = ["get", "list", "watch"]
 ALL_KINDS = [
     {"apiGroups": ["scope.theriseunion.io"], "resources": ["clusters", "workspaces", "nodegroups"], "verbs": READ},
@@ -12,14 +14,8 @@ LEVELS = ("platform", "cluster", "workspace", "nodegroup", "namespace", "node")
 def role_manifest(name: str, level: str, rules: list, ui: list | None = None, value: str = "",
                   cluster: str = "") -> dict:
     """An IAMRole with its own rules."""
-    labels = {"iam.theriseunion.io/scope": level}
-    if value:
-        labels["iam.theriseunion.io/scope-value"] = value
-    if cluster:
-        labels["scope.theriseunion.io/cluster"] = cluster
-    return {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"rules": rules, "uiPermissions": ui or []}}
+    return IAMRoleFactory.build(name=name, level=level, value=value, cluster=cluster, rules=rules,
+                                ui_permissions=ui or [])
 
 
 def build(platform) -> dict:

@@ -8,80 +8,66 @@ from django.test import Client
 from edgeplatform.resources.loader import apply
 from iam import tokens
 from iam.models import User
+from tests.factories import (
+    PASSWORD,
+    ClusterFactory,
+    IAMRoleBindingFactory,
+    NamespaceFactory,
+    NodeFactory,
+    NodeGroupFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
 
-PASSWORD = "Edge-Test-Passw0rd!"
+__all__ = ["PASSWORD", "ApiClient", "Platform", "binding_manifest", "issue_token"]
 
 
 def binding_manifest(name: str, role: str, level: str, value: str = "", cluster: str = "",
                      users: tuple = (), groups: tuple = ()) -> dict:
     """An IAMRoleBinding manifest in the reference's shape."""
-    labels = {"iam.theriseunion.io/scope": level}
-    if value:
-        labels["iam.theriseunion.io/scope-value"] = value
-    if cluster:
-        labels["scope.theriseunion.io/cluster"] = cluster
-    subjects = [{"kind": "User", "name": u, "apiGroup": "iam.theriseunion.io"} for u in users]
-    subjects += [{"kind": "Group", "name": g, "apiGroup": "iam.theriseunion.io"} for g in groups]
-    return {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRoleBinding",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"roleRef": {"apiGroup": "iam.theriseunion.io", "kind": "IAMRole", "name": role},
-                     "subjects": subjects}}
+    return IAMRoleBindingFactory.build(name=name, role=role, level=level, value=value, cluster=cluster, users=users,
+                                       groups=groups)
 
 
 class Platform:
-    """A small fleet built with the platform's own write path (validation, signals, grant changes)."""
+    """A small fleet built with the platform's own write path (validation, signals, grant changes), by name.
+
+    Each method applies (creates or replaces) an object of a factory of ``tests.factories``, named; use the
+    factories directly for anything else.
+    """
 
     def user(self, name: str, *, superuser=False, groups: tuple = ()) -> User:
         """A user with the test password, in ``groups`` (created as needed)."""
-        from django.contrib.auth.models import Group
-
-        from iam.models import UserGroup
-
-        user = User.objects.create_user(name, password=PASSWORD, is_superuser=superuser, is_staff=superuser)
-        for group in groups:
-            auth_group, _ = Group.objects.get_or_create(name=group)
-            UserGroup.objects.get_or_create(name=group, defaults={"group": auth_group})
-            user.groups.add(auth_group)
-        return user
+        return UserFactory(name=name, superuser=superuser, groups=groups)
 
     def apply(self, *manifests: dict) -> list:
-        """Apply manifests as the system."""
+        """Create or replace manifests as the system."""
         return apply(list(manifests))
 
     def cluster(self, name: str):
         """A physical cluster."""
-        return self.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",
-                           "metadata": {"name": name}, "spec": {"type": "physical"}})[0]
+        return ClusterFactory.apply(name=name)
 
     def workspace(self, name: str, cluster: str):
         """A workspace in ``cluster``."""
-        return self._in_cluster("Workspace", name, cluster)
+        return WorkspaceFactory.apply(name=name, cluster=cluster)
 
     def nodegroup(self, name: str, cluster: str):
         """A node group in ``cluster``."""
-        return self._in_cluster("NodeGroup", name, cluster)
-
-    def _in_cluster(self, kind: str, name: str, cluster: str):
-        return self.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": kind,
-                           "metadata": {"name": name, "labels": {"scope.theriseunion.io/cluster": cluster}}})[0]
+        return NodeGroupFactory.apply(name=name, cluster=cluster)
 
     def namespace(self, name: str, cluster: str, workspace: str | None = None):
         """A namespace of ``cluster``, in ``workspace`` if given."""
-        return self._native("Namespace", name, cluster, "theriseunion.io/workspace", workspace)
+        return NamespaceFactory.apply(name=name, cluster=cluster, workspace=workspace)
 
     def node(self, name: str, cluster: str, nodegroup: str | None = None):
         """A node of ``cluster``, in ``nodegroup`` if given."""
-        return self._native("Node", name, cluster, "theriseunion.io/nodegroup", nodegroup)
-
-    @staticmethod
-    def _native(kind, name, cluster, label, parent):
-        manifest = {"apiVersion": "v1", "kind": kind,
-                    "metadata": {"name": name, "labels": {label: parent} if parent else {}}}
-        return apply([manifest], context={"cluster": cluster})[0]
+        return NodeFactory.apply(name=name, cluster=cluster, nodegroup=nodegroup)
 
     def bind(self, name: str, role: str, level: str, value: str = "", cluster: str = "", **subjects):
         """Bind users/groups to a role at a scope."""
-        return self.apply(binding_manifest(name, role, level, value, cluster, **subjects))[0]
+        return IAMRoleBindingFactory.apply(name=name, role=role, level=level, value=value, cluster=cluster,
+                                           **subjects)
 
 
 class ApiClient:
@@ -94,12 +80,15 @@ class ApiClient:
     @classmethod
     def for_user(cls, user: User | None) -> ApiClient:
         """A client for ``user`` (a token from the password grant), or an anonymous one."""
-        if user is None:
-            return cls(None)
+        return cls(None if user is None else cls.token_for(user))
+
+    @staticmethod
+    def token_for(user: User) -> str:
+        """A bearer token for ``user`` from ``POST /oauth/token`` (the password grant)."""
         response = Client().post("/oauth/token", {"grant_type": "password", "username": user.name,
                                                   "password": PASSWORD})
         assert response.status_code == 200, response.content
-        return cls(response.json()["access_token"])
+        return response.json()["access_token"]
 
     def _send(self, method: str, url: str, body=None, content_type="application/json"):
         data = json.dumps(body) if body is not None else None

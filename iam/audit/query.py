@@ -27,10 +27,12 @@ def can_read_all(user) -> bool:
 
 
 def visible_events(user) -> QuerySet:
-    """The events ``user`` may read: all of them for audit readers, otherwise their own."""
+    """The events ``user`` may read: all of them for audit readers, otherwise their own but the 404s that hid an
+    object from them (one is recorded only when the object exists, so reading it would tell them what the 404 did
+    not: a missing object leaves no event)."""
     if can_read_all(user):
         return AuditEvent.objects.all()
-    return AuditEvent.objects.filter(actor=user.get_username())
+    return AuditEvent.objects.filter(actor=user.get_username()).exclude(result="denied", status_code=404)
 
 
 def _bad(param: str, message: str) -> StatusError:

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clusters.models import Workspace
 from iam.models import IAMRoleBinding
+from tests.factories import IAMRoleFactory, RoleTemplateFactory
 from tests.support import PASSWORD, binding_manifest
 
 C = "/console"
@@ -412,15 +413,10 @@ def test_console_of_each_built_in_role(wide_fleet, role):
 WORKSPACES_API = "/oapis/scope.theriseunion.io/v1alpha1/workspaces"
 
 
-def custom_role(platform, name, level, rules, ui):
+def custom_role(name, level, rules, ui):
     """A role of one template of ``level`` with ``rules`` and ``ui`` (uiPermissions)."""
-    iam = "iam.theriseunion.io/v1alpha1"
-    platform.apply({"apiVersion": iam, "kind": "RoleTemplate",
-                    "metadata": {"name": f"{name}-template", "labels": {"iam.theriseunion.io/scope": level}},
-                    "spec": {"rules": rules, "uiPermissions": ui}},
-                   {"apiVersion": iam, "kind": "IAMRole",
-                    "metadata": {"name": name, "labels": {"iam.theriseunion.io/scope": level}},
-                    "spec": {"aggregationRoleTemplates": {"templateNames": [f"{name}-template"]}}})
+    template = RoleTemplateFactory(name=f"{name}-template", level=level, rules=rules, ui_permissions=ui)
+    IAMRoleFactory(name=name, level=level, templates=[template.name])
 
 
 ALL_ON_WORKSPACES = [{"apiGroups": ["scope.theriseunion.io"], "resources": ["workspaces"], "verbs": ["*"]}]
@@ -434,8 +430,8 @@ def workspace_buttons(client):
 def test_granted_buttons_show_only_with_the_pages_ui_permission(fleet, api):
     # GIVEN two roles at c1 with the same rules (workspaces: *), one with the uiPermission to view them only,
     # the other with the one to manage them
-    custom_role(fleet, "ws-rules-view-ui", "cluster", ALL_ON_WORKSPACES, ["cluster/workspaces.view"])
-    custom_role(fleet, "ws-rules-manage-ui", "cluster", ALL_ON_WORKSPACES,
+    custom_role("ws-rules-view-ui", "cluster", ALL_ON_WORKSPACES, ["cluster/workspaces.view"])
+    custom_role("ws-rules-manage-ui", "cluster", ALL_ON_WORKSPACES,
                 ["cluster/workspaces.view", "cluster/workspaces.manage"])
     viewer_ui = console_for(fleet, "ed", "ws-rules-view-ui", "cluster", "c1")
     manager_ui = console_for(fleet, "em", "ws-rules-manage-ui", "cluster", "c1")
@@ -455,8 +451,8 @@ def test_granted_buttons_show_only_with_the_pages_ui_permission(fleet, api):
 
 def test_a_page_needs_both_the_grant_and_its_ui_permission(fleet):
     # GIVEN a role granting nodes without a uiPermission, and one holding the uiPermission without a grant
-    custom_role(fleet, "nodes-no-ui", "cluster", [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["*"]}], [])
-    custom_role(fleet, "ui-no-nodes", "cluster", [], ["cluster/nodes.view", "cluster/nodes.manage"])
+    custom_role("nodes-no-ui", "cluster", [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["*"]}], [])
+    custom_role("ui-no-nodes", "cluster", [], ["cluster/nodes.view", "cluster/nodes.manage"])
     for name, role in (("rules-only", "nodes-no-ui"), ("ui-only", "ui-no-nodes")):
         client = console_for(fleet, name, role, "cluster", "c1")
         # THEN neither has a nodes page

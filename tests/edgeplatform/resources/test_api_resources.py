@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from tests.factories import IAMRoleFactory
 from tests.support import binding_manifest
 
 CLUSTERS = "/oapis/scope.theriseunion.io/v1alpha1/clusters"
@@ -118,9 +119,7 @@ def test_rules_with_unknown_verbs_are_rejected(admin):
 def test_binding_scope_must_exist_and_fit_the_role(admin, platform):
     platform.cluster("c1")
     platform.workspace("w1", "c1")
-    platform.apply({"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
-                    "metadata": {"name": "ws-role", "labels": {"iam.theriseunion.io/scope": "workspace"}},
-                    "spec": {"rules": []}})
+    IAMRoleFactory(name="ws-role", level="workspace")
     missing = admin.post(BINDINGS, binding_manifest("b1", "ws-role", "workspace", "nope", users=("x",)))
     assert missing.status_code == 422
     assert missing.json()["details"]["causes"][0]["field"] == "metadata.labels[iam.theriseunion.io/scope-value]"
@@ -151,9 +150,7 @@ def test_namespace_scope_needs_the_cluster_when_names_repeat(admin, platform):
     for c in ("c1", "c2"):
         platform.cluster(c)
         platform.namespace("shared", c)
-    platform.apply({"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "IAMRole",
-                    "metadata": {"name": "ns-role", "labels": {"iam.theriseunion.io/scope": "namespace"}},
-                    "spec": {}})
+    IAMRoleFactory(name="ns-role", level="namespace")
     ambiguous = admin.post(BINDINGS, binding_manifest("b1", "ns-role", "namespace", "shared", users=("x",)))
     assert ambiguous.status_code == 422
     assert "scope.theriseunion.io/cluster" in ambiguous.json()["message"]

@@ -10,6 +10,7 @@ from guardian.shortcuts import assign_perm
 from iam.audit.models import AuditEvent
 from iam.models import IAMRole, User
 from tests import fleet
+from tests.factories import NodeGroupFactory
 from tests.support import binding_manifest
 
 IAM = "/oapis/iam.theriseunion.io/v1alpha1"
@@ -167,9 +168,7 @@ def test_a_node_placed_by_a_hidden_node_groups_selector_names_no_node_group(plat
     node labelled for each THEN both refusals are the same bytes, naming no node group, in the answer and in
     the caller's own audit trail."""
     for name, zone in (("g2", "b"), ("g4", "c")):
-        platform.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "NodeGroup",
-                        "metadata": {"name": name, "labels": {"scope.theriseunion.io/cluster": "c1"}},
-                        "spec": {"selector": {"matchLabels": {"zone": zone}}}})
+        NodeGroupFactory.apply(name=name, cluster="c1", spec={"selector": {"matchLabels": {"zone": zone}}})
     platform.apply(fleet.role_manifest("node-admin", "nodegroup", [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["*"]}]))
     platform.user("ngadmin")

@@ -1,0 +1,37 @@
+"""factory_boy factories for every kind with a model: ``build`` gives the manifest the API takes, ``create`` stores
+it through the platform's write path (``tests.factories.base``)."""
+from tests.factories.base import PASSWORD, ManifestFactory, scope_labels
+from tests.factories.clusters import (
+    ClusterFactory,
+    NamespaceFactory,
+    NodeFactory,
+    NodeGroupFactory,
+    WorkspaceFactory,
+)
+from tests.factories.iam import (
+    CategoryFactory,
+    GroupFactory,
+    IAMRoleBindingFactory,
+    IAMRoleFactory,
+    RoleTemplateFactory,
+    UserFactory,
+    rule,
+)
+
+__all__ = [
+    "PASSWORD",
+    "CategoryFactory",
+    "ClusterFactory",
+    "GroupFactory",
+    "IAMRoleBindingFactory",
+    "IAMRoleFactory",
+    "ManifestFactory",
+    "NamespaceFactory",
+    "NodeFactory",
+    "NodeGroupFactory",
+    "RoleTemplateFactory",
+    "UserFactory",
+    "WorkspaceFactory",
+    "rule",
+    "scope_labels",
+]

@@ -37,7 +37,9 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
-	$(PY) -m honcho -f deploy/Procfile start
+	@# web, worker and beat write their figures into one metrics folder, emptied at each start, and /metrics adds them up
+	export EDGE_METRICS_DIR="$${EDGE_METRICS_DIR:-$${EDGE_VAR_DIR:-var}/metrics}"; rm -rf "$$EDGE_METRICS_DIR"; \
+	  $(PY) -m honcho -f deploy/Procfile start
 
 ## Run the whole test suite (against PostgreSQL and Redis when they are reachable).
 test: $(STAMP) $(CHROMIUM)

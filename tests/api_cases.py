@@ -29,8 +29,6 @@ as ``xfail(strict=True)``, so it fails once the bug is fixed.
 """
 from __future__ import annotations
 
-import copy
-
 import pytest
 from django.db import connection
 from django.test import TestCase, override_settings
@@ -38,6 +36,7 @@ from django.test.utils import CaptureQueriesContext
 
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.names import CLUSTER_LABEL
+from edgeplatform.resources.services import merge_patch
 from iam.audit.models import AuditEvent
 from tests import fleet
 from tests.factories import IAMRoleBindingFactory, IAMRoleFactory, UserFactory, rule
@@ -101,19 +100,6 @@ def _masked(value, name: str):
     if isinstance(value, str):
         return "<name>" if value == name else value.replace(f'"{name}"', '"<name>"')
     return value
-
-
-def _merge(target, patch):
-    """RFC 7386 merge patch (the client's side of it: what a PUT body holds after editing a manifest)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
 
 
 class KindAPICase(TestCase):
@@ -404,7 +390,7 @@ class KindAPICase(TestCase):
 
     def check_update(self, who: str) -> None:
         """PUT of the stored manifest with ``update`` applied."""
-        self.check_write(who, "update", self.api(who).put, lambda before: _merge(before, self.update),
+        self.check_write(who, "update", self.api(who).put, lambda before: merge_patch(before, self.update),
                          (200, ""), self.check_changed(self.update))
 
     def check_patch(self, who: str) -> None:
@@ -427,7 +413,7 @@ class KindAPICase(TestCase):
         read = self.manifest_of("inside")
         self.assertStatus(client.patch(self.item_url(self.row("inside")), self.patch), (200, ""))
         patched, start = self.manifest_of("inside"), self.last_event()
-        response = client.put(self.item_url(self.row("inside")), _merge(read, self.update))
+        response = client.put(self.item_url(self.row("inside")), merge_patch(read, self.update))
         self.assertStatus(response, (409, "Conflict"))
         self.assertEqual(self.manifest_of("inside"), patched)
         self.assertEqual(self.written(start, read["metadata"]["name"]), [])

@@ -129,6 +129,9 @@ class KindAPICase(TestCase):
             return
         if cls.level not in GRANTS:
             raise TypeError(f"{cls.__name__}.level must be one of {', '.join(GRANTS)}")
+        missing = [hook for hook in ("places", "new") if getattr(cls, hook) is None]
+        if missing:
+            raise TypeError(f"{cls.__name__} must declare {' and '.join(missing)} (see KindAPICase)")
         cls.__test__ = True
         cls.converter = converter_for(cls.factory._meta.model)
         DECLARED[(cls.converter.group, cls.converter.plural)] = cls
@@ -141,16 +144,13 @@ class KindAPICase(TestCase):
         for (verb, who), reason in cls.known_bugs.items():
             setattr(cls, f"test_{verb}_as_{who}", pytest.mark.xfail(strict=True, reason=reason)(_case(verb, who)))
 
-    # --- what a declaration provides ------------------------------------------------------------
-    @classmethod
-    def places(cls, objs: dict) -> dict:
-        """The kind's objects ``inside``, ``beside`` and ``abroad`` (``objs``: the fleet of ``tests.fleet``)."""
-        raise NotImplementedError
-
-    @classmethod
-    def new(cls, objs: dict, where: str) -> dict:
-        """Factory arguments of a new object at a place (no name: the factory makes one)."""
-        raise NotImplementedError
+    # --- what a declaration provides (checked when the class is declared) --------------------------
+    #: classmethod ``places(objs) -> dict``: the kind's objects ``inside``, ``beside`` and ``abroad`` (``objs``:
+    #: the fleet of ``tests.fleet``)
+    places = None
+    #: classmethod ``new(objs, where) -> dict``: factory arguments of a new object at a place (no name: the
+    #: factory makes one)
+    new = None
 
     # --- the shared data --------------------------------------------------------------------------
     @classmethod

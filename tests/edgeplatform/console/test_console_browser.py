@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -44,9 +45,9 @@ def fleet(live_server):
     return fleet
 
 
-@pytest.fixture
-def browser_page(fleet):
-    """A fresh headless Chromium page (the system browser, never a downloaded one)."""
+@contextmanager
+def chromium_page(timeout_ms: int = 10_000):
+    """A fresh headless Chromium page (the system browser, never a downloaded one); skips when it cannot start."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         try:
@@ -54,10 +55,19 @@ def browser_page(fleet):
                                                  args=["--no-sandbox", "--disable-dev-shm-usage"])
         except Exception as exc:  # a Chromium that cannot start here is a missing tool, not a failure
             pytest.skip(f"Chromium could not be started: {exc}")
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(10_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(fleet):
+    """A Chromium page for a test of the console on the fleet."""
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def shot(page, name: str) -> None:

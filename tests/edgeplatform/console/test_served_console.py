@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.edgeplatform.console.test_console_browser import CHROMIUM, SHOTS
+from tests.edgeplatform.console.test_console_browser import CHROMIUM, SHOTS, chromium_page
 from tests.paths import ROOT
 
 PASSWORD = "served-console-Pa55"
@@ -86,31 +86,19 @@ def test_make_run_serves_every_asset_the_console_references(served):
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
 def test_the_console_make_run_serves_is_styled_in_a_browser(served):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=["--no-sandbox", "--disable-dev-shm-usage"])
-        except Exception as exc:  # a Chromium that cannot start here is a missing tool, not a failure
-            pytest.skip(f"Chromium could not be started: {exc}")
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(15_000)
-            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.goto(f"{served}/console/login/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_url(f"{served}/console/")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(SHOTS / "served-console-dashboard.png"), full_page=True)
-            # the admin stylesheet gives the header its colour band; unstyled, it is transparent
-            header = page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor")
-            assert header not in ("rgba(0, 0, 0, 0)", "transparent"), header
-            sheets = page.evaluate("Array.from(document.styleSheets).filter(s => s.cssRules.length).length")
-            assert sheets >= 3
-        finally:
-            browser.close()
+    with chromium_page(timeout_ms=15_000) as page:
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.goto(f"{served}/console/login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{served}/console/")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SHOTS / "served-console-dashboard.png"), full_page=True)
+        # the admin stylesheet gives the header its colour band; unstyled, it is transparent
+        header = page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor")
+        assert header not in ("rgba(0, 0, 0, 0)", "transparent"), header
+        sheets = page.evaluate("Array.from(document.styleSheets).filter(s => s.cssRules.length).length")
+        assert sheets >= 3
     assert failed == []

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "clusters",
     "appstore",
     "components",
+    "charts",
 ]
 
 MIDDLEWARE = [
@@ -347,6 +348,14 @@ EDGE_HELM_HOME = env.str("EDGE_HELM_HOME", default=str(VAR_DIR / "helm"))
 EDGE_HELM_ISOLATED = env.bool("EDGE_HELM_ISOLATED", default=True)
 EDGE_HELM_TIMEOUT = env.int("EDGE_HELM_TIMEOUT", default=300)  # seconds per install/upgrade/rollback/uninstall
 EDGE_HELM_REPOSITORY_TIMEOUT = env.float("EDGE_HELM_REPOSITORY_TIMEOUT", default=30.0)  # seconds per HTTP request
+
+# Chart repositories (charts/): archives in the "charts" storage, the filesystem under EDGE_CHARTS_DIR by default.
+EDGE_CHARTS_DIR = env.str("EDGE_CHARTS_DIR", default=str(VAR_DIR / "charts"))
+STORAGES = {
+    **global_settings.STORAGES,
+    "charts": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+               "OPTIONS": {"location": EDGE_CHARTS_DIR, "base_url": None}},
+}
 
 # Request bodies (edgeplatform/resources/documents.py): at most this many bytes (kube-apiserver's limit is 3 MiB),
 # nested at most this deep; a larger body is refused with 413 before it is read.

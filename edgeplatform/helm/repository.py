@@ -24,7 +24,7 @@ from django.conf import settings
 
 from .errors import HelmError
 
-__all__ = ["ChartRepository", "ChartVersion"]
+__all__ = ["ChartRepository", "ChartVersion", "is_stable", "version_key"]
 
 log = logging.getLogger(__name__)
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -40,7 +40,8 @@ class ChartVersion:
     url: str
 
 
-def _version_key(version: str) -> tuple | None:
+def version_key(version: str) -> tuple | None:
+    """A sort key of a semantic version (a pre-release before its release); None when it is not one."""
     match = _SEMVER.match(version)
     if not match:
         return None
@@ -48,6 +49,11 @@ def _version_key(version: str) -> tuple | None:
     # semver: a pre-release sorts before its release; identifiers compare numerically when numeric
     pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")) if pre else None
     return int(major), int(minor or 0), int(patch or 0), pre_key is None, pre_key or ()
+
+
+def is_stable(version: str) -> bool:
+    """True for a semantic version that is no pre-release."""
+    return bool((version_key(version) or (0, 0, 0, False))[3])
 
 
 class ChartRepository:
@@ -106,7 +112,7 @@ class ChartRepository:
                 continue
             digest = str(entry.get("digest") or "").removeprefix("sha256:")
             versions.append(ChartVersion(name, str(entry["version"]), digest, urljoin(self.url, urls[0])))
-        return sorted(versions, key=lambda v: _version_key(v.version) or (-1,), reverse=True)
+        return sorted(versions, key=lambda v: version_key(v.version) or (-1,), reverse=True)
 
     def resolve(self, name: str, version: str | None = None) -> ChartVersion:
         """The index entry of ``name`` at exactly ``version``, or its latest stable version when None."""
@@ -119,7 +125,7 @@ class ChartRepository:
                     return candidate
             raise HelmError(f'chart "{name}" has no version {version} in repository {self.url} '
                             f'(available: {", ".join(v.version for v in versions[:10])})', kind="not-found")
-        stable = [v for v in versions if (_version_key(v.version) or (0, 0, 0, False))[3]]
+        stable = [v for v in versions if is_stable(v.version)]
         return (stable or versions)[0]
 
     # ----- archives -----

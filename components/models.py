@@ -1,0 +1,58 @@
+"""The Component model: one Helm-installed part of one member cluster (DESIGN §8).
+
+A component lives at its cluster's scope (``scope_path`` is the cluster's path), so the engine decides who may
+see or change it with grants at the platform or the cluster. Its custom resource on the host cluster sits in a
+namespace that names its cluster (``namespace``, see ``components.manifests``), so the same component of two
+clusters never collides and ``kubectl get comp -A`` lists the fleet's.
+
+``phase`` and ``enabled`` are typed, indexed columns kept from the status and spec on every save (counts by
+phase, "failing components" on the dashboard, the no-drift sweep), never read from the manifest.
+``deletion_requested`` is the Kubernetes ``deletionTimestamp``: a delete asks the controller to uninstall the
+release first; the row goes once it has.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+from clusters.models import Cluster
+from edgeplatform.resources.models import ManifestModel
+
+__all__ = ["COMPONENT_COLUMNS", "Component", "component_columns"]
+
+#: the typed columns of a component, derived from its spec and status
+COMPONENT_COLUMNS = ("phase", "enabled")
+
+
+def component_columns(spec, status) -> dict:
+    """A component's ``phase`` (``status.phase``) and ``enabled`` (``spec.enabled``, true when unset)."""
+    spec = spec if isinstance(spec, dict) else {}
+    status = status if isinstance(status, dict) else {}
+    phase = status.get("phase")
+    return {"phase": phase[:32] if isinstance(phase, str) else "", "enabled": spec.get("enabled", True) is not False}
+
+
+class Component(ManifestModel):
+    """A Helm chart installed (or not, ``enabled: false``) on one cluster, with values and dependencies."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="components")
+    #: the host namespace of its custom resource (the namespace that names its cluster)
+    namespace = models.CharField(max_length=63, db_index=True)
+    phase = models.CharField(max_length=32, blank=True, db_index=True)
+    enabled = models.BooleanField(default=True, db_index=True)
+    #: when a delete was asked for (the custom resource's deletionTimestamp); None: not being deleted
+    deletion_requested = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ManifestModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], name="component_name_unique"),
+            models.UniqueConstraint(fields=["namespace", "name"], name="component_namespace_name_unique"),
+        ]
+
+    def save(self, *args, **kwargs):
+        """Fill the typed columns from spec and status, on every save (a save of some fields, too)."""
+        for column, value in component_columns(self.spec, self.status).items():
+            setattr(self, column, value)
+        fields = kwargs.get("update_fields")
+        if fields is not None and {"spec", "status"} & set(fields):
+            kwargs["update_fields"] = {*fields, *COMPONENT_COLUMNS}
+        super().save(*args, **kwargs)

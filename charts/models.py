@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["ChartVersion", "LIBRARY"]
+__all__ = ["LIBRARY", "ChartVersion"]
 
 #: the repository every cluster shares
 LIBRARY = "library"

@@ -83,7 +83,8 @@ def put(repository: str, data: bytes, *, force: bool = False, user: str = "") ->
         file = storage().save(f"{repository}/{name}-{version}-{digest[:16]}.tgz", ContentFile(data))
         chart = existing or ChartVersion(repository=repository, name=name, version=version)
         old_file = existing.file if existing is not None else None
-        chart.digest, chart.size, chart.file, chart.metadata, chart.uploaded_by = digest, len(data), file, metadata, user
+        chart.digest, chart.size, chart.file = digest, len(data), file
+        chart.metadata, chart.uploaded_by = metadata, user
         chart.save()
     if old_file and old_file != file:
         transaction.on_commit(lambda: storage().delete(old_file))

@@ -87,7 +87,7 @@ class RepositoryView(APIView):
                 denials.note_hidden(django_request)
             raise exceptions.NotFound(f"repository {repository} not found")
         django_request.audit_resource["scope_path"] = path
-        if not access.allowed(user, verb, path, name):
+        if not access.allowed(user, verb, repository, path):
             raise exceptions.PermissionDenied(f"{user.get_username()} may not {verb} charts in repository "
                                               f"{repository}")
         return path

@@ -116,6 +116,7 @@ def put(repository: str, data: bytes, *, force: bool = False, user: str = "") ->
         file = storage().save(f"{repository}/{name}-{version}-{digest[:16]}.tgz", ContentFile(data))
         chart = existing or ChartVersion(repository=repository, name=name, version=version)
         old_file = existing.file if existing is not None else None
+        replaced = existing.digest if existing is not None else None
         chart.digest, chart.size, chart.file = digest, len(data), file
         chart.metadata, chart.uploaded_by = metadata, user
         if existing is not None:  # an overwrite is a new upload: it is listed with its own time
@@ -130,7 +131,7 @@ def put(repository: str, data: bytes, *, force: bool = False, user: str = "") ->
         transaction.on_commit(lambda: index.invalidate(repository))
         if old_file and old_file != file:
             transaction.on_commit(lambda: storage().delete(old_file))
-    chart.replaced = existing.digest if existing is not None else None
+    chart.replaced = replaced
     return chart
 
 
@@ -173,8 +174,12 @@ def local_path(chart: ChartVersion) -> Path:
     path = Path(settings.EDGE_HELM_HOME) / "charts" / f"{chart.name}-{chart.version}-{chart.digest}.tgz"
     if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == chart.digest:
         return path
-    with storage().open(chart.file, "rb") as handle:
-        data = handle.read()
+    try:
+        with storage().open(chart.file, "rb") as handle:
+            data = handle.read()
+    except Exception as error:  # any backend's failure (a missing file, S3 unreachable) is the repository's
+        raise HelmError(f'chart "{chart.name}" {chart.version}: its archive cannot be read from the chart storage '
+                        f'and no verified copy is cached: {error}', kind="repository") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != chart.digest:
         raise HelmError(f'chart "{chart.name}" {chart.version}: the stored archive is sha256:{actual}, its record '

@@ -57,6 +57,10 @@ class RepositoryView(APIView):
     parser_classes = ()
     renderer_classes = (JSONRenderer,)
 
+    def perform_content_negotiation(self, request, force=False):
+        """Never 406: Helm asks for ``application/gzip`` or YAML, and the answer is what it is (as ChartMuseum's)."""
+        return super().perform_content_negotiation(request, force=True)
+
     def get_authenticate_header(self, request):
         """Basic: Helm answers a Basic challenge with the credentials it was given."""
         return REALM

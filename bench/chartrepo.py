@@ -79,8 +79,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _application(static_file: Path):
     """Django's WSGI application, with ``STATIC_PATH`` answered from ``static_file`` by a bare handler."""
-    from django.core.wsgi import get_wsgi_application
     from wsgiref.util import FileWrapper
+
+    from django.core.wsgi import get_wsgi_application
 
     django_app = get_wsgi_application()
     size = str(static_file.stat().st_size)
@@ -163,7 +164,7 @@ def _load(port: int, path: str, headers: dict, requests: int, clients: int) -> t
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def measure_index(quick: bool, versions: int | None = None, requests: int | None = None,

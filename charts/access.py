@@ -2,8 +2,10 @@
 
 A cluster's repository is named after the cluster and lives at the cluster's scope; ``library`` lives at the
 platform. The object the engine is asked about is the repository (resource ``charts``, name: the repository's), so a
-rule can name ``library`` alone (``resourceNames``) without reaching, from the platform, every cluster's. Verbs: ``get`` (``index.yaml``, downloads, one chart), ``list`` (the API's list of charts), ``create``
-(upload), ``update`` (overwrite an existing version with ``?force``), ``delete``.
+rule can name ``library`` alone (``resourceNames``) without reaching, from the platform, every cluster's.
+
+Verbs: ``get`` (``index.yaml``, downloads, one chart), ``list`` (the API's list of charts), ``create`` (upload),
+``update`` (overwrite an existing version with ``?force``), ``delete``.
 """
 from __future__ import annotations
 

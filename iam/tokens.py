@@ -29,8 +29,9 @@ from rest_framework import authentication, exceptions
 
 from iam.models import AccessToken, RefreshToken, User
 
-__all__ = ["BasicTokenAuthentication", "BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue", "issue_refresh",
-           "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token", "rotate_refresh"]
+__all__ = ["BasicTokenAuthentication", "BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue",
+           "issue_refresh", "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token",
+           "rotate_refresh"]
 
 PREFIX = "edge_"
 REFRESH_PREFIX = "edgr_"

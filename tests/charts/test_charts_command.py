@@ -37,8 +37,9 @@ def test_import_a_bundle_of_archives_and_directories(db, tmp_path):
         ("demo", "0.1.0"), ("demo", "0.2.0"), ("web", "0.1.0")]
     web = ChartVersion.objects.get(name="web")
     assert web.uploaded_by == "" and web.metadata["appVersion"] == "1.27"
-    from charts import store
     import tarfile
+
+    from charts import store
 
     with tarfile.open(store.local_path(web)) as tar:
         assert "web/Chart.yaml" in tar.getnames() and "web/notes.swp" not in tar.getnames()

@@ -16,7 +16,7 @@ def _events(**filters):
 
 
 def test_upload_overwrite_and_delete_are_one_event_each(people):
-    user, token = people["admin1"]
+    token = people["admin1"][1]
     client = Client()
     first, second = archive("demo", "0.1.0"), archive("demo", "0.1.0", description="again")
     assert client.post("/api/chartrepo/c1/charts", data=first, content_type="application/gzip",

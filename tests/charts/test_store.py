@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_resolve_exact_latest_stable_and_missing(db):
         store.put("c1", archive("demo", version))
     assert store.resolve("c1", "demo").version == "0.2.0"
     assert store.resolve("c1", "demo", "v0.3.0-rc.1").version == "0.3.0-rc.1"
-    with pytest.raises(HelmError, match="available: 0.3.0-rc.1, 0.2.0, 0.1.0"):
+    with pytest.raises(HelmError, match=re.escape("available: 0.3.0-rc.1, 0.2.0, 0.1.0")):
         store.resolve("c1", "demo", "9.0.0")
     with pytest.raises(HelmError, match="not in repository library"):
         store.resolve("library", "demo")
@@ -42,7 +43,7 @@ def test_a_cached_copy_survives_a_storage_outage_and_renders(db, chart_storage, 
     assert {o["kind"] for o in objects} >= {"ConfigMap"}
     # and without the cached copy the failure names the chart, not a stack trace of the storage backend
     path.unlink()
-    with pytest.raises(HelmError, match='chart "demo" 0.1.0: its archive cannot be read') as raised:
+    with pytest.raises(HelmError, match=re.escape('chart "demo" 0.1.0: its archive cannot be read')) as raised:
         store.local_path(chart)
     assert raised.value.kind == "repository"
 

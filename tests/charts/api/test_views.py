@@ -235,7 +235,7 @@ def test_an_empty_body_or_form_without_chart_is_400(root):
 
 def test_basic_auth_with_a_token_as_helm_sends_it(people):
     store.put("library", archive())
-    user, token = people["regular"]
+    token = people["regular"][1]
     client = Client()
     assert client.get("/chartrepo/library/index.yaml", **basic("regular", token)).status_code == 200
     assert client.get("/chartrepo/library/index.yaml", **basic("", token)).status_code == 200

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -86,6 +87,8 @@ def archive_metadata(data: bytes) -> dict:
             raise ArchiveError(f"Chart.yaml is not valid YAML: {error}") from None
     if not isinstance(metadata, dict) or not metadata.get("name") or not metadata.get("version"):
         raise ArchiveError("Chart.yaml needs a name and a version")
+    # YAML's own types (an unquoted date in annotations) as the strings JSON and index.yaml can carry
+    metadata = json.loads(json.dumps(metadata, default=str))
     metadata["name"], metadata["version"] = str(metadata["name"]), str(metadata["version"])
     if version_key(metadata["version"]) is None:
         raise ArchiveError(f'Chart.yaml: version "{metadata["version"]}" is not a semantic version')

@@ -234,10 +234,10 @@ class VersionView(RepositoryView):
         return Response(_entry(_version(repository, name, version)))
 
     def delete(self, request, repository, name, version):
-        """Remove the version."""
+        """Remove exactly that version (never "latest": a delete names what it removes)."""
         self.scope(request, repository, "delete", f"{name}-{version}")
-        row = _version(repository, name, version)
-        services.remove(repository, name, row.version)
+        if not services.remove(repository, name, version):
+            raise exceptions.NotFound(f"no chart version found for {name}-{version}")
         return Response({"deleted": True})
 
 

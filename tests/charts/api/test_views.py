@@ -194,6 +194,20 @@ def test_a_bad_archive_is_refused_and_stores_nothing(root, chart_storage, body, 
     assert not chart_storage.exists() or not any(chart_storage.rglob("*.tgz"))
 
 
+def test_yaml_dates_in_chart_yaml_are_kept_as_strings(root):
+    import datetime
+
+    data = archive("demo", "0.1.0", annotations={"released": datetime.date(2026, 1, 2)})
+    assert root.upload("library", data).status_code == 201
+    assert index_of(root, "library")["entries"]["demo"][0]["annotations"] == {"released": "2026-01-02"}
+
+
+def test_delete_names_an_exact_version(root):
+    assert root.upload("library", archive("demo", "0.1.0")).status_code == 201
+    assert root.delete(f"{API}/library/charts/demo/latest").status_code == 404
+    assert ChartVersion.objects.filter(name="demo").exists()
+
+
 def test_an_archive_without_chart_yaml_is_refused(root, chart_storage):
     import io
     import tarfile

@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -45,6 +46,7 @@ def configure() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{SQLITE_FILE}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(WORK / "chartrepo-storage", ignore_errors=True)
     os.environ.update(DJANGO_SETTINGS_MODULE="edgeplatform.settings", CELERY_BROKER_URL="memory://",
                       DATABASE_URL=f"sqlite:///{SQLITE_FILE}", EDGE_CHARTS_DIR=str(WORK / "chartrepo-storage"),
                       EDGE_HELM_HOME=str(WORK / "chartrepo-helm"))
@@ -126,6 +128,16 @@ def _fill(versions: int) -> None:
         store.put("library", _archive(f"bench-web-{chart}", f"1.{minor}.0"), force=True, user="bench")
 
 
+def _remove_ours() -> None:
+    """Remove the bench's charts (rows and archives) from ``library``."""
+    from charts import store
+    from charts.models import ChartVersion
+
+    names = ChartVersion.objects.filter(repository="library", name__startswith="bench-web-")
+    for name in sorted(set(names.values_list("name", flat=True))):
+        store.delete("library", name)
+
+
 def _load(port: int, path: str, headers: dict, requests: int, clients: int) -> tuple[list[float], float, int]:
     """(latencies in s, wall time, body size) of ``requests`` GETs of ``path`` from ``clients`` threads."""
     latencies: list[float] = []
@@ -173,13 +185,11 @@ def measure_index(quick: bool, versions: int | None = None, requests: int | None
     ``index_rps``, ``static_p99_ms``, ``static_rps``, ``index_rps_ratio``, …). Sets Django up unless done."""
     setup_django()
     from charts import index
-    from charts.models import ChartVersion
     from tests.support import Platform, issue_token
 
     default_versions, default_requests = SIZES[quick]
     versions, requests = versions or default_versions, requests or default_requests
-    ours = ChartVersion.objects.filter(repository="library", name__startswith="bench-web-")
-    ours.delete()
+    _remove_ours()
     started = time.perf_counter()
     _fill(versions)
     fill_s = time.perf_counter() - started
@@ -203,7 +213,7 @@ def measure_index(quick: bool, versions: int | None = None, requests: int | None
     finally:
         server.shutdown()
         server.server_close()
-        ours.delete()
+        _remove_ours()
         index.invalidate("library")
     index_rps, static_rps = requests / index_wall, requests / static_wall
     return {

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 import yaml
 from django.core.cache import cache
 
+from edgeplatform.helm.repository import version_key
+
 from .models import ChartVersion
 
 __all__ = ["entries", "entry", "invalidate", "invalidate_all", "rendered", "rendered_with_token"]
@@ -55,8 +57,6 @@ def entry(name: str, version: str, digest: str, metadata: dict, created: datetim
 
 def entries(repository: str, name: str | None = None) -> dict[str, list[dict]]:
     """Chart name → its index entries, newest version first (one query, no archive read)."""
-    from edgeplatform.helm.repository import version_key
-
     rows = ChartVersion.objects.filter(repository=repository)
     if name is not None:
         rows = rows.filter(name=name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 import yaml
@@ -237,6 +238,23 @@ def test_an_archive_over_the_limit_is_refused_before_it_is_read(root, settings, 
     response = root.upload_form("library", padded)
     assert response.status_code == 413
     assert not ChartVersion.objects.exists() and not any(chart_storage.rglob("*.tgz"))
+
+
+def test_an_archive_larger_than_the_api_body_limit_but_within_the_chart_limit_is_taken(root, settings, tmp_path):
+    # GIVEN a chart of 5 MiB (incompressible), over the API's 3 MiB body limit, under the 20 MiB chart limit
+    import shutil
+
+    source = tmp_path / "big"
+    shutil.copytree(WEB, source)
+    (source / "files").mkdir()
+    (source / "files" / "blob.bin").write_bytes(os.urandom(5 * 1024 * 1024))
+    data = archive("big", "1.0.0", source=source)
+    assert len(data) > settings.EDGE_API_MAX_BODY
+    # WHEN it is uploaded raw and as a form THEN both are stored whole
+    assert root.upload("library", data).status_code == 201
+    assert root.upload_form("library", data, query="?force").status_code == 201
+    response = root.get("/chartrepo/library/charts/big-1.0.0.tgz")
+    assert b"".join(response.streaming_content) == data
 
 
 def test_an_empty_body_or_form_without_chart_is_400(root):

@@ -279,6 +279,17 @@ def test_basic_auth_with_a_token_as_helm_sends_it(people):
         assert refused["WWW-Authenticate"].startswith("Basic realm=")
 
 
+def test_cm_push_as_the_plugin_sends_it(people):
+    # the plugin posts the multipart field "chart" to /api/<path of the repository URL>/charts with basic auth
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    token = people["admin1"][1]
+    response = Client().post("/api/chartrepo/c1/charts?force", {"chart": SimpleUploadedFile(
+        "demo-0.1.0.tgz", archive(), "application/octet-stream")}, **basic("admin1", token))
+    assert response.status_code == 201 and response.json() == {"saved": True}
+    assert ChartVersion.objects.filter(repository="c1", name="demo", uploaded_by="admin1").exists()
+
+
 def test_anonymous_gets_a_basic_challenge(db):
     response = Client().get("/chartrepo/library/index.yaml")
     assert response.status_code == 401

@@ -20,6 +20,8 @@ one; one they may not act on, 403. Refusals are audited by the audit middleware 
 """
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import connection
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
@@ -40,6 +42,7 @@ from .parsers import ArchiveParser, ArchiveTooLarge, MultiPartParser, refuse_dec
 
 __all__ = ["ChartFileView", "ChartView", "ChartsView", "HealthView", "IndexView", "VersionView"]
 
+log = logging.getLogger(__name__)
 REALM = 'Basic realm="edge-platform chart repository"'
 TRUE = ("", "1", "true", "yes")
 
@@ -131,7 +134,12 @@ class ChartFileView(RepositoryView):
         row = _by_filename(repository, filename)
         if row is None:
             raise exceptions.NotFound(f"{filename} not found")
-        response = FileResponse(store.storage().open(row.file, "rb"), content_type="application/gzip")
+        try:
+            handle = store.storage().open(row.file, "rb")
+        except Exception:  # any backend's failure: the storage is down or lost the file; logged, answered 503
+            log.exception("chart archive %s of repository %s cannot be read", row.file, repository)
+            return Response({"error": f"{filename} cannot be read from the chart storage"}, status=503)
+        response = FileResponse(handle, content_type="application/gzip")
         response["Content-Length"] = str(row.size)
         response["Content-Disposition"] = f'attachment; filename="{row.filename}"'
         return response

@@ -80,6 +80,14 @@ def test_multipart_upload_then_download_gives_the_same_bytes(root):
     assert root.get("/chartrepo/library/charts/demo-9.9.9.tgz").status_code == 404
 
 
+def test_an_archive_lost_by_the_storage_is_503_not_a_crash(root, chart_storage):
+    assert root.upload("library", archive("demo", "0.1.0")).status_code == 201
+    (chart_storage / ChartVersion.objects.get().file).unlink()
+    response = root.get("/chartrepo/library/charts/demo-0.1.0.tgz")
+    assert response.status_code == 503
+    assert response.json() == {"error": "demo-0.1.0.tgz cannot be read from the chart storage"}
+
+
 def test_a_name_with_dashes_downloads_by_its_file_name(root):
     data = archive("my-web-app", "1.0.0-rc.1", source=WEB)
     assert root.upload("library", data).status_code == 201

@@ -26,7 +26,7 @@ import yaml
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from edgeplatform.helm import HelmError
@@ -111,29 +111,32 @@ def put(repository: str, data: bytes, *, force: bool = False, user: str = "") ->
     metadata = archive_metadata(data)
     digest = hashlib.sha256(data).hexdigest()
     name, version = metadata["name"], metadata["version"]
-    with transaction.atomic():
-        existing = ChartVersion.objects.select_for_update().filter(repository=repository, name=name,
-                                                                   version=version).first()
-        if existing is not None and not force:
-            raise ChartExists(f"{name}-{version} already exists in repository {repository}")
-        file = storage().save(f"{repository}/{name}-{version}-{digest[:16]}.tgz", ContentFile(data))
-        chart = existing or ChartVersion(repository=repository, name=name, version=version)
-        old_file = existing.file if existing is not None else None
-        replaced = existing.digest if existing is not None else None
-        chart.digest, chart.size, chart.file = digest, len(data), file
-        chart.metadata, chart.uploaded_by = metadata, user
-        if existing is not None:  # an overwrite is a new upload: it is listed with its own time
-            chart.created = timezone.now()
-        try:
-            chart.save()
-        except BaseException:  # no row, no file
-            storage().delete(file)
-            raise
-        # now for this transaction's own readers, and again at commit for a render that read the rows before it
-        index.invalidate(repository)
-        transaction.on_commit(lambda: index.invalidate(repository))
-        if old_file and old_file != file:
-            transaction.on_commit(lambda: storage().delete(old_file))
+    try:
+        with transaction.atomic():
+            existing = ChartVersion.objects.select_for_update().filter(repository=repository, name=name,
+                                                                       version=version).first()
+            if existing is not None and not force:
+                raise ChartExists(f"{name}-{version} already exists in repository {repository}")
+            file = storage().save(f"{repository}/{name}-{version}-{digest[:16]}.tgz", ContentFile(data))
+            chart = existing or ChartVersion(repository=repository, name=name, version=version)
+            old_file = existing.file if existing is not None else None
+            replaced = existing.digest if existing is not None else None
+            chart.digest, chart.size, chart.file = digest, len(data), file
+            chart.metadata, chart.uploaded_by = metadata, user
+            if existing is not None:  # an overwrite is a new upload: it is listed with its own time
+                chart.created = timezone.now()
+            try:
+                chart.save()
+            except BaseException:  # no row, no file
+                storage().delete(file)
+                raise
+            # now for this transaction's own readers, and again at commit for a render that read the rows before it
+            index.invalidate(repository)
+            transaction.on_commit(lambda: index.invalidate(repository))
+            if old_file and old_file != file:
+                transaction.on_commit(lambda: storage().delete(old_file))
+    except IntegrityError:  # a concurrent upload of the same version committed first (its file was removed above)
+        raise ChartExists(f"{name}-{version} already exists in repository {repository}") from None
     chart.replaced = replaced
     return chart
 

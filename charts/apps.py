@@ -6,4 +6,6 @@ class ChartsConfig(AppConfig):
     """The charts app."""
 
     name = "charts"
+    #: the repositories' URLs, included by the project (``edgeplatform.urls``)
+    api_urls = "charts.api.urls"
     default_auto_field = "django.db.models.BigAutoField"

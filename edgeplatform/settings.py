@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.conf import global_settings
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from edgeplatform.controllers import queues as _queues
@@ -356,6 +357,24 @@ STORAGES = {
     "charts": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                "OPTIONS": {"location": EDGE_CHARTS_DIR, "base_url": None}},
 }
+# EDGE_CHARTS_STORAGE=s3: archives in an S3-compatible bucket (django-storages' S3 backend, which needs boto3)
+EDGE_CHARTS_STORAGE = env.str("EDGE_CHARTS_STORAGE", default="filesystem")
+if EDGE_CHARTS_STORAGE == "s3":
+    STORAGES["charts"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": env.str("EDGE_CHARTS_S3_BUCKET"),
+        "location": env.str("EDGE_CHARTS_S3_PREFIX", default="charts"),
+        "endpoint_url": env.str("EDGE_CHARTS_S3_ENDPOINT", default="") or None,  # MinIO, Ceph RGW, …
+        "region_name": env.str("EDGE_CHARTS_S3_REGION", default="") or None,
+        "access_key": env.str("EDGE_CHARTS_S3_ACCESS_KEY", default="") or None,  # None: boto3's own chain
+        "secret_key": env.str("EDGE_CHARTS_S3_SECRET_KEY", default="") or None,
+        "file_overwrite": False, "default_acl": None, "querystring_auth": False,
+    }}
+elif EDGE_CHARTS_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"EDGE_CHARTS_STORAGE must be filesystem or s3, not {EDGE_CHARTS_STORAGE!r}")
+EDGE_CHART_MAX_BYTES = env.int("EDGE_CHART_MAX_BYTES", default=20 * 1024 * 1024)  # the largest archive taken
+# who the chart repositories (/chartrepo/, /api/chartrepo/) let in: bearer tokens, basic auth with a token, sessions
+EDGE_CHART_AUTHENTICATION_CLASSES = ["iam.tokens.BearerTokenAuthentication", "iam.tokens.BasicTokenAuthentication",
+                                     "rest_framework.authentication.SessionAuthentication"]
 
 # Request bodies (edgeplatform/resources/documents.py): at most this many bytes (kube-apiserver's limit is 3 MiB),
 # nested at most this deep; a larger body is refused with 413 before it is read.

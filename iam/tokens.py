@@ -13,6 +13,7 @@ A user's tokens die with the user: when ``is_active`` goes false every token and
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -28,8 +29,9 @@ from rest_framework import authentication, exceptions
 
 from iam.models import AccessToken, RefreshToken, User
 
-__all__ = ["BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue", "issue_refresh",
-           "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token", "rotate_refresh"]
+__all__ = ["BasicTokenAuthentication", "BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue",
+           "issue_refresh", "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token",
+           "rotate_refresh"]
 
 PREFIX = "edge_"
 REFRESH_PREFIX = "edgr_"
@@ -231,6 +233,20 @@ def _revoke_when_disabled(sender, instance, created, **kwargs):
         revoke_all(instance, " and ".join(reasons))
 
 
+def _token_user(raw: str, username: str | None = None) -> tuple[User, AccessToken]:
+    """(user, token) of a live token (of ``username`` when given); ``AuthenticationFailed`` otherwise."""
+    row = lookup(raw)
+    if row is None:
+        raise exceptions.AuthenticationFailed("the token is invalid, expired or revoked")
+    if not row.user.is_active:
+        raise exceptions.AuthenticationFailed("the user is disabled")
+    if username is not None and username != row.user.get_username():
+        raise exceptions.AuthenticationFailed("the token is not the user's")
+    if row.last_used is None or (timezone.now() - row.last_used).total_seconds() > 60:
+        AccessToken.objects.filter(pk=row.pk).update(last_used=timezone.now())
+    return row.user, row
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>``; expired, revoked or disabled-user tokens are refused."""
 
@@ -243,15 +259,31 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("invalid bearer header")
-        row = lookup(header[1].decode(errors="replace"))
-        if row is None:
-            raise exceptions.AuthenticationFailed("the token is invalid, expired or revoked")
-        if not row.user.is_active:
-            raise exceptions.AuthenticationFailed("the user is disabled")
-        if row.last_used is None or (timezone.now() - row.last_used).total_seconds() > 60:
-            AccessToken.objects.filter(pk=row.pk).update(last_used=timezone.now())
-        return row.user, row
+        return _token_user(header[1].decode(errors="replace"))
 
     def authenticate_header(self, request):
         """Makes DRF answer 401 (not 403) to unauthenticated requests."""
         return f'{self.keyword} realm="edge-platform"'
+
+
+class BasicTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Basic`` with a platform token as the password, as Helm sends ``--username/--password``
+    (the user name, when given, must be the token's owner). A password that is no token is refused: passwords
+    are for the login form and the password grant, where the lockout applies."""
+
+    def authenticate(self, request):
+        """The token's user, None without a basic header, 401 for a bad one."""
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != b"basic":
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("invalid basic header")
+        try:
+            username, _, raw = base64.b64decode(header[1], validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("invalid basic header") from None
+        return _token_user(raw, username or None)
+
+    def authenticate_header(self, request):
+        """Makes DRF answer 401 with a Basic challenge, so Helm retries with its credentials."""
+        return 'Basic realm="edge-platform"'

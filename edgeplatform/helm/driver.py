@@ -145,6 +145,25 @@ class HelmDriver:
         """Every stored revision of ``release``, oldest first."""
         return self._run("history", release=release, **self._cluster(namespace))
 
+    def repo_index(self, url: str, username: str | None = None, password: str | None = None) -> dict:
+        """The ``index.yaml`` of the chart repository at ``url`` as Helm reads it (``helm repo add`` checks it so),
+        with basic auth when given."""
+        return self._run("repo_index", url=url, username=username, password=password)
+
+    def pull(self, chart: str, url: str, destination: str | os.PathLike, version: str | None = None,
+             username: str | None = None, password: str | None = None) -> Path:
+        """``helm pull``: download chart ``chart`` (``version``, or the latest) of the repository at ``url`` into
+        ``destination``; the archive's path."""
+        destination = Path(destination)
+        destination.mkdir(parents=True, exist_ok=True)
+        before = set(destination.glob("*.tgz"))
+        self._run("pull", chart=chart, url=url, version=version, destination=str(destination.resolve()),
+                  username=username, password=password)
+        pulled = sorted(set(destination.glob("*.tgz")) - before) or sorted(destination.glob(f"{chart}-*.tgz"))
+        if not pulled:
+            raise HelmError(f"helm pull of {chart} from {url} wrote no archive", kind="repository", operation="pull")
+        return pulled[-1]
+
 
 def _chart(chart: str | os.PathLike) -> str:
     path = Path(chart)

@@ -33,7 +33,7 @@ def _helm(environment: dict[str, str]):
 
 def call(operation: str, params: dict[str, Any], environment: dict[str, str]) -> Any:
     """Run one operation (``template``, ``install_or_upgrade``, ``rollback``, ``uninstall``, ``status``,
-    ``history``) and return plain data; every failure becomes a ``HelmError``."""
+    ``history``, ``repo_index``, ``pull``) and return plain data; every failure becomes a ``HelmError``."""
     helm = _helm(environment)
     try:
         return _OPERATIONS[operation](helm, **params)
@@ -111,7 +111,18 @@ def _history(helm, release: str, namespace: str, kubeconfig: str | None, context
         return [_summary(r) for r in cfg.history(release)]
 
 
+def _repo_index(helm, url: str, username: str | None, password: str | None) -> dict:
+    return helm.repo_index(url, username=username, password=password)
+
+
+def _pull(helm, chart: str, url: str, version: str | None, destination: str, username: str | None,
+          password: str | None) -> dict:
+    return helm.pull(chart, repo_url=url, version=version, destination=destination, username=username,
+                     password=password)
+
+
 _OPERATIONS = {"template": _template, "install_or_upgrade": _install_or_upgrade, "rollback": _rollback,
-               "uninstall": _uninstall, "status": _status, "history": _history}
+               "uninstall": _uninstall, "status": _status, "history": _history, "repo_index": _repo_index,
+               "pull": _pull}
 
 __all__ = ["call"]

@@ -33,7 +33,7 @@ PAGES = {
     "categories": f"{C}/iam/category/",
 }
 #: pages beside the model pages that the menu may link to
-EXTRA_PAGES = {"audit": f"{C}/audit/", "lockouts": f"{C}/lockouts/"}
+EXTRA_PAGES = {"audit": f"{C}/audit/", "lockouts": f"{C}/lockouts/", "charts": f"{C}/charts/"}
 
 
 @pytest.fixture
@@ -220,7 +220,7 @@ PROTOTYPES = {
     "node": ("node-admin", "node-viewer"),
 }
 #: docs/builtin-roles.md, "Role templates": how many built-in templates each level has, and their name prefix
-TEMPLATES = {"platform": (12, "platform-"), "cluster": (13, "cluster-"), "workspace": (13, "workspace-"),
+TEMPLATES = {"platform": (14, "platform-"), "cluster": (15, "cluster-"), "workspace": (13, "workspace-"),
              "nodegroup": (8, "nodegroup-"), "namespace": (10, "project-"), "node": (4, "node-")}
 ALL_LEVELS = tuple(PROTOTYPES)
 
@@ -262,11 +262,11 @@ CONSOLE_OF = {
         "groups": (["ops"], "ABCD"), "roletemplates": (Templates(*ALL_LEVELS), "ABCD"),
         "roles": (prototypes(*ALL_LEVELS), "ABCD"), "bindings": (EVERYONES_BINDINGS, "ABCD"),
         "categories": (["tools"], "ABCD"),
-    }, {"audit", "lockouts"}, {"cluster", "workspace", "nodegroup", "namespace", "user", "iamrolebinding"}),
+    }, {"audit", "lockouts", "charts"}, {"cluster", "workspace", "nodegroup", "namespace", "user", "iamrolebinding"}),
     # platform-basic (users: get; subjectaccessreviews: create) + platform-create-workspaces (workspaces: create)
     "platform-self-provisioner": (PLATFORM, {}, set(), {"workspace"}),
-    # platform-basic + platform-view-appstore (app store kinds, not console pages)
-    "platform-regular": (PLATFORM, {}, set(), set()),
+    # platform-basic + platform-view-appstore (app store kinds, not console pages) + platform-view-charts (library)
+    "platform-regular": (PLATFORM, {}, {"charts"}, set()),
     # rules: []
     "anonymous": (PLATFORM, {}, set(), set()),
     # cluster-basic (clusters: read) and every cluster-manage-* (workspaces, nodegroups, nodes, namespaces,
@@ -277,12 +277,12 @@ CONSOLE_OF = {
         # roles may be created and deleted at c1, but the prototypes listed live at the platform
         "roles": (prototypes("cluster", "workspace", "nodegroup", "namespace", "node"), "AB"),
         "bindings": (["by-n1", "by-w2", "by-x1", "u-binding"], "ABCD"),
-    }, set(), {"workspace", "nodegroup", "namespace", "iamrolebinding"}),
+    }, {"charts"}, {"workspace", "nodegroup", "namespace", "iamrolebinding"}),
     # cluster-basic + cluster-view-*: read only; members and roles readable but no bindings to create
     "cluster-viewer": (AT_C1, {
         "clusters": (["c1"], ""), "workspaces": (["w1", "w2"], ""), "nodegroups": (["g1"], ""),
         "namespaces": (["n1", "n2"], ""), "nodes": (["x1", "x2"], ""),
-    }, set(), set()),
+    }, {"charts"}, set()),
     # cluster-basic + cluster-view-nodegroups + cluster-view-nodes
     "cluster-regular": (AT_C1, {"clusters": (["c1"], ""), "nodegroups": (["g1"], ""), "nodes": (["x1", "x2"], "")},
                         set(), set()),

@@ -319,8 +319,8 @@ class ManifestSchema(AutoSchema):
         """The success body (a manifest, a list, or delete's Status) and a Status for every error."""
         action = self.view.action
         _, success, codes = ACTIONS[action]
-        if self.converter.cluster_child:
-            codes = (*codes, 404)  # the URL's cluster does not exist, or is hidden
+        if self.converter.cluster_child or "{namespace}" in self.path:
+            codes = (*codes, 404)  # the URL's cluster does not exist, or is hidden; the namespace is no name
         if action == "destroy" and self.converter.crd_finalizer:
             codes = (*codes, 409)  # others still need the object
         body = {"list": ref(f"{self.converter.kind}List"), "destroy": ref("Status")}.get(action,

@@ -21,9 +21,9 @@ __all__ = [
     "delete_cluster_contents",
     "matching_nodegroup",
     "nodegroups_of",
+    "register_contents",
     "release_namespaces",
     "release_nodes",
-    "register_contents",
     "rematch_nodes",
 ]
 

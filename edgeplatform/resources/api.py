@@ -37,8 +37,8 @@ from edgeplatform.resources.names import DNS1123_LABEL_BODY, NAME_IN_URL
 from edgeplatform.resources.openapi import ManifestSchema
 from edgeplatform.resources.parsers import PATCH_TYPES
 
-__all__ = ["FIELD_SELECTOR_PARAM", "LIST_PARAMS", "ManifestViewSet", "cluster_kind", "manifest_urls", "manifest_viewset",
-           "unknown_resource"]
+__all__ = ["FIELD_SELECTOR_PARAM", "LIST_PARAMS", "ManifestViewSet", "cluster_kind", "field_selector_q",
+           "manifest_urls", "manifest_viewset", "unknown_resource"]
 
 LIST_PARAMS = [
     OpenApiParameter("labelSelector", {"type": "string"},

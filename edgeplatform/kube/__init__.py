@@ -2,8 +2,8 @@
 
 ``host_client()`` reaches the host cluster (custom resources live there); ``member_client(cluster)`` reaches a
 member cluster through its stored, encrypted connection. The operations (``apply``, ``get``, ``list_objects``,
-``ensure_absent``, ``ensure_namespace``, ``remove_finalizer``, ``watch_events``) are idempotent, time out, retry server trouble with backoff and raise
-``KubeError`` with the API server's status, reason, message and causes.
+``ensure_absent``, ``ensure_namespace``, ``remove_finalizer``, ``watch_events``) are idempotent, time out, retry
+server trouble with backoff and raise ``KubeError`` with the API server's status, reason, message and causes.
 """
 from .client import KubeClient, ResourceInfo
 from .connections import forget_clients, host_client, host_configured, member_client

@@ -310,7 +310,10 @@ class Watcher:
         stopped (deleted with kubectl or GitOps while it was away), else it gets one (sync was off, or a task
         was lost)."""
         converter = state.converter
-        for row in list(converter.model.objects.order_by("name")):
+        rows = converter.model.objects.order_by("name")
+        if not converter.namespaced:  # names are keys: let the database leave out those present
+            rows = rows.exclude(name__in=list(present))
+        for row in list(rows):
             key = key_of(converter, row)
             if key in present:
                 continue

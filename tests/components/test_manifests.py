@@ -126,3 +126,16 @@ def test_a_bad_spec_names_the_field(host):
 def test_the_factory_makes_a_component_in_its_clusters_namespace():
     row = ComponentFactory(cluster__name="c9")
     assert (row.cluster.name, row.namespace, row.spec) == ("c9", "c9", {"enabled": True, "version": "1.0.0"})
+
+
+def test_applying_a_manifest_replaces_the_component_of_its_namespace_only(host):
+    from edgeplatform.resources.loader import apply
+
+    ClusterFactory(name="edge-bj-01")
+    site = ComponentFactory(name="edge-monitoring", cluster="edge-bj-01")
+    apply([REFERENCE])  # the host's: a new one beside the member's
+    apply([{**REFERENCE, "spec": {**REFERENCE["spec"], "version": "0.2.0"}}])  # replaces the host's
+    assert sorted(Component.objects.values_list("namespace", "spec__version")) == [
+        ("edge-bj-01", "1.0.0"), ("edge-system", "0.2.0")]
+    site.refresh_from_db()
+    assert site.resource_version == 1

@@ -21,6 +21,7 @@ __all__ = [
     "delete_cluster_contents",
     "matching_nodegroup",
     "nodegroups_of",
+    "register_contents",
     "release_namespaces",
     "release_nodes",
     "rematch_nodes",
@@ -28,6 +29,16 @@ __all__ = [
 
 #: what a cluster holds, in the order it goes: what sits in a group before the group
 CLUSTER_CONTENTS = (Node, Namespace, NodeGroup, Workspace)
+#: models of other apps whose rows belong to one cluster (a ``cluster`` foreign key) and go first when it goes
+#: (``register_contents``): the apps that build on clusters add theirs, so this app names none of them
+_registered_contents: list = []
+
+
+def register_contents(model) -> None:
+    """Declare a model of another app whose rows a cluster holds (``cluster`` foreign key): they are deleted
+    through the write path, each audited and synced, before the cluster's own contents (idempotent)."""
+    if model not in _registered_contents:
+        _registered_contents.append(model)
 
 
 def delete_cluster(cluster: Cluster, *, user=None) -> None:
@@ -39,9 +50,11 @@ def delete_cluster(cluster: Cluster, *, user=None) -> None:
 
 def delete_cluster_contents(cluster: Cluster) -> int:
     """Delete what ``cluster`` holds through the write path, not by the database's cascade (each delete audited
-    and its custom resource removed); how many objects went."""
-    return sum(write.delete_all(model.objects.filter(cluster=cluster).select_related("cluster").order_by("name"))
-               for model in CLUSTER_CONTENTS)
+    and its custom resource removed); how many objects went. Contents other apps registered go first, and at
+    once (``finalize``): a cluster that is going away is not waited on for an uninstall."""
+    return sum(write.delete_all(model.objects.filter(cluster=cluster).select_related("cluster").order_by("name"),
+                                finalize=True)
+               for model in (*_registered_contents, *CLUSTER_CONTENTS))
 
 
 def release_namespaces(workspace: Workspace) -> None:

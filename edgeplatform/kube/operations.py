@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from .client import KubeClient
 from .errors import KubeError
 
-__all__ = ["FIELD_MANAGER", "ObjectList", "apply", "ensure_absent", "get", "list_objects", "replace",
-           "watch_events"]
+__all__ = ["FIELD_MANAGER", "ObjectList", "apply", "ensure_absent", "ensure_namespace", "get", "list_objects",
+           "remove_finalizer", "replace", "watch_events"]
 
 FIELD_MANAGER = "edge-platform"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -114,6 +114,37 @@ def ensure_absent(client: KubeClient, api_version: str, kind: str, name: str, na
             return False
         raise
     return True
+
+
+def ensure_namespace(client: KubeClient, name: str) -> bool:
+    """Create the namespace unless it exists (checked first, then applied); True when this call created it."""
+    if get(client, "v1", "Namespace", name) is not None:
+        return False
+    apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return True
+
+
+def remove_finalizer(client: KubeClient, api_version: str, kind: str, name: str, namespace: str | None,
+                     finalizer: str) -> dict | None:
+    """Take ``finalizer`` off an object (a merge patch at the resourceVersion read: a 409 when it changed since);
+    the object as stored, None when it is gone (an object being deleted goes once its last finalizer does)."""
+    current = get(client, api_version, kind, name, namespace)
+    if current is None:
+        return None
+    finalizers = list(current["metadata"].get("finalizers") or [])
+    if finalizer not in finalizers:
+        return current
+    info = client.resource(api_version, kind)
+    try:
+        return client.request("PATCH", info.path(name, namespace if info.namespaced else None),
+                              {"fieldManager": FIELD_MANAGER},
+                              {"metadata": {"finalizers": [f for f in finalizers if f != finalizer],
+                                            "resourceVersion": current["metadata"]["resourceVersion"]}},
+                              "application/merge-patch+json")
+    except KubeError as error:
+        if error.not_found:
+            return None
+        raise
 
 
 def watch_events(client: KubeClient, api_version: str, kind: str, namespace: str | None = None,

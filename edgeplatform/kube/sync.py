@@ -25,10 +25,11 @@ from edgeplatform.resources.converters import Converter
 from .client import KubeClient
 from .connections import host_client, host_configured
 from .crds import crd_kinds
-from .operations import apply, ensure_absent, get, list_objects, replace
+from .operations import apply, ensure_absent, ensure_namespace, get, list_objects, remove_finalizer, replace
 
 __all__ = ["HASH_ANNOTATION", "IGNORED_ANNOTATIONS", "UID_ANNOTATION", "connect", "content_hash", "converter_of",
-           "desired_manifest", "enabled", "incoming_manifest", "kind_key", "resync", "resync_kind", "sync_object"]
+           "desired_manifest", "enabled", "incoming_manifest", "kind_key", "object_key", "remove_custom_resource",
+           "resync", "resync_kind", "sync_object"]
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,23 @@ def content_hash(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
+def object_key(converter: Converter, item) -> tuple[str | None, str]:
+    """(namespace, name) of a row or a custom resource; the namespace is None for kinds that have none."""
+    if isinstance(item, dict):
+        metadata = item.get("metadata") or {}
+        return (metadata.get("namespace") if converter.namespaced else None), metadata.get("name")
+    return converter.namespace_of(item), item.name
+
+
 def desired_manifest(converter: Converter, obj) -> dict:
-    """The custom resource the platform applies for a row: its manifest, annotated with hash and uid."""
+    """The custom resource the platform applies for a row: its manifest, annotated with hash and uid (and the
+    kind's finalizer)."""
     manifest = converter.to_manifest(obj)
     metadata = manifest["metadata"]
     metadata["annotations"] = {**_annotations(metadata), HASH_ANNOTATION: content_hash(manifest),
                                UID_ANNOTATION: str(obj.uid)}
+    if converter.crd_finalizer:
+        metadata["finalizers"] = [converter.crd_finalizer]
     return manifest
 
 
@@ -77,6 +89,8 @@ def incoming_manifest(cr: dict) -> dict:
     resourceVersion, …), our bookkeeping annotations and the status (platform → cluster only) left out."""
     metadata = cr.get("metadata") or {}
     out_meta = {"name": metadata.get("name")}
+    if metadata.get("namespace"):
+        out_meta["namespace"] = metadata["namespace"]
     if metadata.get("labels"):
         out_meta["labels"] = dict(metadata["labels"])
     annotations = _annotations(metadata)
@@ -110,8 +124,10 @@ def _written_as(current: dict, manifest: dict) -> bool:
     """True when the custom resource is exactly the desired manifest, our annotations included."""
     ours = manifest["metadata"]["annotations"]
     theirs = current["metadata"].get("annotations") or {}
+    finalizers = set(current["metadata"].get("finalizers") or [])
     return all(theirs.get(key) == ours[key] for key in (HASH_ANNOTATION, UID_ANNOTATION)) \
-        and content_hash(current) == ours[HASH_ANNOTATION]
+        and content_hash(current) == ours[HASH_ANNOTATION] \
+        and set(manifest["metadata"].get("finalizers") or []) <= finalizers
 
 
 def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD) -> dict:
@@ -125,9 +141,12 @@ def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD)
     """
     manifest = desired_manifest(converter, obj)
     status = manifest.pop("status", None)
+    namespace = manifest["metadata"].get("namespace")
     if current is _UNREAD:
-        current = get(client, manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"])
+        current = get(client, manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"], namespace)
     if current is None:
+        if namespace:
+            ensure_namespace(client, namespace)
         stored = apply(client, manifest)
     elif _written_as(current, manifest):
         stored = current
@@ -138,25 +157,46 @@ def apply_object(client: KubeClient, converter: Converter, obj, current=_UNREAD)
     if status and converter.status_schema is not None \
             and stored.get("status") != json.loads(json.dumps(status)):  # empty or unchanged: nothing to say
         stored = apply(client, {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
-                                "metadata": {"name": manifest["metadata"]["name"]}, "status": status},
-                       subresource="status")
+                                "metadata": {"name": manifest["metadata"]["name"],
+                                             **({"namespace": namespace} if namespace else {})},
+                                "status": status}, subresource="status")
+    if getattr(obj, "deletion_requested", None) is not None and not stored["metadata"].get("deletionTimestamp"):
+        # the row is being deleted: so is its resource, which the finalizer holds until the row goes
+        ensure_absent(client, manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"], namespace)
+        stored = get(client, manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"],
+                     namespace) or stored
     return stored
 
 
-def sync_object(kind: str, name: str, group: str | None = None, client: KubeClient | None = None) -> str:
-    """Make the custom resource of ``kind``/``name`` match the database: ``applied``, ``deleted``, ``absent``
-    (nothing to delete) or ``off`` (sync disabled)."""
+def remove_custom_resource(client: KubeClient, converter: Converter, name: str, namespace: str | None = None) -> bool:
+    """The row is gone: take the kind's finalizer off its custom resource, then delete it; True when there was
+    one to remove."""
+    if converter.crd_finalizer:
+        current = remove_finalizer(client, converter.api_version, converter.kind, name, namespace,
+                                   converter.crd_finalizer)
+        if current is None:
+            return False
+        # already being deleted: it went with its last finalizer (or another's holds it); else delete it now
+        if current["metadata"].get("deletionTimestamp"):
+            return True
+    return ensure_absent(client, converter.api_version, converter.kind, name, namespace)
+
+
+def sync_object(kind: str, name: str, group: str | None = None, client: KubeClient | None = None,
+                namespace: str | None = None) -> str:
+    """Make the custom resource of ``kind``/``name`` (in ``namespace``, for a namespaced kind) match the database:
+    ``applied``, ``deleted``, ``absent`` (nothing to delete) or ``off`` (sync disabled)."""
     if client is None and not enabled():
         return "off"
     converter = converter_of(kind, group)
     if converter is None:
         raise ValueError(f"kind {kind!r} has no custom resource")
     client = client or host_client()
-    obj = converter.lookup(name)
+    obj = converter.lookup(name, {"namespace": namespace})
     if obj is not None:
         apply_object(client, converter, obj)
         return "applied"
-    return "deleted" if ensure_absent(client, converter.api_version, converter.kind, name) else "absent"
+    return "deleted" if remove_custom_resource(client, converter, name, namespace) else "absent"
 
 
 def resync(client: KubeClient | None = None) -> dict[str, int]:
@@ -194,9 +234,9 @@ def kind_key(converter: Converter) -> str:
 def resync_kind(client: KubeClient, converter: Converter) -> dict[str, int]:
     """The resync of one kind (see :func:`resync`): its counts."""
     stats = {"applied": 0, "unchanged": 0, "pending": 0}
-    present = {cr["metadata"]["name"]: cr for cr in list_objects(client, converter.api_version, converter.kind)}
+    present = {object_key(converter, cr): cr for cr in list_objects(client, converter.api_version, converter.kind)}
     for row in converter.model.objects.order_by("name").iterator():
-        current = present.get(row.name)
+        current = present.get(object_key(converter, row))
         annotations = (current or {}).get("metadata", {}).get("annotations") or {}
         if current is not None and annotations.get(HASH_ANNOTATION) != content_hash(current):
             stats["pending"] += 1
@@ -208,11 +248,11 @@ def resync_kind(client: KubeClient, converter: Converter) -> dict[str, int]:
 
 # --- after commit -----------------------------------------------------------------------------------------------
 
-def _enqueue(converter: Converter, name: str) -> None:
+def _enqueue(converter: Converter, name: str, namespace: str | None) -> None:
     from .tasks import sync_object as task
 
     try:
-        task.delay(converter.kind, name, converter.group)
+        task.delay(converter.kind, name, converter.group, namespace)
     except Exception:  # the broker is down: the write is committed; kubewatch's resync catches up
         log.exception("could not queue the CRD sync of %s %s", converter.kind, name)
 
@@ -220,8 +260,8 @@ def _enqueue(converter: Converter, name: str) -> None:
 def _on_change(sender, *, converter, obj, **kwargs) -> None:
     if not converter.has_crd or not enabled():
         return
-    name = obj.name
-    transaction.on_commit(lambda: _enqueue(converter, name))
+    namespace, name = object_key(converter, obj)
+    transaction.on_commit(lambda: _enqueue(converter, name, namespace))
 
 
 def connect() -> None:

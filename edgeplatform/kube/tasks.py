@@ -12,15 +12,16 @@ __all__ = ["CRD_RESYNC", "CRDResyncController", "resync", "resync_kind_task", "s
 
 @shared_task(name="edgeplatform.kube.tasks.sync_object", acks_late=True, autoretry_for=(KubeUnavailable,),
              retry_backoff=True, retry_backoff_max=300, retry_jitter=True, max_retries=10)
-def sync_object(kind: str, name: str, group: str | None = None) -> str:
-    """Make the custom resource of one object match its row (apply it, or delete it when the row is gone).
+def sync_object(kind: str, name: str, group: str | None = None, namespace: str | None = None) -> str:
+    """Make the custom resource of one object match its row (apply it, or delete it when the row is gone); a
+    namespaced kind's object is named by ``namespace`` too.
 
     Receives the kind and name, re-reads the row, and is safe to run twice or late. Runs as the audit actor
     ``system:edgeplatform.kube.tasks.sync_object`` (set for every task by the audit app).
     """
     from .sync import sync_object as sync
 
-    return sync(kind, name, group)
+    return sync(kind, name, group, namespace=namespace)
 
 
 @register

@@ -15,6 +15,10 @@ What is brought in and what is ignored:
 - anything else is saved with ``services.save_manifest(..., user=None)``; the save's own after-commit sync then
   re-applies it with a fresh hash, which the watcher sees and ignores. No ping-pong.
 
+Namespaced kinds are watched across all namespaces and known by ``<namespace>/<name>``; a custom resource with a
+``deletionTimestamp`` (``kubectl delete`` of a kind whose finalizer holds it) becomes a delete request of its row
+(``services.delete_object``: the row's ``deletion_requested``), and one whose row is gone loses the finalizer.
+
 A custom resource the converter refuses is logged and recorded as an audit event with result ``error``; the
 watcher carries on. On the first list (start-up), custom resources the platform wrote for rows deleted since
 are removed, and rows that have no custom resource are either deleted — when the watcher saw their resource
@@ -38,7 +42,16 @@ from edgeplatform.resources.errors import StatusError
 from .client import KubeClient
 from .errors import KubeError, KubeUnavailable
 from .operations import list_objects, watch_events
-from .sync import HASH_ANNOTATION, UID_ANNOTATION, apply_object, content_hash, desired_manifest, incoming_manifest
+from .sync import (
+    HASH_ANNOTATION,
+    UID_ANNOTATION,
+    apply_object,
+    content_hash,
+    desired_manifest,
+    incoming_manifest,
+    object_key,
+    remove_custom_resource,
+)
 
 __all__ = ["ACTOR", "KindState", "Watcher"]
 
@@ -53,9 +66,9 @@ class KindState:
     converter: Converter
     resource_version: str = ""
     listed: bool = False
-    known: dict[str, str] = field(default_factory=dict)  # name → platform uid annotation ("" when none)
+    known: dict[str, str] = field(default_factory=dict)  # key → platform uid annotation ("" when none)
     failures: int = 0
-    #: (name, content hash) of custom resources the converter refused, so a relist does not log them again
+    #: (key, content hash) of custom resources the converter refused, so a relist does not log them again
     refused: set[tuple[str, str]] = field(default_factory=set)
     #: ``known`` changed since it was last saved (``WatchedKind``), and when that was
     dirty: bool = False
@@ -73,6 +86,20 @@ class Stats:
     applied: int = 0
     relists: int = 0
     reconnects: int = 0
+
+
+def key_of(converter: Converter, item) -> str:
+    """How the watcher knows an object (a custom resource or a row): its name, ``<namespace>/<name>`` for a
+    namespaced kind."""
+    namespace, name = object_key(converter, item)
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _split(converter: Converter, key: str) -> tuple[str | None, str]:
+    if converter.namespaced and "/" in key:
+        namespace, _, name = key.partition("/")
+        return namespace, name
+    return None, key
 
 
 class Watcher:
@@ -137,12 +164,11 @@ class Watcher:
         first = not state.listed and not state.known and not state.resource_version
         seen = {}
         for item in items:
-            name = item["metadata"]["name"]
-            seen[name] = (item["metadata"].get("annotations") or {}).get(UID_ANNOTATION, "")
+            seen[key_of(converter, item)] = (item["metadata"].get("annotations") or {}).get(UID_ANNOTATION, "")
             self._bring_in(state, item, startup=first)
-        for name, uid in list(state.known.items()):
-            if name not in seen:
-                self._deleted(state, name, uid)
+        for key, uid in list(state.known.items()):
+            if key not in seen:
+                self._deleted(state, key, uid)
         if first:
             self._apply_missing(state, seen, self.remembered(state))
         state.known = seen
@@ -199,17 +225,17 @@ class Watcher:
         obj = event.get("object") or {}
         metadata = obj.get("metadata") or {}
         kind = event.get("type")
-        name = metadata.get("name")
+        key = key_of(state.converter, obj)
         if kind == "DELETED":
-            uid = state.known.get(name)
-            self._deleted(state, name, (metadata.get("annotations") or {}).get(UID_ANNOTATION, uid or ""))
-            state.known.pop(name, None)
+            uid = state.known.get(key)
+            self._deleted(state, key, (metadata.get("annotations") or {}).get(UID_ANNOTATION, uid or ""))
+            state.known.pop(key, None)
             state.dirty = True
         elif kind in ("ADDED", "MODIFIED"):
             self._bring_in(state, obj)
             uid = (metadata.get("annotations") or {}).get(UID_ANNOTATION, "")
-            if state.known.get(name) != uid:
-                state.known[name] = uid
+            if state.known.get(key) != uid:
+                state.known[key] = uid
                 state.dirty = True
         if metadata.get("resourceVersion"):
             state.resource_version = metadata["resourceVersion"]
@@ -218,12 +244,16 @@ class Watcher:
         from edgeplatform.resources import services
         converter = state.converter
         annotations = (cr.get("metadata") or {}).get("annotations") or {}
-        name = cr["metadata"]["name"]
+        namespace, name = object_key(converter, cr)
+        key = key_of(converter, cr)
         digest = content_hash(cr)
-        row = converter.lookup(name)
+        row = converter.lookup(name, {"namespace": namespace})
+        if cr["metadata"].get("deletionTimestamp") and converter.crd_finalizer:
+            self._deleting(state, cr, row)
+            return
         if annotations.get(HASH_ANNOTATION) == digest:
             if startup and row is None and annotations.get(UID_ANNOTATION):
-                self._remove_orphan(converter, name)  # the platform wrote it; its row was deleted since
+                self._remove_orphan(converter, name, namespace)  # the platform wrote it; its row was deleted since
             else:
                 self.stats.ignored += 1
             return
@@ -232,22 +262,38 @@ class Watcher:
             if (uid and uid != str(row.uid)) or content_hash(desired_manifest(converter, row)) == digest:
                 self.stats.ignored += 1
                 return
-        if (name, digest) in state.refused:
+        if (key, digest) in state.refused:
             return
         with auditing.actor(ACTOR):
             try:
                 services.save_manifest(converter, incoming_manifest(cr), user=None, instance=row)
             except StatusError as error:
-                state.refused.add((name, digest))
+                state.refused.add((key, digest))
                 self.stats.refused += 1
                 self._record_refusal(converter, "create" if row is None else "update", name, error)
                 return
         self.stats.saved += 1
 
-    def _deleted(self, state: KindState, name: str, uid: str) -> None:
+    def _deleting(self, state: KindState, cr: dict, row) -> None:
+        """A custom resource a finalizer of the kind holds was deleted (``kubectl delete``): its row is asked to
+        go (a delete request, as the system); with no row left, the finalizer comes off and it goes."""
+        converter = state.converter
+        namespace, name = object_key(converter, cr)
+        uid = ((cr.get("metadata") or {}).get("annotations") or {}).get(UID_ANNOTATION, "")
+        if row is None:
+            if converter.crd_finalizer in (cr["metadata"].get("finalizers") or []):
+                self._remove_orphan(converter, name, namespace)
+            return
+        if (uid and uid != str(row.uid)) or getattr(row, "deletion_requested", None) is not None:
+            self.stats.ignored += 1  # a newer incarnation, or a delete already asked for
+            return
+        self._deleted(state, key_of(converter, cr), uid)
+
+    def _deleted(self, state: KindState, key: str, uid: str) -> None:
         from edgeplatform.resources import services
         converter = state.converter
-        row = converter.lookup(name)
+        namespace, name = _split(converter, key)
+        row = converter.lookup(name, {"namespace": namespace})
         if row is None or (uid and uid != str(row.uid)):
             return  # already gone, or the row is a newer incarnation (re-created after this one was deleted)
         with auditing.actor(ACTOR):
@@ -264,9 +310,15 @@ class Watcher:
         stopped (deleted with kubectl or GitOps while it was away), else it gets one (sync was off, or a task
         was lost)."""
         converter = state.converter
-        for row in list(converter.model.objects.exclude(name__in=list(present))):
-            if row.name in remembered and remembered[row.name] in ("", str(row.uid)):  # not a newer incarnation
-                self._deleted(state, row.name, remembered[row.name])
+        rows = converter.model.objects.order_by("name")
+        if not converter.namespaced:  # names are keys: let the database leave out those present
+            rows = rows.exclude(name__in=list(present))
+        for row in list(rows):
+            key = key_of(converter, row)
+            if key in present:
+                continue
+            if key in remembered and remembered[key] in ("", str(row.uid)):  # not a newer incarnation
+                self._deleted(state, key, remembered[key])
                 continue
             try:
                 apply_object(self.client, converter, row, current=None)
@@ -281,10 +333,8 @@ class Watcher:
                 continue
             self.stats.applied += 1
 
-    def _remove_orphan(self, converter: Converter, name: str) -> None:
-        from .operations import ensure_absent
-
-        ensure_absent(self.client, converter.api_version, converter.kind, name)
+    def _remove_orphan(self, converter: Converter, name: str, namespace: str | None = None) -> None:
+        remove_custom_resource(self.client, converter, name, namespace)
         self.stats.deleted += 1
 
     @staticmethod

@@ -5,6 +5,15 @@ Bodies are manifests; lists are ``<Kind>List`` objects with Kubernetes' ``limit`
 they may see but not change are 403 — one engine decides both. Kinds of a member cluster (``cluster_child``) are
 served under the cluster kind's items, ``/oapis/<cluster group>/<version>/<clusters>/<name>/<plural>/``: the cluster
 kind is whichever stores the scopes of level ``cluster`` (``scopes.register_scope_model``).
+
+Namespaced kinds (``converter.namespaced``) are served as kube-apiserver serves them:
+``/oapis/<group>/<version>/namespaces/<namespace>/<plural>/[<name>]`` for every verb, and
+``/oapis/<group>/<version>/<plural>/`` lists across all namespaces. A namespace holding nothing the caller may see
+lists empty, whether it exists or not. Lists also take a ``fieldSelector`` on ``metadata.name`` and
+``metadata.namespace`` (``=``, ``==``, ``!=``, comma-separated), as kubectl sends it.
+
+A delete a finalizer holds (``converter.finalizes``) answers 202 Accepted with the object, now carrying its
+``metadata.deletionTimestamp``, as kube-apiserver answers a delete it cannot finish at once.
 """
 from __future__ import annotations
 
@@ -28,7 +37,8 @@ from edgeplatform.resources.names import DNS1123_LABEL_BODY, NAME_IN_URL
 from edgeplatform.resources.openapi import ManifestSchema
 from edgeplatform.resources.parsers import PATCH_TYPES
 
-__all__ = ["LIST_PARAMS", "ManifestViewSet", "cluster_kind", "manifest_urls", "manifest_viewset", "unknown_resource"]
+__all__ = ["FIELD_SELECTOR_PARAM", "LIST_PARAMS", "ManifestViewSet", "cluster_kind", "field_selector_q",
+           "manifest_urls", "manifest_viewset", "unknown_resource"]
 
 LIST_PARAMS = [
     OpenApiParameter("labelSelector", {"type": "string"},
@@ -40,6 +50,31 @@ LIST_PARAMS = [
     OpenApiParameter("continue", {"type": "string"},
                      description="The previous page's metadata.continue: read the page after it."),
 ]
+
+FIELD_SELECTOR_PARAM = OpenApiParameter(
+    "fieldSelector", {"type": "string"},
+    description="Kubernetes field selector on metadata.name and metadata.namespace: `metadata.namespace=edge-system`, "
+                "`metadata.name!=x`, comma-separated (all must hold).")
+#: the fields a field selector may name, and the column each is
+SELECTABLE_FIELDS = {"metadata.name": "name", "metadata.namespace": "namespace"}
+
+
+def field_selector_q(selector: str, namespaced: bool) -> Q:
+    """The filter of a field selector; a 400 Status for one this server does not take."""
+    q = Q()
+    for term in filter(None, (part.strip() for part in selector.split(","))):
+        for operator in ("!=", "==", "="):
+            if operator in term:
+                key, _, value = (part.strip() for part in term.partition(operator))
+                break
+        else:
+            key, operator, value = term, "", ""
+        column = SELECTABLE_FIELDS.get(key)
+        if column is None or not operator or (column == "namespace" and not namespaced):
+            message = f'field label not supported: "{key}"' if operator else f'invalid field selector: "{term}"'
+            raise StatusError(400, message, "BadRequest", causes=[cause("fieldSelector", message)])
+        q &= ~Q(**{column: value}) if operator == "!=" else Q(**{column: value})
+    return q
 
 
 def _encode_token(name: str, pk: int) -> str:
@@ -75,6 +110,8 @@ class ManifestViewSet(viewsets.ViewSet):
         qs = self.converter.model.objects.restrict(self.request.user, verb)
         if self.converter.cluster_child:
             qs = qs.filter(cluster__name=self.kwargs["cluster"])
+        if self.kwargs.get("namespace"):
+            qs = qs.filter(namespace=self.kwargs["namespace"])
         return qs
 
     def initial(self, request, *args, **kwargs):
@@ -95,7 +132,8 @@ class ManifestViewSet(viewsets.ViewSet):
 
     def write_context(self) -> dict:
         """What the converter needs besides the body (the URL's cluster)."""
-        return {"cluster": self.kwargs.get("cluster"), "request": self.request}
+        return {"cluster": self.kwargs.get("cluster"), "namespace": self.kwargs.get("namespace"),
+                "request": self.request}
 
     def manifest(self, obj) -> dict:
         """The manifest of one row."""
@@ -111,6 +149,10 @@ class ManifestViewSet(viewsets.ViewSet):
                 qs = qs.filter(selectors.filter_q(selectors.parse(selector)))
             except selectors.SelectorError as exc:
                 raise StatusError(400, str(exc), "BadRequest", causes=[cause("labelSelector", str(exc))]) from exc
+        fields = request.query_params.get("fieldSelector")
+        if fields:
+            qs = qs.filter(field_selector_q(fields, self.converter.namespaced))
+        qs = self.filter_list(qs, request)
         qs = qs.order_by("name", "pk")
         token = request.query_params.get("continue")
         if token:
@@ -126,6 +168,10 @@ class ManifestViewSet(viewsets.ViewSet):
         self.prefetch(rows)
         return Response({"apiVersion": self.converter.api_version, "kind": f"{self.converter.kind}List",
                          "metadata": metadata, "items": [self.manifest(obj) for obj in rows]})
+
+    def filter_list(self, qs, request):
+        """Kind-specific list filters from the query (override; the default adds none)."""
+        return qs
 
     def prefetch(self, rows: list) -> None:
         """Load what ``manifest()`` needs for many rows at once (override against N+1 queries)."""
@@ -184,9 +230,11 @@ class ManifestViewSet(viewsets.ViewSet):
         return Response(self.manifest(saved))
 
     def destroy(self, request, **kwargs):
-        """Delete; answers a Success Status naming the object."""
+        """Delete; answers a Success Status naming the object, or 202 with the object when a finalizer holds it."""
         obj = self.get_object("get")
-        services.delete_object(self.converter, obj, user=request.user)
+        held = services.delete_object(self.converter, obj, user=request.user, context=self.write_context())
+        if held is not None:
+            return Response(self.manifest(held), status=202)
         return Response(status_object(200, "", "", {"name": obj.name, "group": self.converter.group,
                                                      "kind": self.converter.plural, "uid": str(obj.uid)},
                                       success=True))
@@ -205,11 +253,14 @@ def cluster_kind() -> Converter:
     return converter_for(scopes.scope_model("cluster"))
 
 
-def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet):
+def manifest_viewset(converter: Converter, base: type[ManifestViewSet] = ManifestViewSet,
+                     list_params: tuple[OpenApiParameter, ...] = ()):
     """A viewset class for ``converter``, documented for the OpenAPI schema by ``openapi.ManifestSchema`` (the
-    kind's manifest, list and Status bodies, every status code, Kubernetes' operation ids)."""
+    kind's manifest, list and Status bodies, every status code, Kubernetes' operation ids); ``list_params``
+    documents the list filters a ``base`` adds."""
     return type(f"{converter.kind}ViewSet", (base,), {"converter": converter, "__doc__": f"{converter.kind} API.",
-                                                      "schema": ManifestSchema(LIST_PARAMS)})
+                                                      "schema": ManifestSchema([*LIST_PARAMS, FIELD_SELECTOR_PARAM,
+                                                                                *list_params])})
 
 
 def manifest_urls(converter: Converter, viewset=None) -> list:
@@ -223,7 +274,13 @@ def manifest_urls(converter: Converter, viewset=None) -> list:
     collection = viewset.as_view({"get": "list", "post": "create"})
     item = viewset.as_view({"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"})
     name = converter.plural if not converter.cluster_child else f"cluster-{converter.plural}"
+    fleet = []
+    if converter.namespaced:  # as kube-apiserver: every verb in a namespace, and a list across all of them
+        fleet = [re_path(prefix + rf"{converter.plural}/?$", viewset.as_view({"get": "list"}),
+                         name=f"{group}-{name}-list-all")]
+        prefix += rf"namespaces/(?P<namespace>{DNS1123_LABEL_BODY})/"
     return [
+        *fleet,
         re_path(prefix + rf"{converter.plural}/?$", collection, name=f"{group}-{name}-list"),
         re_path(prefix + rf"{converter.plural}/(?P<name>{ManifestViewSet.lookup_value_regex})/?$", item,
                 name=f"{group}-{name}-detail"),

@@ -22,7 +22,7 @@ from rest_framework import serializers
 from edgeplatform.resources import documents
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.errors import cause, flatten_drf_errors, invalid
-from edgeplatform.resources.names import DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX
+from edgeplatform.resources.names import DNS1123_LABEL, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX
 from edgeplatform.resources.schemas import LABEL_SELECTOR
 
 __all__ = ["Converter", "LabelSelectorField", "Parsed", "StringMapField", "converter_for", "plain_data_problems",
@@ -39,6 +39,8 @@ class Parsed:
     spec: dict
     resource_version: str | None = None
     extra: dict = field(default_factory=dict)  # what a kind's clean() resolved (scope objects, …)
+    #: ``metadata.namespace`` of a namespaced kind (the body's, else the URL's); None: not given
+    namespace: str | None = None
 
 
 _registry: dict[tuple[str, str], Converter] = {}
@@ -86,6 +88,29 @@ class Converter:
     printer_columns: tuple[dict, ...] = ()
     #: kubectl categories of the kind besides ``edge`` (``kubectl get iam``)
     categories: tuple[str, ...] = ()
+    #: the finalizer its custom resource carries while the row exists (``""``: none), so that ``kubectl delete``
+    #: waits for the platform (``finalizes``)
+    crd_finalizer = ""
+
+    @property
+    def namespaced(self) -> bool:
+        """Objects of the kind live in a namespace (``metadata.namespace``; the row's ``namespace`` column), and
+        the API serves them under ``namespaces/<namespace>/``."""
+        return self.crd_scope == "Namespaced" and not self.cluster_child
+
+    def namespace_of(self, obj) -> str | None:
+        """The namespace a row lives in (None for kinds that are not namespaced)."""
+        return obj.namespace if self.namespaced else None
+
+    def finalizes(self, obj) -> bool:
+        """True when a delete of ``obj`` is held by a finalizer: the delete only asks for it (the row's
+        ``deletion_requested`` is set, shown as ``metadata.deletionTimestamp``) and the kind's controller removes
+        the row later, through ``services.delete_object(..., finalize=True)``."""
+        return False
+
+    def admit_delete(self, obj, context: dict) -> None:
+        """Rules a delete request must pass that look at other objects (raise a StatusError: a 409 when others
+        still need it); run after the delete is authorized, not on the system's final removal."""
 
     @property
     def api_version(self) -> str:
@@ -93,19 +118,28 @@ class Converter:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def lookup(self, name: str, context: dict | None = None):
-        """The stored object a manifest named ``name`` refers to, or None."""
-        return self.model.objects.filter(name=name).first()
+        """The stored object a manifest named ``name`` refers to, or None (a namespaced kind looks in the
+        context's ``namespace``)."""
+        rows = self.model.objects.filter(name=name)
+        if self.namespaced and (context or {}).get("namespace"):
+            rows = rows.filter(namespace=context["namespace"])
+        return rows.first()
 
     # --- model → manifest -------------------------------------------------------------
     def to_manifest(self, obj) -> dict:
         """The manifest of a row, as the API, the CRD and the YAML tab show it."""
-        metadata = {
-            "name": obj.name,
+        metadata = {"name": obj.name}
+        if self.namespaced:
+            metadata["namespace"] = obj.namespace
+        metadata.update({
             "uid": str(obj.uid),
             "resourceVersion": str(obj.resource_version),
             "generation": obj.generation,
             "creationTimestamp": obj.created.strftime("%Y-%m-%dT%H:%M:%SZ") if obj.created else None,
-        }
+        })
+        requested = getattr(obj, "deletion_requested", None)
+        if requested is not None:
+            metadata["deletionTimestamp"] = requested.strftime("%Y-%m-%dT%H:%M:%SZ")
         if obj.labels:
             metadata["labels"] = dict(obj.labels)
         if obj.annotations:
@@ -151,6 +185,8 @@ class Converter:
             problems.append(cause("metadata.resourceVersion", "must be a string"))
             rv = None
         parsed = Parsed(obj_name, labels, annotations, spec, str(rv) if rv not in (None, "") else None)
+        if self.namespaced:
+            parsed.namespace = self._check_namespace(metadata.get("namespace"), context or {}, instance, problems)
         if not problems:
             self.clean(parsed, instance, problems, context or {})
         if problems:
@@ -193,6 +229,23 @@ class Converter:
             problems.append(cause("metadata.name", f"does not match the name in the URL ({url_name})"))
         elif instance is not None and obj_name != instance.name:
             problems.append(cause("metadata.name", "is immutable", "FieldValueForbidden"))
+
+    def _check_namespace(self, value, context: dict, instance, problems: list) -> str | None:
+        """``metadata.namespace``: a DNS-1123 label, the URL's when the body names none, equal to it when both do,
+        and immutable."""
+        url_namespace = context.get("namespace")
+        if value in (None, ""):
+            value = url_namespace or (instance.namespace if instance is not None else None)
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) > DNS1123_LABEL_MAX or not DNS1123_LABEL.fullmatch(value):
+            problems.append(cause("metadata.namespace", "must be a lowercase RFC 1123 label (a-z, 0-9, '-')"))
+            return None
+        if url_namespace and value != url_namespace:
+            problems.append(cause("metadata.namespace", f"does not match the namespace in the URL ({url_namespace})"))
+        elif instance is not None and value != instance.namespace:
+            problems.append(cause("metadata.namespace", "is immutable", "FieldValueForbidden"))
+        return value
 
     @staticmethod
     def _check_map(value, where: str, problems: list, labels: bool = False) -> dict:

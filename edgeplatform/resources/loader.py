@@ -30,8 +30,12 @@ def apply(manifests: list[dict], *, user=None, context: dict | None = None) -> l
         converter = converter_for_manifest(manifest)
         if converter is None:
             raise ValueError(f"unknown kind {manifest.get('apiVersion')}/{manifest.get('kind')}")
-        name = (manifest.get("metadata") or {}).get("name")
-        instance = converter.lookup(name, context) if name else None
+        metadata = manifest.get("metadata") or {}
+        name = metadata.get("name")
+        where = context
+        if converter.namespaced and isinstance(metadata.get("namespace"), str):  # names repeat across namespaces
+            where = {**(context or {}), "namespace": metadata["namespace"]}
+        instance = converter.lookup(name, where) if isinstance(name, str) and name else None
         if instance is not None:
             manifest = {**manifest, "metadata": {k: v for k, v in manifest["metadata"].items()
                                                  if k != "resourceVersion"}}

@@ -94,6 +94,11 @@ OBJECT_META = {
         "generation": {"type": "integer", "format": "int64", "readOnly": True,
                        "description": "Bumped on every change of the spec."},
         "creationTimestamp": {"type": "string", "format": "date-time", "readOnly": True},
+        "namespace": {"type": "string", "description": "The namespace of an object of a namespaced kind (a "
+                                                       "Component's names its cluster)."},
+        "deletionTimestamp": {"type": "string", "format": "date-time", "readOnly": True,
+                              "description": "When a delete was asked for; a finalizer holds the object until the "
+                                             "platform has done what must come first."},
     },
 }
 LIST_META = {
@@ -284,8 +289,14 @@ class ManifestSchema(AutoSchema):
         return False
 
     def get_operation_id(self) -> str:
-        """Kubernetes' operation id for the action."""
-        return operation_id(ACTIONS[self.view.action][0], self.converter)
+        """Kubernetes' operation id for the action (``…Namespaced<Kind>`` in a namespace, ``…<Kind>ForAllNamespaces``
+        for the list across them)."""
+        verb = ACTIONS[self.view.action][0]
+        if not self.converter.namespaced:
+            return operation_id(verb, self.converter)
+        if "{namespace}" in self.path:
+            return operation_id(verb, self.converter).replace(self.converter.kind, f"Namespaced{self.converter.kind}")
+        return operation_id(verb, self.converter) + "ForAllNamespaces"
 
     def get_tags(self) -> list[str]:
         """One tag per kind: ``<group>/<plural>``."""
@@ -308,11 +319,17 @@ class ManifestSchema(AutoSchema):
         """The success body (a manifest, a list, or delete's Status) and a Status for every error."""
         action = self.view.action
         _, success, codes = ACTIONS[action]
-        if self.converter.cluster_child:
-            codes = (*codes, 404)  # the URL's cluster does not exist, or is hidden
+        if self.converter.cluster_child or "{namespace}" in self.path:
+            codes = (*codes, 404)  # the URL's cluster does not exist, or is hidden; the namespace is no name
+        if action == "destroy" and self.converter.crd_finalizer:
+            codes = (*codes, 409)  # others still need the object
         body = {"list": ref(f"{self.converter.kind}List"), "destroy": ref("Status")}.get(action,
                                                                                          ref(self.converter.kind))
         responses: dict = {success: OpenApiResponse(body, description=DESCRIPTIONS[success])}
+        if action == "destroy" and self.converter.crd_finalizer:
+            responses[202] = OpenApiResponse(ref(self.converter.kind), description="Accepted: a finalizer holds the "
+                                             "object, now carrying its deletionTimestamp, until the platform has "
+                                             "done what must come first")
         if action == "partial_update":  # an apply patch creates the object when it is missing
             responses[201] = OpenApiResponse(ref(self.converter.kind), description="Created (an apply patch of an "
                                                                                    "object that did not exist)")

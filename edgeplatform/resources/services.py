@@ -33,7 +33,8 @@ from edgeplatform.resources.errors import StatusError
 #: An object was created or replaced; sent inside the write's transaction. kwargs: ``converter``, ``obj``,
 #: ``before`` (its manifest before the write, None on create), ``after`` (its manifest now), ``user``
 #: (None: the system), ``created``; a status write (:func:`save_status`) adds ``status_only=True`` and
-#: ``notable`` (whether the phase or a condition's status changed).
+#: ``notable`` (whether the phase or a condition's status changed); a delete held by a finalizer
+#: (:func:`request_deletion`) adds ``deletion_requested=True``.
 object_saved = Signal()
 #: An object was deleted; sent inside the transaction. kwargs: ``converter``, ``obj``, ``before``, ``user``.
 object_deleted = Signal()
@@ -196,28 +197,65 @@ def save_status(obj, change, *, notable):
     return row
 
 
-def delete_object(converter: Converter, obj, *, user=None) -> None:
-    """Delete an object after checking ``delete`` at its scope."""
+def delete_object(converter: Converter, obj, *, user=None, finalize: bool = False, context: dict | None = None):
+    """Delete an object after checking ``delete`` at its scope; None once the row is gone.
+
+    A kind whose delete a finalizer holds (``converter.finalizes(obj)``) is not removed: the delete is authorized,
+    checked (``admit_delete``) and audited as a delete, and only asks for the removal (``request_deletion``) —
+    the row stays, with ``deletion_requested`` set, and is returned. The kind's controller then does what must
+    happen first (a Helm uninstall) and removes the row as the system with ``finalize=True``, which skips the
+    request and its checks (a cluster that goes takes its contents so too, without waiting).
+    """
     try:
         with transaction.atomic():
             authorize(user, "delete", converter, obj.scope_path, obj.name, obj)
+            if not finalize:
+                converter.admit_delete(obj, {"user": user, **(context or {})})
+                if converter.finalizes(obj):
+                    return request_deletion(converter, obj, user=user)
             before = converter.to_manifest(obj) if object_deleted.has_listeners() else None
             converter.before_delete(obj)
             obj.delete()
             converter.after_delete(obj)
             if before is not None:
                 object_deleted.send(sender=type(converter), converter=converter, obj=obj, before=before, user=user)
+        return None
     except StatusError as error:
         _announce_denial(error)
         raise
 
 
-def delete_all(rows) -> int:
+def request_deletion(converter: Converter, obj, *, user=None):
+    """Mark a row as being deleted (its ``deletion_requested``, the custom resource's ``deletionTimestamp``) and
+    return it; a row already marked is returned unchanged (a second delete is a no-op, as kube-apiserver's).
+
+    A status-like write: the spec and ``generation`` stay, ``resourceVersion`` moves, and the change is announced
+    with ``deletion_requested=True`` (the audit log records it as the delete it is; the CRD sync passes it on to
+    the custom resource, and the kind's controller is told). Called by :func:`delete_object`, which authorizes.
+    """
+    from django.utils import timezone
+
+    with transaction.atomic():
+        row = type(obj).objects.select_for_update().get(pk=obj.pk)
+        if row.deletion_requested is not None:
+            return row
+        before = converter.to_manifest(row) if object_saved.has_listeners() else None
+        row.deletion_requested = timezone.now()
+        row.resource_version += 1
+        row.save(update_fields=["deletion_requested", "resource_version", "updated"])
+        if object_saved.has_listeners():
+            object_saved.send(sender=type(converter), converter=converter, obj=row, before=before,
+                              after=converter.to_manifest(row), user=user, created=False, deletion_requested=True)
+    return row
+
+
+def delete_all(rows, *, finalize: bool = False) -> int:
     """Delete each row through the write path as the system (the actor in context is recorded), so that a
-    cascade is audited and synced like any other delete; how many were deleted."""
+    cascade is audited and synced like any other delete (``finalize``: removed at once, even where a finalizer
+    would hold a delete); how many were deleted or asked to be."""
     count = 0
     for obj in rows:
-        delete_object(converter_for(obj), obj)
+        delete_object(converter_for(obj), obj, finalize=finalize)
         count += 1
     return count
 

@@ -20,12 +20,14 @@ _tasks: dict[str, tuple] = {}
 
 
 def on_object_saved(sender, *, converter, obj, before, after, user, created, status_only=False, notable=True,
-                    **kwargs):
+                    deletion_requested=False, **kwargs):
     """services.save_manifest wrote an object (or services.save_status its status: recorded only when the
-    phase or a condition changed, so a controller retrying does not write one event per attempt)."""
+    phase or a condition changed, so a controller retrying does not write one event per attempt; or
+    services.request_deletion marked it as being deleted: recorded as the delete it is)."""
     if status_only and not notable:
         return
-    record_write("create" if created else "update", converter, obj, before=before, after=after, user=user)
+    verb = "delete" if deletion_requested else "create" if created else "update"
+    record_write(verb, converter, obj, before=before, after=after, user=user)
 
 
 def on_object_deleted(sender, *, converter, obj, before, user, **kwargs):

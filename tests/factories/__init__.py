@@ -8,6 +8,7 @@ from tests.factories.clusters import (
     NodeGroupFactory,
     WorkspaceFactory,
 )
+from tests.factories.components import ComponentFactory
 from tests.factories.iam import (
     CategoryFactory,
     GroupFactory,
@@ -22,6 +23,7 @@ __all__ = [
     "PASSWORD",
     "CategoryFactory",
     "ClusterFactory",
+    "ComponentFactory",
     "GroupFactory",
     "IAMRoleBindingFactory",
     "IAMRoleFactory",

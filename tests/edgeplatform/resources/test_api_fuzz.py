@@ -73,7 +73,11 @@ CONFIG = SchemathesisConfig.from_dict({
 #: examples phase and the coverage phase's valid values then name it (the fuzzing phase draws from all of them)
 EXAMPLE_NAMES = {"clusters": "c1", "workspaces": "w1", "nodegroups": "g1", "namespaces": "n1", "nodes": "x1",
                  "users": "member", "groups": "viewers", "categories": "tools", "iamroles": "workspace-viewer",
-                 "iamrolebindings": "member-w1", "roletemplates": "platform-view-audit", "lockouts": "intruder"}
+                 "iamrolebindings": "member-w1", "roletemplates": "platform-view-audit", "lockouts": "intruder",
+                 "components": "agent"}
+#: the pool (in SEEDED) and the example of a namespaced kind's ``{namespace}`` path parameter: the namespaces its
+#: objects live in (a Component's names its cluster), not the member clusters' Namespace objects
+NAMESPACE_POOL, NAMESPACE_EXAMPLE = "@namespace", "c1"
 
 
 @schemathesis.hook
@@ -86,7 +90,8 @@ def before_load_schema(context, raw_schema):
                   if segment.startswith("{") and index}
         operations = [item, *(operation for operation in item.values() if isinstance(operation, dict))]
         for parameter in (p for operation in operations for p in operation.get("parameters", [])):
-            name = EXAMPLE_NAMES.get(before.get(parameter.get("name"), ""))
+            name = NAMESPACE_EXAMPLE if parameter.get("name") == "namespace" \
+                else EXAMPLE_NAMES.get(before.get(parameter.get("name"), ""))
             if parameter.get("in") == "path" and name and "example" not in parameter:
                 parameter["example"] = name
 
@@ -139,7 +144,9 @@ def _build(platform) -> dict[str, str]:
     root = platform.user("root", superuser=True)
     member = platform.user("member", groups=("viewers",))
     platform.apply(binding_manifest("member-w1", "workspace-viewer", "workspace", "w1", users=("member",)),
-                   {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "Category", "metadata": {"name": "tools"}})
+                   {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "Category", "metadata": {"name": "tools"}},
+                   {"apiVersion": "ext.theriseunion.io/v1alpha1", "kind": "Component",
+                    "metadata": {"name": "agent", "namespace": "c1"}, "spec": {"version": "1.0.0"}})
     _lock_out("intruder")
     return {"root": issue_token(root), "member": issue_token(member)}
 
@@ -163,6 +170,8 @@ def _names() -> dict[str, list[str]]:
     for converter in registered():
         found = converter.model.objects.exclude(name="root").order_by("pk").values_list("name", flat=True)[:6]
         names.setdefault(converter.plural, []).extend(found)
+        if converter.namespaced:
+            names.setdefault(NAMESPACE_POOL, []).extend(converter.model.objects.values_list("namespace", flat=True)[:6])
     names["auditevents"] = [str(pk) for pk in AuditEvent.objects.order_by("-pk").values_list("pk", flat=True)[:3]]
     names["lockouts"] = [row["username"] for row in lockout.locked_accounts()] + ["member"]
     names["tokens"] = [str(pk) for pk in AccessToken.objects.filter(user__name="member").values_list("pk", flat=True)]
@@ -198,7 +207,8 @@ def before_generate_path_parameters(context, strategy):
     segments = context.operation.path.strip("/").split("/")
     before = {segment.strip("{}"): segments[index - 1] for index, segment in enumerate(segments)
               if segment.startswith("{") and index}
-    real = st.fixed_dictionaries({param: _existing(segment) for param, segment in before.items()})
+    real = st.fixed_dictionaries({param: _existing(NAMESPACE_POOL if param == "namespace" else segment)
+                                  for param, segment in before.items()})
     return st.one_of(strategy, real) if before else strategy
 
 

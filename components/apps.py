@@ -1,4 +1,4 @@
-"""App config of components: declares its kind (``components.manifests``)."""
+"""App config of components: declares its kind (``components.manifests``), its controllers and their triggers."""
 from django.apps import AppConfig
 
 
@@ -8,5 +8,8 @@ class ComponentsConfig(AppConfig):
     name = "components"
 
     def ready(self):
-        """Register the Component kind."""
-        from components import manifests  # noqa: F401
+        """Register the Component kind, the controllers (and their tasks), the triggers and the metrics."""
+        from components import manifests, metrics, signals, tasks  # noqa: F401
+
+        signals.connect()
+        metrics.install()

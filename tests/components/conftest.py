@@ -55,6 +55,7 @@ def site(kube_clusters, platform, helm_home):
 
     site = Site()
     site.kube, site.cluster = emulator, cluster
+    site.chart_path = store.local_path(store.resolve("library", "component", "1.0.0"))
     return site
 
 
@@ -63,7 +64,8 @@ def run(component):
     before = helm_metrics.calls()
     outcome = reconcile(CONTROLLER, component.pk)
     outcome.helm_calls = helm_metrics.calls() - before
-    component.refresh_from_db()
+    if type(component).objects.filter(pk=component.pk).exists():
+        component.refresh_from_db()
     return outcome
 
 

@@ -68,10 +68,11 @@ def seed_fleet(clusters: int, components: int, per_emulator: int):
     Cluster.objects.bulk_create(rows, batch_size=500)
     fleet = list(Cluster.objects.order_by("name"))
     for index, cluster in enumerate(fleet):
-        cluster.spec = {"type": "physical", "connection": {"kubernetesAPIEndpoint": emulators[index // per_emulator].url}}
+        endpoint = emulators[index // per_emulator].url
+        cluster.spec = {"type": "physical", "connection": {"kubernetesAPIEndpoint": endpoint}}
     Cluster.objects.bulk_update(fleet, ["spec"], batch_size=500)
     comps = []
-    for index, cluster in enumerate(fleet):
+    for cluster in fleet:
         for number in range(components):
             name = f"comp-{number}"
             comps.append(Component(cluster=cluster, name=name, namespace=cluster.name, scope_path=cluster.scope_path,

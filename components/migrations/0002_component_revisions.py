@@ -26,11 +26,13 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(max_length=32)),
                 ('description', models.CharField(blank=True, max_length=500)),
                 ('created', models.DateTimeField(auto_now_add=True)),
-                ('component', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='components.component')),
+                ('component', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions',
+                                                to='components.component')),
             ],
             options={
                 'ordering': ('component', '-revision'),
-                'constraints': [models.UniqueConstraint(fields=('component', 'revision'), name='component_revision_unique')],
+                'constraints': [models.UniqueConstraint(fields=('component', 'revision'),
+                                                        name='component_revision_unique')],
             },
         ),
     ]

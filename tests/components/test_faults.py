@@ -108,9 +108,8 @@ def test_a_first_install_whose_workloads_never_become_ready_leaves_nothing_and_i
 
 def test_an_install_abandoned_by_a_dead_worker_is_repaired_without_a_duplicate(site, later):
     # GIVEN a release left pending-install (the process that ran it died before it finished)
-    from edgeplatform.helm import HelmDriver
-
     from edgeplatform import kube as gateway
+    from edgeplatform.helm import HelmDriver
 
     comp = component(site.cluster, "agent", SPEC)
     gateway.apply(gateway.member_client(site.cluster),

@@ -35,7 +35,7 @@ spec did not change, and a permanent failure of the spec before it does not hold
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 from django.conf import settings
@@ -43,6 +43,7 @@ from django.conf import settings
 from clusters.models import Cluster
 from components import status as phases
 from components.desired import Chart, Release, release_of, resolve_chart, spec_hash
+from components.manifests import SKIP_RECONCILE_ANNOTATION
 from components.metrics import INSTALL_SECONDS
 from components.models import Component
 from components.order import dependencies_of, install_order
@@ -59,7 +60,7 @@ __all__ = ["CONTROLLER", "SKIP_RECONCILE", "SWEEP", "ComponentController", "Rele
 
 log = logging.getLogger(__name__)
 
-SKIP_RECONCILE = "ext.theriseunion.io/skip-reconcile"
+SKIP_RECONCILE = SKIP_RECONCILE_ANNOTATION
 #: HelmError kinds that come from the chart or the values: the same spec fails the same way
 _INVALID = frozenset({"values", "render", "chart", "invalid"})
 #: words of a Helm failure the cluster may not repeat (an API server in trouble, a conflict, a timeout)
@@ -84,7 +85,6 @@ class _Plan:
     hash: str = ""
     history: list[Revision] | None = None
     managed_done: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 @register
@@ -283,9 +283,8 @@ class ComponentController(Controller):
             with HelmDriver.for_cluster(obj.cluster) as driver:
                 result = driver.install_or_upgrade(release.name, chart.path, release.values,
                                                    namespace=release.namespace, atomic=True)
-        except HelmError as error:
-            failed = error.kind not in _INVALID and not _transient(error)
-            INSTALL_SECONDS.labels(result="failed" if failed or error.kind in _INVALID else "error").observe(
+        except HelmError as error:  # "error": the cluster or Helm in trouble; "failed": the release itself
+            INSTALL_SECONDS.labels(result="error" if _transient(error) else "failed").observe(
                 (clock.now() - started).total_seconds())
             raise self._failed(obj, run, client, current, error, made) from None
         INSTALL_SECONDS.labels(result="success").observe((clock.now() - started).total_seconds())

@@ -19,12 +19,10 @@ from pathlib import Path
 
 from charts import store
 from charts.models import LIBRARY
+from components.manifests import DEFAULT_NAMESPACE
 from edgeplatform.helm import ChartRepository, HelmError
 
-__all__ = ["Chart", "Release", "release_of", "resolve_chart", "spec_hash"]
-
-DEFAULT_NAMESPACE = "edge-system"
-
+__all__ = ["Chart", "Release", "platform_repositories", "release_of", "resolve_chart", "spec_hash"]
 
 @dataclass(frozen=True)
 class Release:

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/components.py [--quick] [--clusters 2000] [--components 10] [--per-emulator 1]
+    .venv/bin/python bench/components.py [--quick] [--clusters 2000] [--components 10] [--per-emulator 10]
 
 Uses its own SQLite file (``var/bench/components.sqlite3``) and emulated API servers on 127.0.0.1 (``tests/kube``)
 reached with the real ``kubernetes`` client over HTTP; Helm is the real SDK (spawned, as in the workers).
@@ -195,7 +195,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100 clusters and a chain of 5")
     parser.add_argument("--clusters", type=int, default=2000)
     parser.add_argument("--components", type=int, default=10)
-    parser.add_argument("--per-emulator", type=int, default=1, help="clusters served by one emulated API server")
+    parser.add_argument("--per-emulator", type=int, default=10, help="clusters served by one emulated API server")
     args = parser.parse_args()
     clusters = 100 if args.quick else args.clusters
     chain = 5 if args.quick else args.components

@@ -137,3 +137,26 @@ def _relabel(site, secret):
     client.request("PATCH", "/api/v1/namespaces/edge-system/secrets/sh.helm.release.v1.agent.v1",
                    body={"metadata": {"labels": secret["metadata"]["labels"]}},
                    content_type="application/merge-patch+json")
+
+
+def test_workloads_that_stop_being_ready_are_waited_for_then_failed_without_a_helm_call(site, later, settings):
+    # GIVEN a component with a Deployment, installed and Ready
+    settings.EDGE_COMPONENT_READY_TIMEOUT = 60
+    site.kube.kubelet_on(nodes=1)
+    comp = component(site.cluster, "web", {**SPEC, "values": {"workload": True}})
+    assert run(comp).result == "success" and comp.status["phase"] == "Ready"
+    # WHEN its pods stop being Ready and it is reconciled THEN it waits (no Helm call), then fails after the timeout
+    site.kube.pods_ready(False)
+    assert site.kube.settle()
+    waiting = run(comp)
+    assert waiting.result == "retry" and waiting.helm_calls == 0
+    assert comp.status["reason"] == "WaitingForWorkloads" and "Deployment web (0/1 ready)" in comp.status["message"]
+    later(120)
+    failed = run(comp)
+    assert failed.result == "retry" and comp.status["phase"] == "Failed"
+    assert comp.status["reason"] == "WorkloadsNotReady" and "not ready after 60 s" in comp.status["message"]
+    # WHEN the pods are Ready again THEN so is the component, still without a Helm call
+    site.kube.pods_ready(True)
+    assert site.kube.settle()
+    ready = run(comp)
+    assert ready.result == "success" and ready.helm_calls == 0 and comp.status["phase"] == "Ready"

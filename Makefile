@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/sync.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/bodies.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/controllers.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/components.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,5 +1,5 @@
-"""App config of components: declares its kind (``components.manifests``), serves its API and tells the clusters
-app that a cluster's components go with it."""
+"""App config of components: declares its kind (``components.manifests``), serves its API, tells the clusters app
+that a cluster's components go with it, and starts its controllers (and their tasks), triggers and metrics."""
 from django.apps import AppConfig
 
 
@@ -11,8 +11,11 @@ class ComponentsConfig(AppConfig):
     api_urls = "components.api.urls"
 
     def ready(self):
-        """Register the Component kind, and its rows as contents of their cluster (deleted with it)."""
+        """Register the Component kind, its rows as contents of their cluster (deleted with it), the controllers,
+        the triggers and the metrics."""
         from clusters.services import register_contents
-        from components import manifests, models  # noqa: F401
+        from components import manifests, metrics, models, signals, tasks  # noqa: F401
 
         register_contents(models.Component)
+        signals.connect()
+        metrics.install()

@@ -9,6 +9,10 @@ clusters never collides and ``kubectl get comp -A`` lists the fleet's.
 phase, "failing components" on the dashboard, the no-drift sweep), never read from the manifest.
 ``deletion_requested`` is the Kubernetes ``deletionTimestamp``: a delete asks the controller to uninstall the
 release first; the row goes once it has.
+
+``ComponentRevision`` is the Helm revision history of a component as the controller made it (install, upgrade,
+the rollback of a failed upgrade): chart version and digest, values and spec hash per revision, so a rollback can
+write an earlier revision back into the spec (``components.services.rollback``).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from django.db import models
 from clusters.models import Cluster
 from edgeplatform.resources.models import ManifestModel
 
-__all__ = ["COMPONENT_COLUMNS", "Component", "component_columns"]
+__all__ = ["COMPONENT_COLUMNS", "Component", "ComponentRevision", "component_columns"]
 
 #: the typed columns of a component, derived from its spec and status
 COMPONENT_COLUMNS = ("phase", "enabled")
@@ -56,3 +60,30 @@ class Component(ManifestModel):
         if fields is not None and {"spec", "status"} & set(fields):
             kwargs["update_fields"] = {*fields, *COMPONENT_COLUMNS}
         super().save(*args, **kwargs)
+
+
+class ComponentRevision(models.Model):
+    """One Helm revision of a component's release, recorded by the controller after the operation that made it."""
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="revisions")
+    #: Helm's revision number (1, 2, …; a reinstall after an uninstall starts again at 1 and replaces the rows)
+    revision = models.PositiveIntegerField()
+    release_name = models.CharField(max_length=53)
+    chart_name = models.CharField(max_length=250)
+    chart_version = models.CharField(max_length=128)
+    app_version = models.CharField(max_length=128, blank=True)
+    #: sha256 of the chart archive ("" when not known: a revision Helm made by rolling back)
+    digest = models.CharField(max_length=64, blank=True)
+    values = models.JSONField(default=dict)
+    spec_hash = models.CharField(max_length=64, blank=True)
+    #: Helm's status of the revision: deployed, superseded, failed, …
+    status = models.CharField(max_length=32)
+    description = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("component", "-revision")
+        constraints = [models.UniqueConstraint(fields=["component", "revision"], name="component_revision_unique")]
+
+    def __str__(self):
+        return f"{self.component_id}:{self.release_name}.v{self.revision}"

@@ -350,6 +350,14 @@ EDGE_HELM_ISOLATED = env.bool("EDGE_HELM_ISOLATED", default=True)
 EDGE_HELM_TIMEOUT = env.int("EDGE_HELM_TIMEOUT", default=300)  # seconds per install/upgrade/rollback/uninstall
 EDGE_HELM_REPOSITORY_TIMEOUT = env.float("EDGE_HELM_REPOSITORY_TIMEOUT", default=30.0)  # seconds per HTTP request
 
+# Components (components/controller.py): the per-cluster release sweep (one LIST of Helm's release Secrets) and
+# the waits of a reconcile, in seconds.
+EDGE_COMPONENT_SWEEP_PERIOD = env.float("EDGE_COMPONENT_SWEEP_PERIOD", default=300)
+EDGE_COMPONENT_READY_TIMEOUT = env.float("EDGE_COMPONENT_READY_TIMEOUT", default=600)
+EDGE_COMPONENT_READY_POLL = env.float("EDGE_COMPONENT_READY_POLL", default=5)
+EDGE_COMPONENT_DEPENDENCY_RETRY = env.float("EDGE_COMPONENT_DEPENDENCY_RETRY", default=10)
+EDGE_COMPONENT_CHART_RETRY = env.float("EDGE_COMPONENT_CHART_RETRY", default=60)
+
 # Chart repositories (charts/): archives in the "charts" storage, the filesystem under EDGE_CHARTS_DIR by default.
 EDGE_CHARTS_DIR = env.str("EDGE_CHARTS_DIR", default=str(VAR_DIR / "charts"))
 STORAGES = {

@@ -1,7 +1,9 @@
-"""URLs of ext.theriseunion.io: Components, in their host namespaces and across all of them (the fleet view)."""
+"""URLs of ext.theriseunion.io: Components, in their host namespaces and across all of them (the fleet view), and
+a component's revision history and rollback (``components.api.revisions``)."""
 from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter
 
+from components.api import revisions
 from components.manifests import ComponentConverter
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
 
@@ -25,4 +27,4 @@ class ComponentBaseViewSet(ManifestViewSet):
 
 
 ComponentViewSet = manifest_viewset(ComponentConverter(), ComponentBaseViewSet, (CLUSTER_PARAM,))
-urlpatterns = manifest_urls(ComponentViewSet.converter, ComponentViewSet)
+urlpatterns = [*revisions.urlpatterns, *manifest_urls(ComponentViewSet.converter, ComponentViewSet)]

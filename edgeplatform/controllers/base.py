@@ -29,7 +29,10 @@ _registry: dict[str, Controller] = {}
 @dataclass
 class Run:
     """One attempt, handed to every step: the options the task was queued with, and what the steps leave:
-    ``result`` (returned by the task) and, for a success that is worth a word, ``reason`` and ``message``."""
+    ``result`` (returned by the task), for a success that is worth a word, ``reason`` and ``message``, and
+    ``status``: fields of the kind's own status (``phase``, …) written with the base's fields at the end of the
+    attempt, whatever its outcome (one status write per attempt); ``deleted``: a step removed the object (its
+    deletion finished), so no status is written and its state row goes."""
 
     controller: Controller
     key: str
@@ -38,6 +41,8 @@ class Run:
     result: object = None
     reason: str = ""
     message: str = ""
+    status: dict = field(default_factory=dict)
+    deleted: bool = False
 
 
 class Controller:

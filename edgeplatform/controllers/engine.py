@@ -100,21 +100,27 @@ def _run_steps(controller: Controller, obj, state: ControllerState, run: Run, he
             try:
                 getattr(controller, step)(obj, run)
             except PermanentError as error:
-                return _failed(controller, obj, state, generation, error)
+                return _failed(controller, obj, state, generation, error, run)
             except TemporaryError as error:
-                return _retry(controller, obj, state, generation, error, error.delay)
+                return _retry(controller, obj, state, generation, error, error.delay, run)
             except Exception as error:  # anything else is retried with backoff, and logged
                 log.warning("%s: %s %s failed at %s: %s", controller.name, type(obj).__name__, run.key, step,
                             error, exc_info=not _expected(error))
                 if _invalid(error):
-                    return _failed(controller, obj, state, generation, PermanentError(str(error), reason="Invalid"))
+                    return _failed(controller, obj, state, generation, PermanentError(str(error), reason="Invalid"),
+                                   run)
                 return _retry(controller, obj, state, generation, TemporaryError(str(error), reason=_reason(error)),
-                              None)
+                              None, run)
             if time.monotonic() - renewed > seconds / 3:  # a long step: keep the leases for the steps to come
                 renewed = time.monotonic()
                 for key in held:
                     if key:
                         leases.renew(key, run.owner, seconds)
+            if run.deleted:
+                break
+        if run.deleted:  # the object finished its deletion: nothing left to record
+            ControllerState.objects.filter(controller=controller.name, key=run.key).delete()
+            return Outcome("success", run.result)
         _succeeded(controller, obj, state, generation, run)
     return Outcome("success", run.result)
 
@@ -146,35 +152,43 @@ def _succeeded(controller: Controller, obj, state: ControllerState, generation: 
     state.reason, state.message = run.reason or "Reconciled", run.message
     state.retry_count, state.next_retry = 0, None
     state.last_success, state.failed_generation = now, None
-    _record(controller, obj, state, generation, ok=True, now=now)
+    _record(controller, obj, state, generation, ok=True, now=now, fields=run.status)
 
 
 def _retry(controller: Controller, obj, state: ControllerState, generation: int, error: TemporaryError,
-           delay: float | None) -> Outcome:
+           delay: float | None, run: Run) -> Outcome:
     now = clock.now()
     wait = backoff.delay(state.retry_count) if delay is None else delay
     state.retry_count += 1
     state.step_generation, state.reason, state.message = generation, error.reason, str(error)[:2000]
     state.next_retry, state.last_failure = now + timedelta(seconds=wait), now
-    _record(controller, obj, state, generation, ok=False, now=now)
+    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status)
     return Outcome("retry", retry_in=wait)
 
 
-def _failed(controller: Controller, obj, state: ControllerState, generation: int, error: PermanentError) -> Outcome:
+def _failed(controller: Controller, obj, state: ControllerState, generation: int, error: PermanentError,
+            run: Run) -> Outcome:
     now = clock.now()
     state.failed_generation, state.step_generation = generation, generation
     state.reason, state.message = error.reason, str(error)[:2000]
     state.retry_count, state.next_retry, state.last_failure = 0, None, now
-    _record(controller, obj, state, generation, ok=False, now=now)
+    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status)
     return Outcome("permanent")
 
 
-def _record(controller: Controller, obj, state: ControllerState, generation: int, *, ok: bool, now) -> None:
-    """Save the state row and, through the write path, the object's status (one transaction)."""
+def _record(controller: Controller, obj, state: ControllerState, generation: int, *, ok: bool, now,
+            fields: dict) -> None:
+    """Save the state row and, through the write path, the object's status (one transaction): the base's fields
+    and the kind's own ``fields`` (``run.status``; a None value removes the field)."""
     with transaction.atomic():
         state.save()
         if controller.writes_status:
             from edgeplatform.resources.services import save_status
 
-            save_status(obj, lambda current: status.render(current, state, type_=controller.condition, ok=ok,
-                                                           generation=generation, now=now), notable=status.notable)
+            def change(current):
+                rendered = status.render(current, state, type_=controller.condition, ok=ok, generation=generation,
+                                         now=now)
+                rendered.update(fields)
+                return {name: value for name, value in rendered.items() if value is not None}
+
+            save_status(obj, change, notable=status.notable)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from django.conf import settings
 
+from . import metrics
 from .errors import HelmError
 from .runner import InProcessRunner, SpawnedRunner
 
@@ -99,7 +101,15 @@ class HelmDriver:
     # ----- operations -----
 
     def _run(self, operation: str, **params) -> Any:
-        return self.runner.run(operation, params, timeout=self.timeout + 30)
+        """One Helm call, counted in ``helm_operations_total`` (``edgeplatform.helm.metrics``)."""
+        started, result = time.perf_counter(), "success"
+        try:
+            return self.runner.run(operation, params, timeout=self.timeout + 30)
+        except HelmError as error:
+            result = error.kind
+            raise
+        finally:
+            metrics.observe(operation, result, time.perf_counter() - started)
 
     def _cluster(self, namespace: str | None) -> dict:
         return {"kubeconfig": self.kubeconfig, "context": self.context, "namespace": namespace or self.namespace}

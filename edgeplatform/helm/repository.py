@@ -137,7 +137,12 @@ class ChartRepository:
     def fetch(self, name: str, version: str | None = None) -> Path:
         """The local path of chart ``name`` (exact ``version`` or latest): from the cache when an archive with
         the index's digest is there, else downloaded, verified against the digest, and cached."""
-        chart = self.resolve(name, version)
+        return self.download(self.resolve(name, version))
+
+    def download(self, chart: ChartVersion) -> Path:
+        """The local path of the archive of an index entry (from :meth:`resolve`): from the cache when an archive
+        with its digest is there, else downloaded, verified against the digest, and cached."""
+        name = chart.name
         if not re.fullmatch(r"[0-9a-f]{64}", chart.digest):
             raise HelmError(f'chart "{name}" {chart.version}: the index carries no sha256 digest; refusing an '
                             f'unverifiable archive', kind="digest")

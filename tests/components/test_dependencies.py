@@ -22,6 +22,10 @@ def test_install_order_puts_a_cycle_written_around_the_api_last():
     assert dependencies.install_order({"a": ["b"], "b": ["a"], "c": []}) == ["c", "a", "b"]
 
 
+def test_install_order_ignores_a_dependency_that_is_not_there():
+    assert dependencies.install_order({"d": ["c"], "c": ["gone"]}) == ["c", "d"]
+
+
 def test_dependents_direct_and_transitive():
     graph = {"app": ["db"], "db": ["storage"], "ui": ["app"], "storage": []}
     assert dependencies.dependents_of("storage", graph) == ["db"]

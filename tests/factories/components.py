@@ -8,7 +8,7 @@ from edgeplatform.resources.names import CLUSTER_LABEL
 from tests.factories.base import Existing, ManifestFactory, name_of
 from tests.factories.clusters import ClusterFactory
 
-__all__ = ["ComponentFactory"]
+__all__ = ["ComponentFactory", "component"]
 
 
 class ComponentFactory(ManifestFactory):
@@ -36,3 +36,12 @@ class ComponentFactory(ManifestFactory):
         manifest["metadata"] = {"name": manifest["metadata"].pop("name"), "namespace": namespace,
                                 **manifest["metadata"]}
         return manifest
+
+
+def component(cluster, name: str, spec: dict | None = None, *, annotations: dict | None = None,
+              status: dict | None = None) -> Component:
+    """A saved Component row of ``cluster`` straight in the database (no write path: the controller's tests set up
+    state the API would refuse, such as a stored status), its custom resource in the namespace named after it."""
+    return Component.objects.create(cluster=cluster, name=name, namespace=cluster.name, spec=spec or {},
+                                    annotations=annotations or {}, status=status or {},
+                                    scope_path=cluster.scope_path)

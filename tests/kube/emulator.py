@@ -212,10 +212,11 @@ class Emulator(KubeletSwitches):
             self._faults.append(Fault(count, status, retry_after, 0.0, method, path_contains))
 
     def delay_next(self, count: int = 1, seconds: float = 1.0, method: str | None = None,
-                   path_contains: str | None = None) -> None:
-        """Hold the next ``count`` matching requests for ``seconds`` before answering them normally."""
+                   path_contains: str | None = None, status: int = 0) -> None:
+        """Hold the next ``count`` matching requests for ``seconds`` before answering them normally (or, with
+        ``status``, refusing them: a request whose client died meanwhile then changes nothing)."""
         with self._lock:
-            self._faults.append(Fault(count, 0, None, seconds, method, path_contains))
+            self._faults.append(Fault(count, status, None, seconds, method, path_contains))
 
     def drop_watches(self, abrupt: bool = True) -> int:
         """End every open watch: ``abrupt`` cuts the connection mid-stream, otherwise the stream ends cleanly."""

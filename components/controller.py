@@ -158,7 +158,7 @@ class ComponentController(Controller):
             from edgeplatform.resources.converters import converter_for
             from edgeplatform.resources.services import delete_object
 
-            delete_object(converter_for(obj), obj)
+            delete_object(converter_for(obj), obj, finalize=True)
             run.deleted = True
             run.result = {"deleted": obj.name}
             return

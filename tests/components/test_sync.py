@@ -3,47 +3,18 @@ finalizer while its row exists; ``kubectl apply`` and ``kubectl delete`` of a Co
 platform through kubewatch. The host is the emulated API server, reached with the real client."""
 from __future__ import annotations
 
-import pytest
-from django.test import override_settings
-
 from components.manifests import FINALIZER, ComponentConverter
 from components.models import Component
 from edgeplatform import kube as gateway
-from edgeplatform.kube import crds
 from edgeplatform.kube.operations import list_objects
 from edgeplatform.kube.watch import Watcher
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.services import delete_object
 from iam.audit.models import AuditEvent
-from tests.factories import ClusterFactory, UserFactory
-from tests.support import ApiClient
 
 API_VERSION = "ext.theriseunion.io/v1alpha1"
 BASE = f"/oapis/{API_VERSION}"
 FAST = {"EDGE_KUBE_RETRIES": 2, "EDGE_KUBE_BACKOFF": 0.01, "EDGE_KUBE_BACKOFF_MAX": 0.05}
-
-
-@pytest.fixture
-def host(kube, eager_celery, db):
-    """The emulator as the configured host cluster, with the CRDs installed; clusters host and edge-bj-01."""
-    gateway.forget_clients()
-    with override_settings(EDGE_KUBECONFIG=str(kube.kubeconfig_path), **FAST):
-        client = gateway.host_client()
-        crds.install(client)
-        ClusterFactory(name="host", labels={"cluster.theriseunion.io/role": "host"})
-        ClusterFactory(name="edge-bj-01")
-        yield client
-    gateway.forget_clients()
-
-
-@pytest.fixture
-def admin(host):
-    return ApiClient.for_user(UserFactory(name="root", superuser=True))
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def component(name: str, namespace: str, **spec) -> dict:

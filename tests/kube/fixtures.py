@@ -48,7 +48,10 @@ class EmulatedCluster(Emulator):
 
 def _start(tmp_path: Path, name: str, token: str | None = None) -> EmulatedCluster:
     cluster = EmulatedCluster(name=name, token=token).start()
-    cluster.kubeconfig_path = cluster.write_kubeconfig(tmp_path / f"{name}.kubeconfig")
+    path = tmp_path / f"{name}.kubeconfig"
+    if path.exists():  # a test that uses both ``kube`` and ``kube_clusters``: each keeps its own kubeconfig
+        path = tmp_path / f"{name}-{cluster.url.rsplit(':', 1)[-1]}.kubeconfig"
+    cluster.kubeconfig_path = cluster.write_kubeconfig(path)
     return cluster
 
 

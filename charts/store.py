@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from edgeplatform.helm import HelmError
-from edgeplatform.helm.repository import is_stable, version_key
+from edgeplatform.helm.repository import pick_version, version_key
 
 from . import index
 from .models import ChartVersion
@@ -161,18 +161,7 @@ def delete(repository: str, name: str, version: str | None = None) -> list[Chart
 def resolve(repository: str, name: str, version: str | None = None) -> ChartVersion:
     """The stored chart ``name`` at ``version`` (a leading ``v`` ignored), or its latest stable version when
     None; a ``HelmError`` of kind ``not-found`` naming what is there otherwise."""
-    rows = list(ChartVersion.objects.filter(repository=repository, name=name))
-    if not rows:
-        raise HelmError(f'chart "{name}" is not in repository {repository}', kind="not-found")
-    rows.sort(key=lambda row: version_key(row.version) or (-1,), reverse=True)
-    if version:
-        for row in rows:
-            if row.version.lstrip("v") == version.lstrip("v"):
-                return row
-        raise HelmError(f'chart "{name}" has no version {version} in repository {repository} '
-                        f'(available: {", ".join(row.version for row in rows[:10])})', kind="not-found")
-    stable = [row for row in rows if is_stable(row.version)]
-    return (stable or rows)[0]
+    return pick_version(ChartVersion.objects.filter(repository=repository, name=name), name, version, repository)
 
 
 def local_path(chart: ChartVersion) -> Path:

@@ -101,17 +101,14 @@ class Cluster(ScopeObject):
     phase = models.CharField(max_length=32, blank=True, db_index=True)
     ready = models.BooleanField(default=False, db_index=True)
 
+    derived_fields = CLUSTER_COLUMNS
+
     class Meta(ScopeObject.Meta):
         constraints = [models.UniqueConstraint(fields=["name"], name="cluster_name_unique")]
 
-    def save(self, *args, **kwargs):
-        """Fill the typed columns from spec and status, on every save (a save of some fields, too)."""
-        for column, value in cluster_columns(self.spec, self.status).items():
-            setattr(self, column, value)
-        fields = kwargs.get("update_fields")
-        if fields is not None and {"spec", "status"} & set(fields):
-            kwargs["update_fields"] = {*fields, *CLUSTER_COLUMNS}
-        super().save(*args, **kwargs)
+    def derived_columns(self) -> dict:
+        """``cluster_columns`` of its spec and status."""
+        return cluster_columns(self.spec, self.status)
 
 
 class InClusterScope(ScopeObject):

@@ -45,6 +45,7 @@ class Component(ManifestModel):
     enabled = models.BooleanField(default=True, db_index=True)
     #: when a delete was asked for (the custom resource's deletionTimestamp); None: not being deleted
     deletion_requested = models.DateTimeField(null=True, blank=True)
+    derived_fields = COMPONENT_COLUMNS
 
     class Meta(ManifestModel.Meta):
         constraints = [
@@ -52,14 +53,9 @@ class Component(ManifestModel):
             models.UniqueConstraint(fields=["namespace", "name"], name="component_namespace_name_unique"),
         ]
 
-    def save(self, *args, **kwargs):
-        """Fill the typed columns from spec and status, on every save (a save of some fields, too)."""
-        for column, value in component_columns(self.spec, self.status).items():
-            setattr(self, column, value)
-        fields = kwargs.get("update_fields")
-        if fields is not None and {"spec", "status"} & set(fields):
-            kwargs["update_fields"] = {*fields, *COMPONENT_COLUMNS}
-        super().save(*args, **kwargs)
+    def derived_columns(self) -> dict:
+        """``component_columns`` of its spec and status."""
+        return component_columns(self.spec, self.status)
 
 
 class ComponentRevision(models.Model):

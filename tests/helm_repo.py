@@ -21,17 +21,18 @@ from pathlib import Path
 import yaml
 
 
-def package(chart_dir: Path, version: str | None = None) -> tuple[dict, bytes]:
-    """(Chart.yaml metadata, .tgz bytes) of the chart in ``chart_dir``, optionally with another version."""
-    metadata = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
-    if version:
+def package(chart_dir: Path, version: str | None = None, *, top: str | None = None, **fields) -> tuple[dict, bytes]:
+    """(Chart.yaml metadata, .tgz bytes) of the chart in ``chart_dir``, optionally with another version and other
+    Chart.yaml ``fields`` (a ``name``, …), its files under ``<top>/`` (default: the chart's name)."""
+    metadata = {**yaml.safe_load((chart_dir / "Chart.yaml").read_text()), **fields}
+    if version is not None:
         metadata["version"] = version
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(p for p in chart_dir.rglob("*") if p.is_file()):
             relative = path.relative_to(chart_dir).as_posix()
             data = yaml.safe_dump(metadata).encode() if relative == "Chart.yaml" else path.read_bytes()
-            info = tarfile.TarInfo(f"{metadata['name']}/{relative}")
+            info = tarfile.TarInfo(f"{top or metadata['name']}/{relative}")
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             archive.addfile(info, io.BytesIO(data))
     return metadata, buffer.getvalue()

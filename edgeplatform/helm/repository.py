@@ -24,7 +24,7 @@ from django.conf import settings
 
 from .errors import HelmError
 
-__all__ = ["ChartRepository", "ChartVersion", "is_stable", "version_key"]
+__all__ = ["ChartRepository", "ChartVersion", "is_stable", "pick_version", "version_key"]
 
 log = logging.getLogger(__name__)
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -54,6 +54,23 @@ def version_key(version: str) -> tuple | None:
 def is_stable(version: str) -> bool:
     """True for a semantic version that is no pre-release."""
     return bool((version_key(version) or (0, 0, 0, False))[3])
+
+
+def pick_version(candidates, name: str, version: str | None, where: str):
+    """Of ``candidates`` (versions of chart ``name``, anything with a ``.version``): the one at exactly ``version``
+    (a leading ``v`` ignored), or the latest stable one when None (the latest of all when none is stable); a
+    ``HelmError`` of kind ``not-found`` naming ``where`` (the repository) and what is there otherwise."""
+    candidates = sorted(candidates, key=lambda c: version_key(c.version) or (-1,), reverse=True)
+    if not candidates:
+        raise HelmError(f'chart "{name}" is not in repository {where}', kind="not-found")
+    if version:
+        for candidate in candidates:
+            if candidate.version.lstrip("v") == version.lstrip("v"):
+                return candidate
+        raise HelmError(f'chart "{name}" has no version {version} in repository {where} '
+                        f'(available: {", ".join(c.version for c in candidates[:10])})', kind="not-found")
+    stable = [c for c in candidates if is_stable(c.version)]
+    return (stable or candidates)[0]
 
 
 class ChartRepository:
@@ -116,17 +133,7 @@ class ChartRepository:
 
     def resolve(self, name: str, version: str | None = None) -> ChartVersion:
         """The index entry of ``name`` at exactly ``version``, or its latest stable version when None."""
-        versions = self.versions(name)
-        if not versions:
-            raise HelmError(f'chart "{name}" is not in repository {self.url}', kind="not-found")
-        if version:
-            for candidate in versions:
-                if candidate.version.lstrip("v") == version.lstrip("v"):
-                    return candidate
-            raise HelmError(f'chart "{name}" has no version {version} in repository {self.url} '
-                            f'(available: {", ".join(v.version for v in versions[:10])})', kind="not-found")
-        stable = [v for v in versions if is_stable(v.version)]
-        return (stable or versions)[0]
+        return pick_version(self.versions(name), name, version, self.url)
 
     # ----- archives -----
 

@@ -38,6 +38,9 @@ class ManifestModel(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     objects = ScopedQuerySet.as_manager()
+    #: typed, indexed columns derived from spec and status (``derived_columns``) on every save, so that filters and
+    #: counts need no JSON lookups; never shown in or read from the manifest
+    derived_fields: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -45,3 +48,17 @@ class ManifestModel(models.Model):
 
     def __str__(self):
         return self.name
+
+    def derived_columns(self) -> dict:
+        """The values of ``derived_fields`` for the row's spec and status."""
+        return {}
+
+    def save(self, *args, **kwargs):
+        """Fill the derived columns on every save (a save of only some fields, too, when spec or status is one)."""
+        if self.derived_fields:
+            for column, value in self.derived_columns().items():
+                setattr(self, column, value)
+            fields = kwargs.get("update_fields")
+            if fields is not None and {"spec", "status"} & set(fields):
+                kwargs["update_fields"] = {*fields, *self.derived_fields}
+        super().save(*args, **kwargs)

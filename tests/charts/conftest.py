@@ -3,12 +3,10 @@ small fleet of users with the built-in roles (clusters c1 and c2)."""
 from __future__ import annotations
 
 import base64
-import io
-import tarfile
 
 import pytest
-import yaml
 
+from tests.helm_repo import package
 from tests.paths import FIXTURES
 
 DEMO = FIXTURES / "charts" / "demo"
@@ -18,16 +16,7 @@ WEB = FIXTURES / "charts" / "web"
 def archive(name: str = "demo", version: str = "0.1.0", *, source=DEMO, top: str | None = None, **fields) -> bytes:
     """A chart archive as ``helm package`` writes it: the files of ``source`` under ``<top or name>/``, with
     Chart.yaml's name, version and ``fields`` replaced."""
-    metadata = {**yaml.safe_load((source / "Chart.yaml").read_text()), "name": name, "version": version, **fields}
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            relative = path.relative_to(source).as_posix()
-            data = yaml.safe_dump(metadata).encode() if relative == "Chart.yaml" else path.read_bytes()
-            info = tarfile.TarInfo(f"{top or name}/{relative}")
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return package(source, version, top=top, name=name, **fields)[1]
 
 
 def basic(username: str, password: str) -> dict:

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
 from django.utils.module_loading import import_string
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, views
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -51,6 +52,7 @@ def _authenticators():
     return [import_string(path) for path in settings.EDGE_CHART_AUTHENTICATION_CLASSES]
 
 
+@extend_schema(exclude=True)  # ChartMuseum's API, not the platform's manifest API: the README documents it
 class RepositoryView(APIView):
     """Base of the repository views: the platform's authentication, ChartMuseum's error bodies, and ``scope``,
     which answers who may do what in a repository."""
@@ -249,6 +251,7 @@ class VersionView(RepositoryView):
         return Response({"deleted": True})
 
 
+@extend_schema(exclude=True)
 class HealthView(APIView):
     """ChartMuseum's health check, open to all (as ChartMuseum's is): the database answers."""
 

@@ -11,6 +11,8 @@ A component the caller may not see is 404, as a missing one; one they may see bu
 from __future__ import annotations
 
 from django.urls import re_path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +21,7 @@ from components.models import Component
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import cause, invalid, not_found
 from edgeplatform.resources.names import DNS1123_LABEL_BODY, NAME_IN_URL
+from edgeplatform.resources.openapi import body_types, list_of, ref, status_responses
 
 __all__ = ["RevisionsView", "RollbackView", "urlpatterns"]
 
@@ -34,9 +37,25 @@ def _component(request, namespace: str, name: str, verb: str = "get") -> Compone
     return component
 
 
+REVISION_FIELDS = {
+    "revision": serializers.IntegerField(help_text="The Helm revision."),
+    "status": serializers.CharField(help_text="deployed, superseded, failed, … (Helm's words)."),
+    "chartVersion": serializers.CharField(help_text="The chart version installed."),
+    "appVersion": serializers.CharField(help_text="The chart's appVersion."),
+    "description": serializers.CharField(help_text="What made the revision (Install complete, Rollback to 1, …)."),
+    "time": serializers.DateTimeField(help_text="When it was made."),
+}
+TAGS = [f"{GROUP}/components"]
+
+
 class RevisionsView(APIView):
     """A component's Helm revision history, newest first."""
 
+    @extend_schema(operation_id="listExtTheriseunionIoV1alpha1NamespacedComponentRevision", tags=TAGS,
+                   summary="A component's Helm revision history, newest first",
+                   responses={200: OpenApiResponse(list_of("ComponentRevision", API_VERSION, REVISION_FIELDS),
+                                                   description="The revisions"),
+                              **status_responses(404)})
     def get(self, request, namespace: str, name: str):
         """``ComponentRevisionList`` of the component."""
         component = _component(request, namespace, name)
@@ -48,6 +67,13 @@ class RevisionsView(APIView):
 class RollbackView(APIView):
     """Roll a component back to an earlier revision, declaratively."""
 
+    @extend_schema(operation_id="createExtTheriseunionIoV1alpha1NamespacedComponentRollback", tags=TAGS,
+                   summary="Roll a component back: that revision's version and values become its spec",
+                   request=body_types(inline_serializer("ComponentRollback", {
+                       "revision": serializers.IntegerField(min_value=1, help_text="The revision to go back to.")})),
+                   responses={200: OpenApiResponse(ref("Component"),
+                                                   description="The component, its spec rolled back"),
+                              **status_responses(404, 409, 422, body=True)})
     def post(self, request, namespace: str, name: str):
         """Write the revision's version and values into the spec; answer the component's manifest."""
         component = _component(request, namespace, name)

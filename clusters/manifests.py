@@ -3,9 +3,12 @@
 What a write does beyond the object itself (contents deleted with a cluster, nodes re-matched to groups,
 children released by a deleted parent) is in ``clusters.services``; the hooks here name those functions.
 """
+from urllib.parse import urlsplit
+
 from rest_framework import serializers
 
 from clusters import services
+from clusters.annotations import DISTRIBUTIONS, EDGE_RUNTIMES, effective_spec
 from clusters.models import (
     Cluster,
     Namespace,
@@ -15,6 +18,7 @@ from clusters.models import (
 )
 from edgeplatform import authz, crypto
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
+from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.converters import (
     Converter,
     LabelSelectorField,
@@ -30,11 +34,13 @@ from edgeplatform.resources.names import (
     DNS1123_LABEL,
     DNS1123_LABEL_MAX,
     NODEGROUP_LABEL,
+    OPTIONAL_DNS1123_LABEL_PATTERN,
     WORKSPACE_LABEL,
 )
 from edgeplatform.resources.schemas import (
     CONDITIONS,
     COUNT,
+    DATE_TIME,
     MEMBER_COUNT,
     PHASE,
     STRING,
@@ -42,6 +48,7 @@ from edgeplatform.resources.schemas import (
     described,
     observed_state,
     open_object,
+    reconciled_state,
 )
 
 GROUP = "scope.theriseunion.io"
@@ -79,6 +86,20 @@ class ScopeConverter(Converter):
         return self.model.path_in(self.parent_of(parsed), parsed.name)
 
 
+def _endpoint(value: str) -> str:
+    """``value`` when it is blank or an http(s) URL naming a host; a validation error otherwise."""
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise serializers.ValidationError("must be an http or https URL with a host")
+    return value
+
+
 class ConnectionSerializer(serializers.Serializer):
     """How the platform reaches a member cluster; secret fields are encrypted and never shown."""
 
@@ -97,6 +118,23 @@ class ConnectionSerializer(serializers.Serializer):
     token = serializers.CharField(required=False, allow_blank=True,
                                   help_text="A bearer token for the cluster's API server; stored encrypted, never "
                                             "shown.")
+    theriseunionAPIEndpoint = serializers.CharField(required=False, allow_blank=True,
+                                                    help_text="The URL of the platform's API service on the "
+                                                              "cluster.")
+    theriseunionAPINamespace = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False,
+                                                      allow_blank=True, max_length=DNS1123_LABEL_MAX,
+                                                      help_text="The namespace of the platform's API service on "
+                                                                "the cluster.")
+    theriseunionAPIServiceName = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False,
+                                                        allow_blank=True, max_length=DNS1123_LABEL_MAX,
+                                                        help_text="The Service name of the platform's API on the "
+                                                                  "cluster.")
+    theriseunionAPIServicePort = serializers.IntegerField(required=False, min_value=0, max_value=65535,
+                                                          help_text="The port of that Service.")
+
+    def validate_theriseunionAPIEndpoint(self, value: str) -> str:
+        """An http(s) URL with a host, or blank."""
+        return _endpoint(value)
 
     def validate_kubeconfig(self, value: str) -> str:
         """A kubeconfig that would run a command or read a file on the platform host is refused."""
@@ -117,7 +155,7 @@ class ConnectionSerializer(serializers.Serializer):
 class EdgeRuntimeSerializer(serializers.Serializer):
     """Which edge runtime the cluster carries."""
 
-    type = serializers.ChoiceField(choices=["none", "kubeedge", "openyurt"], default="none",
+    type = serializers.ChoiceField(choices=list(EDGE_RUNTIMES), default="none",
                                    help_text="The edge runtime installed on the cluster.")
     version = serializers.CharField(required=False, allow_blank=True, help_text="The edge runtime's version.")
 
@@ -138,7 +176,7 @@ class ClusterSpecSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["physical", "virtual"], default="physical",
                                    help_text="physical: imported with a kubeconfig; virtual: a vcluster the "
                                              "platform installs on the host cluster.")
-    distribution = serializers.ChoiceField(choices=["k8s", "k3s", "k0s"], required=False,
+    distribution = serializers.ChoiceField(choices=list(DISTRIBUTIONS), required=False,
                                            help_text="The Kubernetes distribution of a virtual cluster.")
     version = serializers.CharField(required=False, allow_blank=True,
                                     help_text="The Kubernetes version of a virtual cluster.")
@@ -155,17 +193,31 @@ class ClusterConverter(ScopeConverter):
     spec_serializer = ClusterSpecSerializer
     name_pattern = DNS1123_LABEL
     name_max_length = DNS1123_LABEL_MAX
-    status_schema = observed_state(
-        "Cluster", conditions=CONDITIONS,
+    status_schema = reconciled_state(
+        "Cluster", phase=PHASE,
+        lastHeartbeatTime=described("When the cluster's API server last answered a health check.", DATE_TIME),
         kubernetesVersion=described("The Kubernetes version the cluster's API server reports.", STRING),
         nodeCount=described("Nodes in the cluster.", COUNT),
         region=described("The region the cluster's nodes are in.", STRING),
-        zones=described("The zones the cluster's nodes are in.", STRINGS))
+        zones=described("The zones the cluster's nodes are in.", STRINGS),
+        uid=described("The UID of the cluster's kube-system namespace: who the cluster is, whatever it is called.",
+                      STRING))
     has_crd, categories = True, ("scope",)
     printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
                        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
                        {"name": "Version", "type": "string", "jsonPath": ".status.kubernetesVersion"},
                        {"name": "Nodes", "type": "integer", "jsonPath": ".status.nodeCount"}, READY_COLUMN, AGE_COLUMN)
+
+    def parse(self, manifest, instance=None, name=None, context=None):
+        """Remember the spec as written, so that ``clean`` can tell a field the user set from a default."""
+        given = manifest.get("spec") if isinstance(manifest, dict) else None
+        context = {**(context or {}), "given_spec": given if isinstance(given, dict) else {}}
+        return super().parse(manifest, instance, name, context)
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The reference's annotations fold into the stored spec where the spec leaves a field unset
+        (``clusters.annotations``)."""
+        parsed.spec = effective_spec(parsed.annotations, context.get("given_spec") or {}, parsed.spec, problems)
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Split secret connection fields off the spec into the encrypted column."""
@@ -209,13 +261,61 @@ class WorkspaceSpecSerializer(DisplaySerializerMixin):
                                                                      "starts with.")
 
 
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
 class TaintSerializer(serializers.Serializer):
     """A Kubernetes taint."""
 
     key = serializers.CharField(help_text="The taint's key.")
     value = serializers.CharField(required=False, allow_blank=True, help_text="The taint's value.")
-    effect = serializers.ChoiceField(choices=["NoSchedule", "PreferNoSchedule", "NoExecute"],
+    effect = serializers.ChoiceField(choices=list(TAINT_EFFECTS),
                                      help_text="What the taint does to pods that do not tolerate it.")
+
+    def validate_key(self, value: str) -> str:
+        """A qualified name (``[prefix/]name``), as Kubernetes validates a taint's key."""
+        if not selectors.valid_key(value):
+            raise serializers.ValidationError("must be a qualified name ([prefix/]name), as a label key")
+        return value
+
+    def validate_value(self, value: str) -> str:
+        """A label value (blank allowed), as Kubernetes validates a taint's value."""
+        if value and not selectors.valid_value(value):
+            raise serializers.ValidationError("must be a label value (at most 63 of a-z, A-Z, 0-9, '-', '_', '.')")
+        return value
+
+
+TAINT_SPELLING = "key[=value]:effect, as kubectl taint spells it (dedicated=edge:NoSchedule)"
+
+
+class TaintField(serializers.Field):
+    """A taint as an object, or as the string ``kubectl taint`` takes (``dedicated=edge:NoSchedule``, the
+    reference's spelling); stored as the object, so every reader sees one shape."""
+
+    openapi_schema = {"x-kubernetes-preserve-unknown-fields": True,
+                      "description": "A taint: {key, value, effect}, or the string key[=value]:effect."}
+
+    def to_internal_value(self, data) -> dict:
+        """The object form of either spelling; a validation error naming what is wrong otherwise."""
+        if isinstance(data, str):
+            data = parse_taint(data)
+        serializer = TaintSerializer(data=data)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(serializer.errors)
+        return dict(serializer.validated_data)
+
+    def to_representation(self, value):
+        """Stored taints are objects already."""
+        return value
+
+
+def parse_taint(text: str) -> dict:
+    """``key[=value]:effect`` as an object; a validation error when it is not spelled so."""
+    body, colon, effect = text.rpartition(":")
+    key, _, value = body.partition("=")
+    if not colon or not key or effect not in TAINT_EFFECTS:
+        raise serializers.ValidationError(f"must be {TAINT_SPELLING}; effect one of {', '.join(TAINT_EFFECTS)}")
+    return {"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect}
 
 
 class NodeGroupTemplateSerializer(serializers.Serializer):
@@ -223,7 +323,9 @@ class NodeGroupTemplateSerializer(serializers.Serializer):
 
     labels = StringMapField(required=False, help_text="Labels set on every node of the group.")
     annotations = StringMapField(required=False, help_text="Annotations set on every node of the group.")
-    taints = TaintSerializer(many=True, required=False, help_text="Taints set on every node of the group.")
+    taints = serializers.ListField(child=TaintField(), required=False,
+                                   help_text="Taints set on every node of the group (objects, or strings "
+                                             "key[=value]:effect; stored as objects).")
 
 
 class NodeGroupSpecSerializer(DisplaySerializerMixin):

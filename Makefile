@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) bench/bodies.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/controllers.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/components.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/fleet.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

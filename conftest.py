@@ -59,6 +59,24 @@ def api(db):
 
 
 @pytest.fixture
+def host(kube, eager_celery):
+    """The ``kube`` emulator as the configured host cluster (CRD sync on, its tasks run at once) with the platform's
+    CRDs installed; quick retries. Yields the host's gateway client."""
+    from django.test import override_settings
+
+    from edgeplatform import kube as gateway
+    from edgeplatform.kube import crds
+
+    gateway.forget_clients()
+    with override_settings(EDGE_KUBECONFIG=str(kube.kubeconfig_path), EDGE_KUBE_RETRIES=2, EDGE_KUBE_BACKOFF=0.01,
+                           EDGE_KUBE_BACKOFF_MAX=0.05):
+        client = gateway.host_client()
+        crds.install(client)
+        yield client
+    gateway.forget_clients()
+
+
+@pytest.fixture
 def eager_celery():
     """Celery tasks run at once, in the calling thread (as a worker would run them, minus the broker)."""
     from edgeplatform.celery import app

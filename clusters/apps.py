@@ -11,11 +11,15 @@ class ClustersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        """Register scope models and converters."""
-        from clusters import manifests, models  # noqa: F401
+        """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
+        member sync (and its tasks) and the label write-back."""
+        from clusters import controller, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
                              ("nodegroup", models.NodeGroup), ("namespace", models.Namespace),
                              ("node", models.Node)):
             register_scope_model(level, model)
+        member_sync.connect()
+        signals.connect()
+        metrics.install()

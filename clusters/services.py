@@ -7,6 +7,7 @@ functions; surfaces that do such a thing on purpose call them directly.
 """
 from __future__ import annotations
 
+from clusters.annotations import vcluster_namespace
 from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources import services as write
@@ -25,6 +26,7 @@ __all__ = [
     "release_namespaces",
     "release_nodes",
     "rematch_nodes",
+    "vcluster_namespace",
 ]
 
 #: what a cluster holds, in the order it goes: what sits in a group before the group

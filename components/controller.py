@@ -414,10 +414,7 @@ class ReleaseSweep(Controller):
     queue = "components"
     writes_status = False
 
-    @property
-    def period(self) -> float:
-        """Seconds between two sweeps of a cluster (``EDGE_COMPONENT_SWEEP_PERIOD``)."""
-        return settings.EDGE_COMPONENT_SWEEP_PERIOD
+    period_setting = "EDGE_COMPONENT_SWEEP_PERIOD"
 
     def keys(self):
         """The clusters that have components."""

@@ -49,12 +49,6 @@ class PhaseCollector:
         yield family
 
 
-_installed = False
-
-
 def install() -> None:
     """Register the phase collector (once per process)."""
-    global _installed
-    if not _installed:
-        register_live(PhaseCollector())
-        _installed = True
+    register_live(PhaseCollector())

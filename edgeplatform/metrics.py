@@ -24,7 +24,10 @@ def multiprocess_mode() -> bool:
 
 
 def register_live(collector) -> None:
-    """Serve a scrape-time collector of this process (registered with the default registry too)."""
+    """Serve a scrape-time collector of this process (registered with the default registry too); once per
+    collector class, so an app's ``ready`` may call it again."""
+    if any(type(live) is type(collector) for live in _live):
+        return
     _live.append(collector)
     prometheus_client.REGISTRY.register(collector)
 

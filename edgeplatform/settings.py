@@ -227,6 +227,11 @@ EDGE_CONTROLLER_BUSY_DELAY = env.float("EDGE_CONTROLLER_BUSY_DELAY", default=5)
 EDGE_CONTROLLER_RETRY_MAX_COUNTDOWN = env.float("EDGE_CONTROLLER_RETRY_MAX_COUNTDOWN", default=300)
 EDGE_CONTROLLER_REQUEUE_INTERVAL = env.float("EDGE_CONTROLLER_REQUEUE_INTERVAL", default=60)
 EDGE_CONTROLLER_RBAC_PERIOD = env.float("EDGE_CONTROLLER_RBAC_PERIOD", default=600)
+# Cluster health (clusters/health.py): every cluster's connection checked on a period, each check one short timeout.
+EDGE_CLUSTER_HEALTH_PERIOD = env.float("EDGE_CLUSTER_HEALTH_PERIOD", default=60)  # seconds between checks
+EDGE_CLUSTER_HEALTH_TIMEOUT = env.float("EDGE_CLUSTER_HEALTH_TIMEOUT", default=5)  # seconds, one check, no retry
+EDGE_CLUSTER_HEARTBEAT_INTERVAL = env.float("EDGE_CLUSTER_HEARTBEAT_INTERVAL", default=300)  # seconds; see README
+EDGE_CLUSTER_CREDENTIAL_WARNING_DAYS = env.float("EDGE_CLUSTER_CREDENTIAL_WARNING_DAYS", default=30)
 EDGE_CONTROLLER_RESYNC_PERIOD = env.float("EDGE_CONTROLLER_RESYNC_PERIOD", default=600)
 # reconciles of one sort running on one member cluster at once (seed §18.1.3 controller.concurrency)
 EDGE_CONTROLLER_CONCURRENCY = {
@@ -353,6 +358,9 @@ EDGE_HELM_REPOSITORY_TIMEOUT = env.float("EDGE_HELM_REPOSITORY_TIMEOUT", default
 # Components (components/controller.py): the per-cluster release sweep (one LIST of Helm's release Secrets) and
 # the waits of a reconcile, in seconds.
 EDGE_COMPONENT_SWEEP_PERIOD = env.float("EDGE_COMPONENT_SWEEP_PERIOD", default=300)
+# seconds between two syncs of a member cluster's nodes and namespaces (clusters.member_sync), and its LIST page
+EDGE_CLUSTER_SYNC_PERIOD = env.float("EDGE_CLUSTER_SYNC_PERIOD", default=30)
+EDGE_CLUSTER_SYNC_PAGE_SIZE = env.int("EDGE_CLUSTER_SYNC_PAGE_SIZE", default=500)
 EDGE_COMPONENT_READY_TIMEOUT = env.float("EDGE_COMPONENT_READY_TIMEOUT", default=600)
 EDGE_COMPONENT_READY_POLL = env.float("EDGE_COMPONENT_READY_POLL", default=5)
 EDGE_COMPONENT_DEPENDENCY_RETRY = env.float("EDGE_COMPONENT_DEPENDENCY_RETRY", default=10)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 __all__ = ["Controller", "Run", "controllers", "get", "register"]
 
 _registry: dict[str, Controller] = {}
@@ -31,8 +33,9 @@ class Run:
     """One attempt, handed to every step: the options the task was queued with, and what the steps leave:
     ``result`` (returned by the task), for a success that is worth a word, ``reason`` and ``message``, and
     ``status``: fields of the kind's own status (``phase``, …) written with the base's fields at the end of the
-    attempt, whatever its outcome (one status write per attempt); ``deleted``: a step removed the object (its
-    deletion finished), so no status is written and its state row goes."""
+    attempt, whatever its outcome (one status write per attempt); ``conditions``: conditions of the kind's own
+    (``Reachable``, …) set beside the controller's (``status.condition``), whatever the outcome; ``deleted``: a
+    step removed the object (its deletion finished), so no status is written and its state row goes."""
 
     controller: Controller
     key: str
@@ -42,6 +45,7 @@ class Run:
     reason: str = ""
     message: str = ""
     status: dict = field(default_factory=dict)
+    conditions: list = field(default_factory=list)
     deleted: bool = False
 
 
@@ -58,12 +62,22 @@ class Controller:
     queue: str = "default"
     #: seconds after a successful reconcile when beat queues the next (None: only when the generation moves)
     period: float | None = None
+    #: the setting that holds ``period`` instead (read at each use, so an override applies at once)
+    period_setting: str = ""
     #: the concurrency limit that applies per member cluster (a key of ``EDGE_CONTROLLER_CONCURRENCY``)
     sort: str | None = None
     #: the condition it writes; ``Ready`` means it owns the kind's status (observedGeneration, step, retries)
     condition: str = "Ready"
     #: whether it writes a status at all (False: its state is kept only in its own table)
     writes_status: bool = True
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass that names ``period_setting`` reads its ``period`` from that setting."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("period_setting")
+        if name:
+            cls.period = property(lambda self: getattr(settings, name),
+                                  doc=f"Seconds between two reconciles of an object (``{name}``).")
 
     def load(self, key: str):
         """The object with this key, re-read (None when gone)."""

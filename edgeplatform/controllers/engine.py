@@ -152,7 +152,7 @@ def _succeeded(controller: Controller, obj, state: ControllerState, generation: 
     state.reason, state.message = run.reason or "Reconciled", run.message
     state.retry_count, state.next_retry = 0, None
     state.last_success, state.failed_generation = now, None
-    _record(controller, obj, state, generation, ok=True, now=now, fields=run.status)
+    _record(controller, obj, state, generation, ok=True, now=now, fields=run.status, conditions=run.conditions)
 
 
 def _retry(controller: Controller, obj, state: ControllerState, generation: int, error: TemporaryError,
@@ -162,7 +162,7 @@ def _retry(controller: Controller, obj, state: ControllerState, generation: int,
     state.retry_count += 1
     state.step_generation, state.reason, state.message = generation, error.reason, str(error)[:2000]
     state.next_retry, state.last_failure = now + timedelta(seconds=wait), now
-    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status)
+    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status, conditions=run.conditions)
     return Outcome("retry", retry_in=wait)
 
 
@@ -172,14 +172,15 @@ def _failed(controller: Controller, obj, state: ControllerState, generation: int
     state.failed_generation, state.step_generation = generation, generation
     state.reason, state.message = error.reason, str(error)[:2000]
     state.retry_count, state.next_retry, state.last_failure = 0, None, now
-    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status)
+    _record(controller, obj, state, generation, ok=False, now=now, fields=run.status, conditions=run.conditions)
     return Outcome("permanent")
 
 
 def _record(controller: Controller, obj, state: ControllerState, generation: int, *, ok: bool, now,
-            fields: dict) -> None:
-    """Save the state row and, through the write path, the object's status (one transaction): the base's fields
-    and the kind's own ``fields`` (``run.status``; a None value removes the field)."""
+            fields: dict, conditions: list = ()) -> None:
+    """Save the state row and, through the write path, the object's status (one transaction): the base's fields,
+    the kind's own ``fields`` (``run.status``; a None value removes the field) and ``conditions``
+    (``run.conditions``, each in place of the one of its type)."""
     with transaction.atomic():
         state.save()
         if controller.writes_status:
@@ -189,6 +190,8 @@ def _record(controller: Controller, obj, state: ControllerState, generation: int
                 rendered = status.render(current, state, type_=controller.condition, ok=ok, generation=generation,
                                          now=now)
                 rendered.update(fields)
+                for item in conditions:
+                    rendered["conditions"] = status.set_condition(rendered.get("conditions"), item)
                 return {name: value for name, value in rendered.items() if value is not None}
 
             save_status(obj, change, notable=status.notable)

@@ -34,7 +34,7 @@ from .errors import KubeconfigRefused, KubeNotConfigured
 from .retry import RetryPolicy
 
 __all__ = ["KUBECONFIG_HINT", "forget_clients", "host_client", "host_configured", "kubeconfig_problems",
-           "member_client", "member_kubeconfig"]
+           "member_client", "member_credentials", "member_kubeconfig", "probe_client"]
 
 HOST = "host"
 
@@ -95,19 +95,21 @@ def host_client() -> KubeClient:
     path, context = settings.EDGE_KUBECONFIG, settings.EDGE_KUBE_CONTEXT or None
     fingerprint = _digest({"kubeconfig": path, "context": context, "mtime": _mtime(path), "policy": _settings()})
 
-    def build() -> KubeClient:
-        configuration = Configuration()
-        try:
-            if path:
-                kube_config.load_kube_config(config_file=path, context=context, client_configuration=configuration,
-                                             persist_config=False)
-            else:
-                kube_config.load_incluster_config(client_configuration=configuration)
-        except (ConfigException, OSError, yaml.YAMLError) as error:
-            raise KubeNotConfigured(f"host cluster configuration is unusable: {error}")
-        return KubeClient(HOST, configuration, _policy(), _timeout())
+    return _cached(HOST, fingerprint, lambda: KubeClient(HOST, _host_configuration(), _policy(), _timeout()))
 
-    return _cached(HOST, fingerprint, build)
+
+def _host_configuration() -> Configuration:
+    path, context = settings.EDGE_KUBECONFIG, settings.EDGE_KUBE_CONTEXT or None
+    configuration = Configuration()
+    try:
+        if path:
+            kube_config.load_kube_config(config_file=path, context=context, client_configuration=configuration,
+                                         persist_config=False)
+        else:
+            kube_config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError, yaml.YAMLError) as error:
+        raise KubeNotConfigured(f"host cluster configuration is unusable: {error}")
+    return configuration
 
 
 def member_client(cluster) -> KubeClient:
@@ -127,6 +129,59 @@ def member_client(cluster) -> KubeClient:
         return KubeClient(cluster.name, configuration, _policy(), _timeout())
 
     return _cached(f"cluster:{cluster.name}", fingerprint, build)
+
+
+def probe_client(cluster, timeout: float) -> KubeClient:
+    """A client of a member ``Cluster`` (the host's own configuration for the host cluster) that never retries
+    and gives up after ``timeout`` seconds (to connect, and to read): what a health check uses, so that a
+    cluster that does not answer costs one timeout and no backoff sleeps."""
+    connection = dict(((cluster.spec or {}).get("connection")) or {})
+    secret = bytes(cluster.connection_secret) if cluster.connection_secret else b""
+    policy = RetryPolicy(retries=0, base=0.0, cap=0.0, deadline=timeout)
+    if not secret and not connection.get("kubernetesAPIEndpoint"):
+        if (cluster.labels or {}).get(CLUSTER_ROLE_LABEL) != "host":
+            raise KubeNotConfigured(f'cluster "{cluster.name}" has no stored connection')
+        if not host_configured():
+            raise KubeNotConfigured("no host cluster: set EDGE_KUBECONFIG or run in a pod")
+        fingerprint = _digest({"kubeconfig": settings.EDGE_KUBECONFIG, "context": settings.EDGE_KUBE_CONTEXT,
+                               "mtime": _mtime(settings.EDGE_KUBECONFIG), "timeout": timeout})
+        return _cached(f"probe:{HOST}", fingerprint,
+                       lambda: KubeClient(HOST, _host_configuration(), policy, (timeout, timeout)))
+    fingerprint = _digest({"connection": connection, "secret": hashlib.sha256(secret).hexdigest(),
+                           "timeout": timeout})
+
+    def build() -> KubeClient:
+        secrets = crypto.decrypt_json(secret) if secret else {}
+        return KubeClient(cluster.name, _configuration(cluster.name, connection, secrets), policy,
+                          (timeout, timeout))
+
+    return _cached(f"probe:cluster:{cluster.name}", fingerprint, build)
+
+
+def member_credentials(cluster) -> tuple[str | None, str | None]:
+    """The client certificate (PEM, from the stored kubeconfig's current user) and the bearer token (the stored
+    token, else the kubeconfig user's) of a member ``Cluster``, for an expiry check; ``(None, None)`` when it
+    has none. Holds decrypted credentials: never log or store them."""
+    secret = bytes(cluster.connection_secret) if cluster.connection_secret else b""
+    secrets = crypto.decrypt_json(secret) if secret else {}
+    certificate, token = None, secrets.get("token") or None
+    document = _parse_kubeconfig(secrets["kubeconfig"]) if secrets.get("kubeconfig") else None
+    if document:
+        contexts = {item.get("name"): item.get("context") or {} for item in document.get("contexts") or []
+                    if isinstance(item, dict)}
+        wanted = (contexts.get(document.get("current-context")) or {}).get("user")
+        users = [item for item in document.get("users") or [] if isinstance(item, dict)]
+        user = next((item for item in users if item.get("name") == wanted), users[0] if users else None)
+        body = (user or {}).get("user") or {}
+        if isinstance(body, dict):
+            data = body.get("client-certificate-data")
+            if isinstance(data, str) and data:
+                try:
+                    certificate = base64.b64decode(data).decode("ascii", errors="replace")
+                except (binascii.Error, ValueError):
+                    certificate = None
+            token = token or body.get("token") or None
+    return certificate, token
 
 
 def member_kubeconfig(cluster) -> dict | None:

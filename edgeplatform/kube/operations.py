@@ -13,7 +13,7 @@ from .client import KubeClient
 from .errors import KubeError
 
 __all__ = ["FIELD_MANAGER", "ObjectList", "apply", "ensure_absent", "ensure_namespace", "get", "list_objects",
-           "remove_finalizer", "replace", "watch_events"]
+           "merge_patch", "remove_finalizer", "replace", "watch_events"]
 
 FIELD_MANAGER = "edge-platform"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -122,6 +122,20 @@ def ensure_namespace(client: KubeClient, name: str) -> bool:
         return False
     apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     return True
+
+
+def merge_patch(client: KubeClient, api_version: str, kind: str, name: str, patch: dict,
+                namespace: str | None = None) -> dict | None:
+    """JSON merge patch of one object (a ``None`` value removes a key, which an apply cannot do to a field another
+    manager owns); the object as stored, None when it does not exist."""
+    info = client.resource(api_version, kind)
+    try:
+        return client.request("PATCH", info.path(name, namespace if info.namespaced else None),
+                              {"fieldManager": FIELD_MANAGER}, patch, "application/merge-patch+json")
+    except KubeError as error:
+        if error.not_found:
+            return None
+        raise
 
 
 def remove_finalizer(client: KubeClient, api_version: str, kind: str, name: str, namespace: str | None,

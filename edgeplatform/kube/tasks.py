@@ -1,6 +1,5 @@
 """Celery tasks of the CRD sync (platform → cluster): one per saved object, and the resync on the controller base."""
 from celery import shared_task
-from django.conf import settings
 
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.tasks import task_for
@@ -38,10 +37,7 @@ class CRDResyncController(Controller):
     queue = "sync"
     writes_status = False
 
-    @property
-    def period(self) -> float:
-        """Seconds between resyncs of a kind."""
-        return settings.EDGE_CONTROLLER_RESYNC_PERIOD
+    period_setting = "EDGE_CONTROLLER_RESYNC_PERIOD"
 
     def load(self, key: str):
         """The converter of the kind."""

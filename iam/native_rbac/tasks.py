@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-
 from clusters.models import Cluster
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.errors import TemporaryError
@@ -42,10 +40,7 @@ class RBACController(Controller):
     sort = "cluster"
     condition = "RBACSynced"
 
-    @property
-    def period(self) -> float:
-        """Seconds between full reconciles of a cluster (drift, lost messages)."""
-        return settings.EDGE_CONTROLLER_RBAC_PERIOD
+    period_setting = "EDGE_CONTROLLER_RBAC_PERIOD"
 
     def cluster_of(self, obj) -> str:
         """The cluster is the object."""

@@ -9,18 +9,14 @@ from django.test import override_settings
 
 from charts import store
 from components.controller import CONTROLLER
-from edgeplatform import kube as gateway
 from edgeplatform.controllers.engine import reconcile
 from edgeplatform.helm import metrics as helm_metrics
-from edgeplatform.kube import crds
 from tests.factories import ClusterFactory, UserFactory
 from tests.helm_repo import package
 from tests.paths import FIXTURES
 from tests.support import ApiClient
 
 CHARTS = FIXTURES / "charts"
-#: quick retries against the host cluster (the CRD sync's writes)
-HOST_FAST = {"EDGE_KUBE_RETRIES": 2, "EDGE_KUBE_BACKOFF": 0.01, "EDGE_KUBE_BACKOFF_MAX": 0.05}
 FAST = {"EDGE_KUBE_RETRIES": 0, "EDGE_KUBE_READ_TIMEOUT": 2, "EDGE_KUBE_CONNECT_TIMEOUT": 0.5,
         "EDGE_HELM_TIMEOUT": 20}
 
@@ -35,16 +31,11 @@ def helm_home(tmp_path):
 
 
 @pytest.fixture
-def host(kube, eager_celery, db):
-    """The emulator as the configured host cluster, with the CRDs installed; clusters host and edge-bj-01."""
-    gateway.forget_clients()
-    with override_settings(EDGE_KUBECONFIG=str(kube.kubeconfig_path), **HOST_FAST):
-        client = gateway.host_client()
-        crds.install(client)
-        ClusterFactory(name="host", labels={"cluster.theriseunion.io/role": "host"})
-        ClusterFactory(name="edge-bj-01")
-        yield client
-    gateway.forget_clients()
+def host(host, db):
+    """The configured host cluster (the root conftest's), with clusters host (labelled the host) and edge-bj-01."""
+    ClusterFactory(name="host", labels={"cluster.theriseunion.io/role": "host"})
+    ClusterFactory(name="edge-bj-01")
+    return host
 
 
 @pytest.fixture

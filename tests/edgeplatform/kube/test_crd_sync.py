@@ -30,17 +30,6 @@ def workspace(name: str, display: str = "", cluster: str = "edge", **spec) -> di
 
 
 @pytest.fixture
-def host(kube, eager_celery):
-    """The emulator as the configured host cluster, with the CRDs installed."""
-    gateway.forget_clients()
-    with override_settings(EDGE_KUBECONFIG=str(kube.kubeconfig_path), **FAST):
-        client = gateway.host_client()
-        crds.install(client)
-        yield client
-    gateway.forget_clients()
-
-
-@pytest.fixture
 def site(platform):
     platform.cluster("edge")
     return platform

@@ -1,10 +1,7 @@
 """A replace or patch that changes nothing writes nothing: resourceVersion and generation stay, the row is not saved,
 nothing is audited as a write and nothing is synced — as kube-apiserver answers a no-op update."""
 import pytest
-from django.test import override_settings
 
-from edgeplatform import kube as gateway
-from edgeplatform.kube import crds
 from iam.audit.models import AuditEvent
 from tests import fleet
 from tests.support import binding_manifest
@@ -119,17 +116,6 @@ def test_changing_only_a_users_groups_is_a_write(root):
     assert changed["metadata"]["resourceVersion"] == str(int(created["metadata"]["resourceVersion"]) + 1)
     [event] = writes_since(start)
     assert event.before["spec"]["groups"] == ["dev", "ops"] and event.after["spec"]["groups"] == ["ops"]
-
-
-@pytest.fixture
-def host(kube, eager_celery):
-    """The emulator as the configured host cluster, with the CRDs installed."""
-    gateway.forget_clients()
-    with override_settings(EDGE_KUBECONFIG=str(kube.kubeconfig_path), EDGE_KUBE_RETRIES=2, EDGE_KUBE_BACKOFF=0.01):
-        client = gateway.host_client()
-        crds.install(client)
-        yield client
-    gateway.forget_clients()
 
 
 def test_a_no_op_syncs_nothing(kube, host, root, django_capture_on_commit_callbacks):

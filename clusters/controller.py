@@ -1,0 +1,145 @@
+"""The cluster controller: a cluster's connection checked on arrival and on a period (its health).
+
+One step, ``ensure_connected``, through a client that never retries and gives up after
+``EDGE_CLUSTER_HEALTH_TIMEOUT`` seconds (``edgeplatform.kube.probe_client``): ``GET /version``, then one LIST of
+nodes (``limit`` 500, counted with ``remainingItemCount``) within what is left of the same timeout. So a cluster
+that does not answer costs one timeout of one worker slot and never slows the others' checks; it goes
+``Ready=False`` and is retried with the base's backoff. Status (besides the base's ``Ready``)::
+
+    status:
+      phase: Ready                      # Ready, Unreachable, Failed, Pending
+      kubernetesVersion: v1.29.0
+      nodeCount: 3
+      lastHeartbeatTime: "..."          # the API server last answered (moved at most every
+                                        # EDGE_CLUSTER_HEARTBEAT_INTERVAL while nothing else changes)
+      conditions:
+      - {type: Ready, ...}
+      - {type: Reachable, status: "False", reason: Timeout, message: "the API server did not answer in time (5 s)"}
+      - {type: CredentialsExpiring, status: "True", reason: CertificateExpiresSoon, message: "... 2027-01-01 ..."}
+
+A cluster without a connection (other than the host) is ``Pending`` (``NoConnection``); a virtual cluster is
+``Pending`` (``AwaitingProvisioning``) with no network call: its provisioning brings its connection.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from clusters.health import credential_expiry, failure_of
+from clusters.models import Cluster
+from edgeplatform.controllers import clock
+from edgeplatform.controllers.base import Controller, register
+from edgeplatform.controllers.errors import PermanentError, TemporaryError
+from edgeplatform.controllers.status import condition, format_time
+from edgeplatform.controllers.tasks import task_for
+from edgeplatform.kube.connections import member_credentials, probe_client
+from edgeplatform.kube.errors import KubeconfigRefused, KubeNotConfigured
+
+__all__ = ["CONTROLLER", "ClusterController", "check_cluster"]
+
+READY, UNREACHABLE, FAILED, PENDING = "Ready", "Unreachable", "Failed", "Pending"
+#: the nodes read per page when counting them (the rest is counted from ``remainingItemCount``)
+NODE_PAGE = 500
+
+
+@register
+class ClusterController(Controller):
+    """Checks every cluster's connection: reachable, authenticated, version and node count read."""
+
+    name = "clusters"
+    model = Cluster
+    steps = ("ensure_connected",)
+    queue = "default"
+
+    period_setting = "EDGE_CLUSTER_HEALTH_PERIOD"
+
+    def ensure_connected(self, cluster, run) -> None:
+        """Reach the cluster's API server once, bounded by one timeout; record what it says."""
+        now = clock.now()
+        generation = self.generation_of(cluster)
+        if cluster.type == "virtual":
+            run.status["phase"] = PENDING
+            raise PermanentError("the virtual cluster is waiting to be provisioned on the host cluster",
+                                 reason="AwaitingProvisioning")
+        timeout = settings.EDGE_CLUSTER_HEALTH_TIMEOUT
+        try:
+            client = probe_client(cluster, timeout)
+        except KubeconfigRefused as error:
+            run.status["phase"] = FAILED
+            raise PermanentError(str(error), reason="KubeconfigRefused")
+        except KubeNotConfigured as error:
+            run.status["phase"] = PENDING
+            reason = "InvalidConnection" if "unusable" in str(error) or "neither" in str(error) else "NoConnection"
+            raise PermanentError(f"{error}: add spec.connection (a kubeconfig, or an endpoint and a token)"
+                                 if reason == "NoConnection" else str(error), reason=reason)
+        self._check_credentials(cluster, run, now, generation)
+        started = time.monotonic()
+        try:
+            version = client.request("GET", "/version") or {}
+            left = max(0.1, timeout - (time.monotonic() - started))
+            nodes = client.request("GET", "/api/v1/nodes", {"limit": NODE_PAGE}, timeout=(left, left)) or {}
+            uid = (cluster.status or {}).get("uid")
+            if not uid:  # the member's identity, as the reference reports it: its kube-system namespace's UID
+                left = max(0.1, timeout - (time.monotonic() - started))
+                system = client.request("GET", "/api/v1/namespaces/kube-system", timeout=(left, left)) or {}
+                uid = (system.get("metadata") or {}).get("uid")
+        except Exception as error:  # the gateway's errors, and whatever the transport let through
+            failure = failure_of(error, timeout)
+            run.status["phase"] = UNREACHABLE if not failure.reachable else FAILED
+            run.conditions.append(condition("Reachable", failure.reachable,
+                                            "Connected" if failure.reachable else failure.reason,
+                                            "the API server answered" if failure.reachable else failure.message,
+                                            generation, now))
+            raise TemporaryError(failure.message, reason=failure.reason)
+        count = len(nodes.get("items") or []) + int((nodes.get("metadata") or {}).get("remainingItemCount") or 0)
+        git_version = str(version.get("gitVersion") or "")
+        run.conditions.append(condition("Reachable", True, "Connected", f"the API server answered ({git_version})",
+                                        generation, now))
+        if uid:
+            run.status["uid"] = uid
+        run.status.update(phase=READY, kubernetesVersion=git_version, nodeCount=count,
+                          lastHeartbeatTime=_heartbeat(cluster.status or {}, now,
+                                                       phase=READY, kubernetesVersion=git_version, nodeCount=count))
+        run.reason, run.message = "Healthy", f"Kubernetes {git_version}, {count} node(s)"
+        run.result = {"cluster": cluster.name, "kubernetesVersion": git_version, "nodeCount": count}
+
+    def _check_credentials(self, cluster, run, now: datetime, generation: int) -> None:
+        """``CredentialsExpiring`` from the client certificate's or token's expiry; expired: not Ready."""
+        expiry = credential_expiry(*member_credentials(cluster))
+        if expiry is None:
+            return
+        when = format_time(expiry.when)
+        warning = timedelta(days=settings.EDGE_CLUSTER_CREDENTIAL_WARNING_DAYS)
+        if expiry.when <= now:
+            message = f"the {expiry.what} expired at {when}: store new credentials in spec.connection"
+            run.conditions.append(condition("CredentialsExpiring", True, "CredentialsExpired", message,
+                                            generation, now))
+            run.status["phase"] = FAILED
+            raise TemporaryError(message, reason="CredentialsExpired", delay=self.period)
+        soon = expiry.when - now <= warning
+        days = (expiry.when - now).days
+        run.conditions.append(condition(
+            "CredentialsExpiring", soon, "CredentialsExpireSoon" if soon else "CredentialsValid",
+            f"the {expiry.what} expires at {when} (in {days} days)" if soon
+            else f"the {expiry.what} is valid until {when}", generation, now))
+
+
+def _heartbeat(status: dict, now: datetime, **fields) -> str:
+    """``lastHeartbeatTime`` to write: now when anything else changes or the stored one is older than
+    ``EDGE_CLUSTER_HEARTBEAT_INTERVAL``, else the stored one (a check that changes nothing writes nothing)."""
+    stored = status.get("lastHeartbeatTime")
+    ready = any(item.get("type") == "Ready" and item.get("status") == "True"
+                for item in status.get("conditions") or [] if isinstance(item, dict))
+    if not stored or not ready or any(status.get(name) != value for name, value in fields.items()):
+        return format_time(now)
+    try:
+        last = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+    except ValueError:
+        return format_time(now)
+    return format_time(now) if (now - last).total_seconds() >= settings.EDGE_CLUSTER_HEARTBEAT_INTERVAL else stored
+
+
+CONTROLLER = ClusterController  # ``register`` made the class its one instance
+check_cluster = task_for(CONTROLLER)

@@ -1,0 +1,102 @@
+"""What a cluster's health check concludes: why a connection failed, in words a person understands, and when
+its credentials expire.
+
+``failure_of(error)`` turns what the gateway raised into a reason and a message (``DNSNameNotFound``,
+``TLSHandshakeFailed``, ``ConnectionRefused``, ``Timeout``, ``Unauthorized``, ``Forbidden``, …);
+``credential_expiry(certificate, token)`` reads the ``notAfter`` of a client certificate (PEM) and the ``exp`` of
+a JWT-shaped token, whose payload is decoded without verifying it: the date is all the platform needs.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from edgeplatform.kube import KubeError
+
+__all__ = ["Expiry", "Failure", "credential_expiry", "failure_of"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a check failed: ``reachable`` (the API server answered at all), a CamelCase ``reason``, a message."""
+
+    reachable: bool
+    reason: str
+    message: str
+
+
+#: markers in the transport's error text (urllib3, ssl, socket), most specific first
+_NETWORK = (
+    (("NameResolutionError", "Name or service not known", "nodename nor servname", "Temporary failure in name "
+      "resolution", "No address associated"), "DNSNameNotFound",
+     "the API server's DNS name was not found"),
+    (("CERTIFICATE_VERIFY_FAILED", "certificate verify failed"), "TLSCertificateNotTrusted",
+     "the API server's TLS certificate is not trusted (check certificate-authority-data)"),
+    (("SSLError", "(TLS)", "WRONG_VERSION_NUMBER", "SSL"), "TLSHandshakeFailed",
+     "the TLS handshake with the API server failed (is it an https endpoint?)"),
+    (("Connection refused", "ConnectionRefused", "Errno 111"), "ConnectionRefused",
+     "the API server refused the connection (nothing listens at that address and port)"),
+    (("timed out", "Timeout", "TimeoutError"), "Timeout", "the API server did not answer in time"),
+)
+
+
+def failure_of(error: Exception, timeout: float) -> Failure:
+    """The reason and message of a failed check from the gateway's error."""
+    if isinstance(error, KubeError) and error.status:
+        if error.status == 401:
+            return Failure(True, "Unauthorized", "401 Unauthorized: the API server refused the credentials")
+        if error.status == 403:
+            return Failure(True, "Forbidden", f"403 Forbidden: the credentials may not read the cluster "
+                                              f"({error.message[:200]})")
+        return Failure(True, "ApiError", f"the API server answered {error.status} {error.reason}: "
+                                         f"{error.message[:200]}")
+    text = str(error)
+    for markers, reason, message in _NETWORK:
+        if any(marker in text for marker in markers):
+            if reason == "Timeout":
+                message = f"{message} ({timeout:g} s)"
+            return Failure(False, reason, message)
+    return Failure(False, "Unreachable", f"the API server could not be reached: {text[:300]}")
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """The earliest expiry of a cluster's credentials: ``what`` expires (``client certificate``, ``token``)
+    and ``when`` (UTC)."""
+
+    what: str
+    when: datetime
+
+
+def _certificate_expiry(pem: str | None) -> datetime | None:
+    if not pem:
+        return None
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return None  # not a certificate the check can read: nothing to report
+    return certificate.not_valid_after_utc
+
+
+def _token_expiry(token: str | None) -> datetime | None:
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return None  # not a JWT: a static token has no expiry to read
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = payload.get("exp") if isinstance(payload, dict) else None
+        return datetime.fromtimestamp(float(exp), UTC) if isinstance(exp, int | float) else None
+    except (binascii.Error, ValueError, OverflowError, OSError):
+        return None
+
+
+def credential_expiry(certificate: str | None, token: str | None) -> Expiry | None:
+    """The earliest expiry of a client certificate (PEM) and a token; None when neither carries one."""
+    found = [Expiry(what, when) for what, when in (("client certificate", _certificate_expiry(certificate)),
+                                                   ("token", _token_expiry(token))) if when is not None]
+    return min(found, key=lambda item: item.when) if found else None

@@ -1,0 +1,59 @@
+"""Prometheus figures of clusters, read at scrape time with one ``GROUP BY`` on the typed, indexed ``type`` and
+``phase`` columns (answered by whichever process serves ``/metrics``):
+
+* ``cluster_total{type}``: clusters by type (``physical``, ``virtual``);
+* ``cluster_status{status}``: clusters by status: ``running`` (phase Ready), ``failed`` (Unreachable, Failed),
+  ``creating`` (anything else: not checked yet, Pending, provisioning).
+"""
+from __future__ import annotations
+
+from django.db import DatabaseError
+from django.db.models import Count
+from prometheus_client.core import GaugeMetricFamily
+
+from edgeplatform.metrics import register_live
+
+__all__ = ["ClusterCollector", "install", "status_of"]
+
+TYPES = ("physical", "virtual")
+STATUSES = ("running", "failed", "creating")
+
+
+def status_of(phase: str) -> str:
+    """The ``cluster_status`` label of a phase."""
+    return "running" if phase == "Ready" else "failed" if phase in ("Unreachable", "Failed") else "creating"
+
+
+class ClusterCollector:
+    """Clusters by type and by status, counted when scraped."""
+
+    def describe(self):
+        """The families without samples (no query at start-up)."""
+        yield GaugeMetricFamily("cluster_total", "Clusters by type", labels=["type"])
+        yield GaugeMetricFamily("cluster_status", "Clusters by status", labels=["status"])
+
+    def collect(self):
+        """Both families from one query; every known label is present (zero when none)."""
+        from clusters.models import Cluster
+
+        try:
+            rows = list(Cluster.objects.values("type", "phase").annotate(count=Count("pk")).order_by())
+        except DatabaseError:  # a scrape must not fail with the database: the figures are left out
+            return
+        types, statuses = dict.fromkeys(TYPES, 0), dict.fromkeys(STATUSES, 0)
+        for row in rows:
+            types[row["type"]] = types.get(row["type"], 0) + row["count"]
+            statuses[status_of(row["phase"])] += row["count"]
+        total = GaugeMetricFamily("cluster_total", "Clusters by type", labels=["type"])
+        for name, count in types.items():
+            total.add_metric([name], count)
+        yield total
+        by_status = GaugeMetricFamily("cluster_status", "Clusters by status", labels=["status"])
+        for name, count in statuses.items():
+            by_status.add_metric([name], count)
+        yield by_status
+
+
+def install() -> None:
+    """Register the cluster collector (once per process)."""
+    register_live(ClusterCollector())

@@ -6,10 +6,15 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from edgeplatform.resources.services import object_saved
 
-__all__ = ["connect"]
+__all__ = ["connect", "node_decommissioned"]
+
+#: sent with ``node`` (the Node row, before it is deleted) and ``actor`` once a decommissioned node has been drained
+#: and removed from its member cluster; what else was bound to the node (join credentials, grants) follows it
+node_decommissioned = Signal()
 
 log = logging.getLogger(__name__)
 

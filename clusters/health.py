@@ -171,3 +171,22 @@ def check_connection(cluster, timeout: float, *, want_uid: bool = True,
     git_version = str(version.get("gitVersion") or "")
     return Check(True, READY, "Connected", f"the API server answered ({git_version})", reachable=True,
                  kubernetes_version=git_version, node_count=count, uid=uid)
+
+
+#: the connection fields kept encrypted apart from the spec (``clusters.manifests`` splits them off)
+_SECRET_FIELDS = ("kubeconfig", "token")
+
+
+def check_new_connection(name: str, connection: dict, timeout: float) -> Check:
+    """``check_connection`` of a connection that is not stored yet: ``connection`` is ``spec.connection`` as a
+    user writes it (kubeconfig and token in clear); nothing is saved. What the console's import form runs
+    before it saves a cluster."""
+    from edgeplatform import crypto
+
+    from .models import Cluster
+
+    fields = dict(connection or {})
+    secrets = {key: fields.pop(key) for key in _SECRET_FIELDS if fields.get(key)}
+    row = Cluster(name=name or "new-cluster", spec={"type": "physical", "connection": fields}, status={},
+                  connection_secret=crypto.encrypt_json(secrets) if secrets else None)
+    return check_connection(row, timeout, want_uid=False)

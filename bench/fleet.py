@@ -34,17 +34,21 @@ client). Figures:
 * ``health_cycle_s``: wall time from the first check taken to the last one done;
 * ``offline_worker_s``: worker-seconds (slot time) the offline clusters' checks took, to compare with
   ``offline × timeout`` (``offline_worker_s_bound``): each should cost one timeout of one slot, no retry;
-* ``answering_waited_on_offline`` (target 0): answering clusters whose connection check
-  (``clusters.health.check_connection``, the controller's own call, timed around it: the client taken from the
-  gateway's cache and the requests to the cluster's own API server) lasted half the health timeout or more, or
-  ended in a timeout. An answering server answers in milliseconds, so such a check was held by something an
-  offline cluster's check held (a client-cache lock, a pooled connection, the client itself);
-* counted apart: what a check spends in the database (lease, status write; SQLite serialises the slots' writes
-  and its busy handler sleeps, so these vary with the slots' number, offline clusters or not) is in
-  ``answering_check_p50_ms`` / ``answering_check_max_ms`` (a whole reconcile); and what a shared pool of N slots
-  has by construction: ``slots_all_offline_s``, the wall time during which every slot was busy with an offline
-  check (answering checks then wait in the queue; at most ``offline × timeout / slots``), and
-  ``answering_queue_wait_max_s``, the longest an answering check waited for a slot;
+* ``answering_waited_on_offline`` (target 0): answering clusters whose check waited on an offline one, either
+  (a) *during* it: its connection check (``clusters.health.check_connection``, the controller's own call, timed
+  around it: the client from the gateway's cache and the requests to its own API server) lasted half the health
+  timeout or more, or failed; an answering server answers in milliseconds, so such a check was held by something
+  an offline cluster's check held (a client-cache lock, a pooled connection, the client itself); or (b) *before*
+  it: it began while every slot was held by an offline check, or within 10 ms after such a stretch ended (it got
+  its slot only because an offline check gave one back). Waiting in the queue behind answering clusters is not
+  waiting on an offline one;
+* ``slots_all_offline_s``: the wall time during which every slot was busy with an offline check (at most
+  ``offline × timeout / slots``); ``answering_connection_check_max_ms``: the slowest connection check of an
+  answering cluster;
+* ``answering_check_p50_ms`` / ``answering_check_max_ms``: a whole reconcile of an answering cluster (lease,
+  check, status write through the write path). SQLite serialises the slots' writes and its busy handler sleeps,
+  so these vary with the number of slots and the machine's load, offline clusters or not; so does
+  ``offline_check_max_s`` (the timeout, then the status write);
 * ``health_ready`` (answering clusters Ready after the cycle) and ``health_unreachable`` (offline clusters
   Unreachable).
 """
@@ -250,14 +254,18 @@ def health_cycle(rows, offline_names: set, slots: int, timeout: float) -> dict:
     answering = [span for name, span in spans.items() if name not in offline_names]
     durations = sorted(end - began for began, end, _ in answering)
     events = sorted([(began, 1) for began, _, _ in offline] + [(end, -1) for _, end, _ in offline])
-    busy, all_offline, since = 0, 0.0, None
+    busy, stretches, since = 0, [], None
     for moment, step in events:
         busy += step
         if busy >= slots and since is None:
             since = moment
         elif busy < slots and since is not None:
-            all_offline += moment - since
+            stretches.append((since, moment))
             since = None
+    all_offline = sum(end - began for began, end in stretches)
+    waited += sum(1 for name, (began, _, _) in spans.items() if name not in offline_names
+                  and connecting.get(name, (0.0, True))[0] < timeout / 2 and connecting.get(name, (0, True))[1]
+                  and any(first <= began <= last + 0.01 for first, last in stretches))
     states = dict(Cluster.objects.filter(name__startswith="h").values_list("name", "phase"))
     return {
         "health_cycle_s": round(wall, 2),
@@ -268,7 +276,6 @@ def health_cycle(rows, offline_names: set, slots: int, timeout: float) -> dict:
         "answering_connection_check_max_ms": round(max(connect_times, default=0.0) * 1000, 1),
         "answering_check_p50_ms": round(statistics.median(durations) * 1000, 1) if durations else 0.0,
         "answering_check_max_ms": round(max(durations, default=0.0) * 1000, 1),
-        "answering_queue_wait_max_s": round(max((began - started for began, _, _ in answering), default=0.0), 2),
         "slots_all_offline_s": round(all_offline, 2),
         "health_ready": sum(1 for name, phase in states.items() if name not in offline_names and phase == "Ready"),
         "health_unreachable": sum(1 for name in offline_names if states.get(name) == "Unreachable"),
@@ -357,7 +364,7 @@ def main() -> int:
     for key in ("health_cycle_s", "offline_worker_s", "offline_worker_s_bound", "offline_check_max_s",
                 "answering_waited_on_offline", "answering_connection_check_max_ms",
                 "answering_check_p50_ms", "answering_check_max_ms",
-                "answering_queue_wait_max_s", "slots_all_offline_s", "health_ready", "health_unreachable"):
+                "slots_all_offline_s", "health_ready", "health_unreachable"):
         print(f"{key:34} {results[key]!s:>12}")
     print(json.dumps(results, sort_keys=True))
     return 0

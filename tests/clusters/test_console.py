@@ -150,7 +150,7 @@ def test_a_scoped_user_sees_only_their_cluster_and_a_stranger_no_page(fleet):
     assert 'id="fleet-import"' in page(root_client())
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_query_count_does_not_grow_with_the_clusters(fleet):
     # (a transactional test: inside a test's transaction that wrote IAM data the engine caches no grants, and every
     # check of the console's menu would be a query)

@@ -20,13 +20,48 @@ first cluster's and the other clusters keep those nodes under the cluster (the c
   counts, and the audit events added, target 0) and the time.
 
 ``--quick``: 4 clusters × 250 nodes. The last line is one JSON object with the figures.
+
+Health (``clusters.controller``, ``--health-clusters 2000``, ``--offline-percent 10``): one health cycle of
+2,000 emulated clusters, every tenth of which does not answer (its endpoint is a socket that accepts the
+connection and never answers, as an edge site behind a dead link or a hung API server does). Every cluster is
+checked once through the real controller (``engine.reconcile``: lease, step, status write through the write
+path) by ``--slots`` worker slots (16: a thread pool with a worker's concurrency, taking the checks from one queue
+in name order, the offline ones interleaved, as a worker takes what beat queued). The health timeout is
+``--health-timeout`` (1 s here, 5 s by default in production: ``EDGE_CLUSTER_HEALTH_TIMEOUT``). Answering
+clusters share emulated API servers (``--health-per-emulator`` 50; each is its own Cluster row with its own
+client). Figures:
+
+* ``health_cycle_s``: wall time from the first check taken to the last one done;
+* ``offline_worker_s``: worker-seconds (slot time) the offline clusters' checks took, to compare with
+  ``offline × timeout`` (``offline_worker_s_bound``): each should cost one timeout of one slot, no retry;
+* ``answering_waited_on_offline`` (target 0): answering clusters whose check waited on an offline one, either
+  (a) *during* it: its connection check (``clusters.health.check_connection``, the controller's own call, timed
+  around it: the client from the gateway's cache and the requests to its own API server) lasted half the health
+  timeout or more, or failed; an answering server answers in milliseconds, so such a check was held by something
+  an offline cluster's check held (a client-cache lock, a pooled connection, the client itself); or (b) *before*
+  it: it began while every slot was held by an offline check, or within 10 ms after such a stretch ended (it got
+  its slot only because an offline check gave one back). Waiting in the queue behind answering clusters is not
+  waiting on an offline one;
+* ``slots_all_offline_s``: the wall time during which every slot was busy with an offline check (at most
+  ``offline × timeout / slots``); ``answering_connection_check_max_ms``: the slowest connection check of an
+  answering cluster;
+* ``answering_check_p50_ms`` / ``answering_check_max_ms``: a whole reconcile of an answering cluster (lease,
+  check, status write through the write path). SQLite serialises the slots' writes and its busy handler sleeps,
+  so these vary with the number of slots and the machine's load, offline clusters or not; so does
+  ``offline_check_max_s`` (the timeout, then the status write);
+* ``health_ready`` (answering clusters Ready after the cycle) and ``health_unreachable`` (offline clusters
+  Unreachable).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import socket
+import statistics
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +152,156 @@ def cycle(fleet, emulators) -> dict:
             "audit_events": AuditEvent.objects.count() - audited}
 
 
+class Silent:
+    """An endpoint that accepts connections and never answers (a hung API server, a dead link behind a NAT)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.held: list[socket.socket] = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # never read, never answered
+
+    def stop(self) -> None:
+        self.closed = True
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def health_seed(platform, count: int, offline_percent: float, per_emulator: int):
+    """``count`` Cluster rows ``h0000``…: every ``100 / offline_percent``-th one reaches a silent endpoint."""
+    from clusters.models import Cluster
+    from tests.kube.emulator import Emulator
+
+    every = max(1, round(100 / offline_percent)) if offline_percent else 0
+    offline_names = {f"h{index:04d}" for index in range(count) if every and index % every == every - 1}
+    answering = count - len(offline_names)
+    emulators = [Emulator().start() for _ in range(max(1, (answering + per_emulator - 1) // per_emulator))]
+    for emulator in emulators:
+        for index in range(3):
+            emulator.add_node(f"node-{index}")
+    silent = [Silent() for _ in range(max(1, len(offline_names) // 50))]
+    answered = 0
+    for index in range(count):
+        name = f"h{index:04d}"
+        if name in offline_names:
+            endpoint = silent[index % len(silent)].url
+        else:
+            endpoint = emulators[answered // per_emulator].url
+            answered += 1
+        platform.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",
+                        "metadata": {"name": name},
+                        "spec": {"type": "physical", "connection": {"kubernetesAPIEndpoint": endpoint}}})
+    rows = list(Cluster.objects.filter(name__startswith="h").order_by("name").values_list("pk", "name"))
+    return rows, offline_names, emulators, silent
+
+
+def health_cycle(rows, offline_names: set, slots: int, timeout: float) -> dict:
+    """One check of every cluster by ``slots`` worker slots; the figures of the module docstring."""
+    from django.db import connection
+    from django.test import override_settings
+
+    from clusters import controller as controller_module
+    from clusters.controller import CONTROLLER
+    from clusters.models import Cluster
+    from edgeplatform.controllers.engine import reconcile
+
+    spans: dict[str, tuple[float, float, str]] = {}
+    connecting: dict[str, tuple[float, bool]] = {}
+    real_check = controller_module.check_connection
+
+    def timed_check(cluster, *args, **kwargs):  # the real check, timed
+        began = time.monotonic()
+        found = real_check(cluster, *args, **kwargs)
+        connecting[cluster.name] = (time.monotonic() - began, found.ok)
+        return found
+
+    controller_module.check_connection = timed_check
+
+    def check(pk, name):
+        began = time.monotonic()
+        try:
+            result = reconcile(CONTROLLER, pk).result
+        finally:
+            connection.close()
+        spans[name] = (began, time.monotonic(), result)
+
+    with override_settings(EDGE_CLUSTER_HEALTH_TIMEOUT=timeout):
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="worker-slot") as pool:
+            for future in [pool.submit(check, pk, name) for pk, name in rows]:
+                future.result()
+        wall = time.monotonic() - started
+    controller_module.check_connection = real_check
+    waited = sum(1 for name, (seconds, ok) in connecting.items()
+                 if name not in offline_names and (seconds >= timeout / 2 or not ok))
+    connect_times = sorted(seconds for name, (seconds, _) in connecting.items() if name not in offline_names)
+    offline = [spans[name] for name in offline_names]
+    answering = [span for name, span in spans.items() if name not in offline_names]
+    durations = sorted(end - began for began, end, _ in answering)
+    events = sorted([(began, 1) for began, _, _ in offline] + [(end, -1) for _, end, _ in offline])
+    busy, stretches, since = 0, [], None
+    for moment, step in events:
+        busy += step
+        if busy >= slots and since is None:
+            since = moment
+        elif busy < slots and since is not None:
+            stretches.append((since, moment))
+            since = None
+    all_offline = sum(end - began for began, end in stretches)
+    waited += sum(1 for name, (began, _, _) in spans.items() if name not in offline_names
+                  and connecting.get(name, (0.0, True))[0] < timeout / 2 and connecting.get(name, (0, True))[1]
+                  and any(first <= began <= last + 0.01 for first, last in stretches))
+    states = dict(Cluster.objects.filter(name__startswith="h").values_list("name", "phase"))
+    return {
+        "health_cycle_s": round(wall, 2),
+        "offline_worker_s": round(sum(end - began for began, end, _ in offline), 2),
+        "offline_worker_s_bound": round(len(offline) * timeout, 2),
+        "offline_check_max_s": round(max((end - began for began, end, _ in offline), default=0.0), 3),
+        "answering_waited_on_offline": waited,
+        "answering_connection_check_max_ms": round(max(connect_times, default=0.0) * 1000, 1),
+        "answering_check_p50_ms": round(statistics.median(durations) * 1000, 1) if durations else 0.0,
+        "answering_check_max_ms": round(max(durations, default=0.0) * 1000, 1),
+        "slots_all_offline_s": round(all_offline, 2),
+        "health_ready": sum(1 for name, phase in states.items() if name not in offline_names and phase == "Ready"),
+        "health_unreachable": sum(1 for name in offline_names if states.get(name) == "Unreachable"),
+        "health_slots": slots, "health_timeout_s": timeout,
+    }
+
+
+def health(args, quick: bool) -> dict:
+    """Seed the health fleet, run one cycle, stop the servers."""
+    from edgeplatform.kube import connections
+    from tests.support import Platform
+
+    count = 200 if quick else args.health_clusters
+    seeded = time.perf_counter()
+    rows, offline_names, emulators, silent = health_seed(Platform(), count, args.offline_percent,
+                                                         args.health_per_emulator)
+    seed_s = time.perf_counter() - seeded
+    try:
+        figures = health_cycle(rows, offline_names, args.slots, args.health_timeout)
+    finally:
+        connections.forget_clients()
+        for server in (*emulators, *silent):
+            server.stop()
+    return {"clusters": count, "offline": len(offline_names), "health_seed_s": round(seed_s, 2), **figures}
+
+
 def main() -> int:
     """Run the phases and print the table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,6 +309,12 @@ def main() -> int:
     parser.add_argument("--clusters", type=int, default=50)
     parser.add_argument("--nodes", type=int, default=1000, help="nodes per cluster")
     parser.add_argument("--per-emulator", type=int, default=1, help="clusters served by one emulated API server")
+    parser.add_argument("--health-clusters", type=int, default=2000, help="clusters of the health cycle")
+    parser.add_argument("--offline-percent", type=float, default=10, help="of them, the share that never answers")
+    parser.add_argument("--slots", type=int, default=16, help="worker slots (a worker's concurrency)")
+    parser.add_argument("--health-timeout", type=float, default=1.0, help="EDGE_CLUSTER_HEALTH_TIMEOUT (s)")
+    parser.add_argument("--health-per-emulator", type=int, default=50,
+                        help="answering clusters served by one emulated API server")
     args = parser.parse_args()
     clusters, nodes = (4, 250) if args.quick else (args.clusters, args.nodes)
     per_emulator = min(args.per_emulator, clusters)
@@ -164,6 +355,17 @@ def main() -> int:
             ("rows written", "node_sync_first_writes", "node_sync_noop_writes")):
         print(f"{label:34} {results[first_key]!s:>12} {results[noop_key]!s:>12}")
     print(f"{'audit events (no change)':34} {'':>12} {results['node_sync_noop_audit_events']!s:>12}")
+    logging.getLogger("edgeplatform.controllers").setLevel(logging.ERROR)  # the offline clusters' retries
+    node_sync_clusters = results.pop("clusters")
+    results["node_sync_clusters"] = node_sync_clusters
+    results.update(health(args, args.quick))
+    print(f"Fleet health: {results['clusters']} clusters, {results['offline']} not answering, "
+          f"{results['health_slots']} worker slots, health timeout {results['health_timeout_s']:g} s")
+    for key in ("health_cycle_s", "offline_worker_s", "offline_worker_s_bound", "offline_check_max_s",
+                "answering_waited_on_offline", "answering_connection_check_max_ms",
+                "answering_check_p50_ms", "answering_check_max_ms",
+                "slots_all_offline_s", "health_ready", "health_unreachable"):
+        print(f"{key:34} {results[key]!s:>12}")
     print(json.dumps(results, sort_keys=True))
     return 0
 

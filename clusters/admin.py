@@ -1,9 +1,14 @@
 """Console pages for clusters, workspaces, node groups, namespaces and nodes (see ``edgeplatform.console``)."""
 from __future__ import annotations
 
+import base64
+import json
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 
+from clusters.health import check_new_connection
 from clusters.models import (
     CLUSTER_LABEL,
     NODEGROUP_LABEL,
@@ -17,6 +22,7 @@ from clusters.models import (
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ManifestAdmin, ui_table
 from edgeplatform.console.site import console
+from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 
 __all__ = ["ClusterAdmin", "NamespaceAdmin", "NodeAdmin", "NodeGroupAdmin", "WorkspaceAdmin"]
 
@@ -28,17 +34,85 @@ def _names(model, user) -> list[tuple[str, str]]:
 
 
 class ClusterForm(ManifestForm):
-    """A cluster: name, type and provider (the connection and the rest through YAML)."""
+    """A cluster: name, type and provider, and for a physical one its connection: a pasted kubeconfig, or an
+    endpoint with a token (and the CA that signed its serving certificate). A new connection is checked before
+    anything is saved (``clusters.health.check_new_connection``, the controller's own check, bounded by
+    ``EDGE_CLUSTER_HEALTH_TIMEOUT``); a failed check is shown on the field in words, unless "save anyway" is
+    ticked (a site that is offline right now). The rest of the spec through YAML."""
 
     name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
     type = forms.ChoiceField(choices=[("physical", "physical (imported)"), ("virtual", "virtual (vcluster)")])
     provider = forms.CharField(required=False)
-    field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider"}
+    kubeconfig = forms.CharField(
+        required=False, strip=False, label="Kubeconfig",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="Paste the cluster's kubeconfig (credentials embedded as data). Stored encrypted, never shown. "
+                  "Leave empty to keep the stored connection.")
+    endpoint = forms.CharField(required=False, label="API server URL",
+                               help_text="Or: the API server's URL (https://…:6443) with a token.")
+    token = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+                            help_text="A bearer token for that API server. Stored encrypted, never shown.")
+    ca_certificate = forms.CharField(
+        required=False, label="CA certificate (PEM)",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80, "spellcheck": "false"}),
+        help_text="The certificate authority that signed the API server's certificate (with the URL and token).")
+    save_anyway = forms.BooleanField(
+        required=False, label="Save anyway",
+        help_text="Save even when the connection check fails (the site is offline right now); the cluster is "
+                  "checked again on its period.")
+    field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider",
+                 "spec.connection.kubeconfig": "kubeconfig", "spec.connection.kubernetesAPIEndpoint": "endpoint",
+                 "spec.connection.token": "token"}
 
     def initial_from(self, manifest):
-        """Form values from the manifest."""
+        """Form values from the manifest (the stored credentials are never shown)."""
         return {"type": get_path(manifest, ("spec", "type"), "physical"),
-                "provider": get_path(manifest, ("spec", "provider"), "")}
+                "provider": get_path(manifest, ("spec", "provider"), ""),
+                "endpoint": get_path(manifest, ("spec", "connection", "kubernetesAPIEndpoint"), "")}
+
+    def connection(self, data) -> dict | None:
+        """``spec.connection`` as the form's fields give it (secrets in clear), None when none was given."""
+        kubeconfig = (data.get("kubeconfig") or "").strip()
+        endpoint = (data.get("endpoint") or "").strip()
+        token, ca = data.get("token") or "", (data.get("ca_certificate") or "").strip()
+        if kubeconfig:
+            return {"kubeconfig": kubeconfig}
+        if not endpoint or (self.instance.pk and not token and not ca
+                            and endpoint == self.initial.get("endpoint")):
+            return None
+        if not ca:
+            return {"kubernetesAPIEndpoint": endpoint, **({"token": token} if token else {})}
+        user = {"token": token} if token else {}
+        document = {"apiVersion": "v1", "kind": "Config", "current-context": "imported",
+                    "clusters": [{"name": "imported", "cluster": {
+                        "server": endpoint, "certificate-authority-data": base64.b64encode(ca.encode()).decode()}}],
+                    "users": [{"name": "imported", "user": user}],
+                    "contexts": [{"name": "imported", "context": {"cluster": "imported", "user": "imported"}}]}
+        return {"kubernetesAPIEndpoint": endpoint, "kubeconfig": json.dumps(document)}
+
+    def clean(self):
+        """A new connection of a physical cluster is checked before the save; a failure is shown on its field."""
+        data = super().clean()
+        if self.errors or data.get("type") != "physical":
+            return data
+        connection = self.connection(data)
+        if connection is None:
+            return data
+        target = "kubeconfig" if (data.get("kubeconfig") or "").strip() else "endpoint"
+        if target == "kubeconfig":
+            problems = kubeconfig_problems(connection["kubeconfig"])
+            if problems:
+                self.add_error(target, f"{'; '.join(problems)} ({KUBECONFIG_HINT})")
+                return data
+        if data.get("save_anyway"):
+            return data
+        timeout = settings.EDGE_CLUSTER_HEALTH_TIMEOUT
+        found = check_new_connection(data.get("name") or self.instance.name, connection, timeout)
+        self.connection_check = found
+        if not found.ok:
+            self.add_error(target, f"The connection check failed: {found.message} ({found.reason}). Nothing was "
+                                   f"saved. Fix the connection, or tick “Save anyway” if the site is offline now.")
+        return data
 
     def overlay(self, manifest, data):
         """Form values into the manifest."""
@@ -46,6 +120,11 @@ class ClusterForm(ManifestForm):
             manifest["metadata"]["name"] = data["name"]
         manifest["spec"]["type"] = data["type"]
         set_path(manifest, ("spec", "provider"), data.get("provider"))
+        connection = self.connection(data) if data.get("type") == "physical" else None
+        if connection is not None:
+            stored = dict(manifest["spec"].get("connection") or {})
+            stored.pop("kubernetesAPIEndpoint", None)
+            manifest["spec"]["connection"] = {**stored, **connection}
 
 
 class InClusterForm(ManifestForm):
@@ -135,7 +214,7 @@ class ClusterAdmin(ManifestAdmin):
     """Clusters."""
 
     form = ClusterForm
-    fields = ("name", "type", "provider")
+    fields = ("name", "type", "provider", "kubeconfig", "endpoint", "token", "ca_certificate", "save_anyway")
     list_display = ("name", "cluster_type", "created", "yaml_link")
     dashboard_label, dashboard_order = "Clusters", 10
     quick_action = True
@@ -239,3 +318,8 @@ class NodeAdmin(NativeAdmin):
     page_ui = ui_table(view=("cluster/nodes.view", "nodegroup/nodes.view", "node/node.view"),
                               manage=("cluster/nodes.manage", "nodegroup/nodes.manage", "node/node.manage"),
                               create=("cluster/nodes.manage",), delete=("cluster/nodes.manage",))
+
+
+from clusters import console as fleet  # noqa: E402  (the fleet overview page; registered with the console there)
+
+__all__ += ["fleet"]

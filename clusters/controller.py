@@ -1,6 +1,7 @@
 """The cluster controller: a cluster's connection checked on arrival and on a period (its health).
 
-One step, ``ensure_connected``, through a client that never retries and gives up after
+One step, ``ensure_connected``: ``clusters.health.check_connection`` (the one connection check, which the
+console's import form runs too) through a client that never retries and gives up after
 ``EDGE_CLUSTER_HEALTH_TIMEOUT`` seconds (``edgeplatform.kube.probe_client``): ``GET /version``, then one LIST of
 nodes (``limit`` 500, counted with ``remainingItemCount``) within what is left of the same timeout. So a cluster
 that does not answer costs one timeout of one worker slot and never slows the others' checks; it goes
@@ -22,26 +23,22 @@ A cluster without a connection (other than the host) is ``Pending`` (``NoConnect
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from clusters.health import credential_expiry, failure_of
+from clusters.health import FAILED, PENDING, READY, UNREACHABLE, check_connection, credential_expiry
 from clusters.models import Cluster
 from edgeplatform.controllers import clock
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.errors import PermanentError, TemporaryError
 from edgeplatform.controllers.status import condition, format_time
 from edgeplatform.controllers.tasks import task_for
-from edgeplatform.kube.connections import member_credentials, probe_client
-from edgeplatform.kube.errors import KubeconfigRefused, KubeNotConfigured
+from edgeplatform.kube.connections import member_credentials
 
 __all__ = ["CONTROLLER", "ClusterController", "check_cluster"]
 
-READY, UNREACHABLE, FAILED, PENDING = "Ready", "Unreachable", "Failed", "Pending"
-#: the nodes read per page when counting them (the rest is counted from ``remainingItemCount``)
-NODE_PAGE = 500
+__all__ += ["FAILED", "PENDING", "READY", "UNREACHABLE"]
 
 
 @register
@@ -64,39 +61,19 @@ class ClusterController(Controller):
             raise PermanentError("the virtual cluster is waiting to be provisioned on the host cluster",
                                  reason="AwaitingProvisioning")
         timeout = settings.EDGE_CLUSTER_HEALTH_TIMEOUT
-        try:
-            client = probe_client(cluster, timeout)
-        except KubeconfigRefused as error:
-            run.status["phase"] = FAILED
-            raise PermanentError(str(error), reason="KubeconfigRefused")
-        except KubeNotConfigured as error:
-            run.status["phase"] = PENDING
-            reason = "InvalidConnection" if "unusable" in str(error) or "neither" in str(error) else "NoConnection"
-            raise PermanentError(f"{error}: add spec.connection (a kubeconfig, or an endpoint and a token)"
-                                 if reason == "NoConnection" else str(error), reason=reason)
-        self._check_credentials(cluster, run, now, generation)
-        started = time.monotonic()
-        try:
-            version = client.request("GET", "/version") or {}
-            left = max(0.1, timeout - (time.monotonic() - started))
-            nodes = client.request("GET", "/api/v1/nodes", {"limit": NODE_PAGE}, timeout=(left, left)) or {}
-            uid = (cluster.status or {}).get("uid")
-            if not uid:  # the member's identity, as the reference reports it: its kube-system namespace's UID
-                left = max(0.1, timeout - (time.monotonic() - started))
-                system = client.request("GET", "/api/v1/namespaces/kube-system", timeout=(left, left)) or {}
-                uid = (system.get("metadata") or {}).get("uid")
-        except Exception as error:  # the gateway's errors, and whatever the transport let through
-            failure = failure_of(error, timeout)
-            run.status["phase"] = UNREACHABLE if not failure.reachable else FAILED
-            run.conditions.append(condition("Reachable", failure.reachable,
-                                            "Connected" if failure.reachable else failure.reason,
-                                            "the API server answered" if failure.reachable else failure.message,
-                                            generation, now))
-            raise TemporaryError(failure.message, reason=failure.reason)
-        count = len(nodes.get("items") or []) + int((nodes.get("metadata") or {}).get("remainingItemCount") or 0)
-        git_version = str(version.get("gitVersion") or "")
-        run.conditions.append(condition("Reachable", True, "Connected", f"the API server answered ({git_version})",
-                                        generation, now))
+        found = check_connection(cluster, timeout,
+                                 preflight=lambda: self._check_credentials(cluster, run, now, generation))
+        if found.reachable is not None:
+            run.conditions.append(condition("Reachable", found.reachable,
+                                            "Connected" if found.reachable else found.reason,
+                                            "the API server answered" if found.reachable and not found.ok
+                                            else found.message, generation, now))
+        if not found.ok:
+            run.status["phase"] = found.phase
+            if found.permanent:
+                raise PermanentError(found.message, reason=found.reason)
+            raise TemporaryError(found.message, reason=found.reason)
+        count, git_version, uid = found.node_count, found.kubernetes_version, found.uid
         if uid:
             run.status["uid"] = uid
         run.status.update(phase=READY, kubernetesVersion=git_version, nodeCount=count,

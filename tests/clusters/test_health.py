@@ -275,3 +275,87 @@ def test_clusters_by_type_and_status_are_on_metrics(kube_clusters, platform):
     assert samples['cluster_status{status="running"}'] == 1
     assert samples['cluster_status{status="failed"}'] == 1
     assert samples['cluster_status{status="creating"}'] == 1
+
+
+def test_credentials_without_the_right_to_read_nodes_are_forbidden(kube_clusters, platform):
+    # GIVEN a member that authenticates the platform but forbids it to list nodes (RBAC: 403)
+    (member,) = kube_clusters(1)
+    obj = cluster(platform, "edge", {"kubernetesAPIEndpoint": member.url})
+    member.fail_next(1, status=403, path_contains="/api/v1/nodes")
+    # WHEN it is checked
+    outcome, obj, _ = check(obj)
+    # THEN it answered (Reachable) but is not Ready: Forbidden, in words, retried later
+    assert outcome.result == "retry"
+    found = conditions(obj)
+    assert found["Reachable"]["status"] == "True"
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "Forbidden")
+    assert found["Ready"]["message"].startswith("403 Forbidden: the credentials may not read the cluster")
+    assert obj.status["phase"] == "Failed" and not obj.ready
+    # WHEN the member allows it again (the role was granted)
+    outcome, obj, _ = check(obj)
+    # THEN it is Ready
+    assert outcome.result == "success" and conditions(obj)["Ready"]["status"] == "True"
+
+
+def test_an_untrusted_tls_certificate_is_reported_and_the_right_ca_makes_it_ready(kube_clusters, platform):
+    # GIVEN an https member with a self-signed serving certificate, imported by its endpoint without its CA
+    (member,) = kube_clusters(1, tls=True)
+    assert member.url.startswith("https://")
+    obj = cluster(platform, "edge", {"kubernetesAPIEndpoint": member.url})
+    # WHEN it is checked
+    outcome, obj, _ = check(obj)
+    # THEN it is neither Reachable nor Ready: the certificate is not trusted, and the message says what to add
+    assert outcome.result == "retry"
+    found = conditions(obj)
+    assert (found["Reachable"]["status"], found["Reachable"]["reason"]) == ("False", "TLSCertificateNotTrusted")
+    assert "certificate-authority-data" in found["Ready"]["message"]
+    assert obj.status["phase"] == "Unreachable"
+    # WHEN its kubeconfig, which carries the CA, is stored
+    obj = cluster(platform, "edge", {"kubeconfig": json.dumps(member.kubeconfig())})
+    outcome, obj, _ = check(obj)
+    # THEN it is Ready
+    assert outcome.result == "success" and conditions(obj)["Ready"]["status"] == "True"
+
+
+def test_a_token_rotated_on_the_member_is_unauthorized_until_the_new_one_is_stored(kube_clusters, platform):
+    # GIVEN a Ready cluster reached with a token
+    (member,) = kube_clusters(1, tokens=["old-token"])
+    obj = cluster(platform, "edge", {"kubernetesAPIEndpoint": member.url, "token": "old-token"})
+    assert check(obj)[0].result == "success"
+    generation = Cluster.objects.get(pk=obj.pk).generation
+    # WHEN the member's credentials are rotated
+    member.token = "new-token"
+    outcome, obj, _ = check(obj)
+    # THEN the next check is refused: Unauthorized, not Ready
+    assert outcome.result == "retry"
+    assert (conditions(obj)["Ready"]["status"], conditions(obj)["Ready"]["reason"]) == ("False", "Unauthorized")
+    # WHEN the new token is stored (the spec as stored is unchanged: the token is kept encrypted apart)
+    obj = cluster(platform, "edge", {"kubernetesAPIEndpoint": member.url, "token": "new-token"})
+    # THEN the generation moved, and the cluster is Ready again
+    assert obj.generation == generation + 1
+    outcome, obj, _ = check(obj)
+    assert outcome.result == "success" and conditions(obj)["Ready"]["status"] == "True"
+    # AND storing the same token again writes nothing
+    version = obj.resource_version
+    obj = cluster(platform, "edge", {"kubernetesAPIEndpoint": member.url, "token": "new-token"})
+    assert (obj.resource_version, obj.generation) == (version, generation + 1)
+
+
+def test_a_cluster_failed_for_good_is_checked_again_once_its_kubeconfig_is_fixed(kube_clusters, platform):
+    # GIVEN a cluster whose stored kubeconfig is unusable (no context names a cluster): failed for good
+    (member,) = kube_clusters(1)
+    broken = json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
+                         "clusters": [], "users": [], "contexts": []})
+    obj = cluster(platform, "edge", {"kubeconfig": broken})
+    outcome, obj, _ = check(obj)
+    assert outcome.result == "permanent"
+    assert conditions(obj)["Ready"]["reason"] == "InvalidConnection"
+    assert check(obj)[0].result == "skipped"  # nothing to retry while the connection stays the same
+    # WHEN a working kubeconfig is stored: the spec the platform keeps is the same (the kubeconfig is a secret)
+    before = obj.spec
+    obj = cluster(platform, "edge", {"kubeconfig": json.dumps(member.kubeconfig())})
+    assert obj.spec == before
+    # THEN the connection change moved the generation, and the cluster is checked again and Ready
+    outcome, obj, _ = check(obj)
+    assert outcome.result == "success" and conditions(obj)["Ready"]["status"] == "True"
+    assert obj.status["observedGeneration"] == obj.generation

@@ -9,7 +9,9 @@ the kubelet (``kubelet_on``, ``pods_ready``, ``node_offline``, ``readiness_delay
 from __future__ import annotations
 
 import json
+import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -105,9 +107,14 @@ class Emulator(KubeletSwitches):
     """One emulated cluster: start it, hand its kubeconfig to the code, stop it."""
 
     def __init__(self, name: str = "emulated", token: str | None = None, history_size: int = 10_000,
-                 bookmark_interval: float = 1.0, strict_namespaces: bool = True):
+                 bookmark_interval: float = 1.0, strict_namespaces: bool = True, tls: bool = False):
         self.name = name
         self.token = token  # when set, requests must carry ``Authorization: Bearer <token>``
+        #: with ``tls``: serve https with a self-signed serving certificate for 127.0.0.1 and ``localhost``
+        #: (its own CA, as kube-apiserver's is); ``ca_data`` is that certificate, base64 PEM
+        self.tls = tls
+        self.ca_data = ""
+        self._tls_files: tuple[str, str] | None = None
         self.store = Store(history_size=history_size, strict_namespaces=strict_namespaces)
         self.bookmark_interval = bookmark_interval
         self.requests = RequestLog()
@@ -127,6 +134,8 @@ class Emulator(KubeletSwitches):
         """Bind 127.0.0.1 on a free port and serve in a background thread."""
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = _Server(("127.0.0.1", 0), handler, self)
+        if self.tls:
+            self._server.context = self._tls_context()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=f"kube-emulator-{self.name}", daemon=True)
         self._thread.start()
@@ -146,6 +155,46 @@ class Emulator(KubeletSwitches):
             self._connections.clear()
         self._server = None
 
+    def _tls_context(self) -> ssl.SSLContext:
+        """A server context with a fresh self-signed certificate (``ca_data`` is its PEM, base64)."""
+        import base64
+        import datetime
+        import ipaddress
+        import tempfile
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kube-apiserver-{self.name}")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                               critical=False)
+                .sign(key, hashes.SHA256()))
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        self.ca_data = base64.b64encode(pem).decode()
+        files = []
+        for data in (pem, key_pem):
+            handle = tempfile.NamedTemporaryFile(prefix="kube-emulator-", suffix=".pem", delete=False)
+            handle.write(data)
+            handle.close()
+            files.append(handle.name)
+        self._tls_files = (files[0], files[1])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self._tls_files)
+        for path in self._tls_files:
+            os.unlink(path)
+        return context
+
     def __enter__(self) -> Emulator:
         return self.start()
 
@@ -154,15 +203,16 @@ class Emulator(KubeletSwitches):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
+        """``http://127.0.0.1:<port>`` (``https://`` with ``tls``)."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def kubeconfig(self, namespace: str = "default") -> dict:
         """A kubeconfig document for this cluster (token user when a token is required)."""
         user = {"token": self.token} if self.token else {"username": "admin", "password": "emulated"}
         return {"apiVersion": "v1", "kind": "Config", "current-context": self.name, "preferences": {},
-                "clusters": [{"name": self.name, "cluster": {"server": self.url}}],
+                "clusters": [{"name": self.name, "cluster": {"server": self.url, **(
+                    {"certificate-authority-data": self.ca_data} if self.tls else {})}}],
                 "users": [{"name": self.name, "user": user}],
                 "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": self.name,
                                                              "namespace": namespace}}]}
@@ -265,9 +315,22 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    context: ssl.SSLContext | None = None  # https: each accepted socket is wrapped (handshake in its thread)
+
     def __init__(self, address, handler, emulator: Emulator):
         self.emulator = emulator
         super().__init__(address, handler)
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.context is not None:
+            sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def handle_error(self, request, client_address):
+        """Quiet over https (a client that refused the certificate is no error of the emulator's)."""
+        if self.context is None:
+            super().handle_error(request, client_address)
 
     def process_request(self, request, client_address):
         with self.emulator._lock:

@@ -46,8 +46,8 @@ class EmulatedCluster(Emulator):
     kubeconfig_path: Path
 
 
-def _start(tmp_path: Path, name: str, token: str | None = None) -> EmulatedCluster:
-    cluster = EmulatedCluster(name=name, token=token).start()
+def _start(tmp_path: Path, name: str, token: str | None = None, tls: bool = False) -> EmulatedCluster:
+    cluster = EmulatedCluster(name=name, token=token, tls=tls).start()
     path = tmp_path / f"{name}.kubeconfig"
     if path.exists():  # a test that uses both ``kube`` and ``kube_clusters``: each keeps its own kubeconfig
         path = tmp_path / f"{name}-{cluster.url.rsplit(':', 1)[-1]}.kubeconfig"
@@ -80,16 +80,17 @@ def kube(request, tmp_path):
 
 @pytest.fixture
 def kube_clusters(request, tmp_path):
-    """``kube_clusters(n, tokens=...)``: ``n`` emulated clusters (``host``, ``member1``, ...), stopped afterwards."""
+    """``kube_clusters(n, tokens=..., tls=False)``: ``n`` emulated clusters (``host``, ``member1``, ...; https with
+    a self-signed certificate with ``tls``), stopped afterwards."""
     started: list[EmulatedCluster] = []
 
-    def make(count: int, tokens: list[str | None] | None = None) -> list[EmulatedCluster]:
+    def make(count: int, tokens: list[str | None] | None = None, tls: bool = False) -> list[EmulatedCluster]:
         if request.node.get_closest_marker("realcluster") is not None:
             pytest.skip("several clusters at once are only available emulated")
         out = []
         for index in range(count):
             name = "host" if not started and index == 0 else f"member{len(started)}"
-            cluster = _start(tmp_path, name, (tokens or [None] * count)[index])
+            cluster = _start(tmp_path, name, (tokens or [None] * count)[index], tls)
             started.append(cluster)
             out.append(cluster)
         return out

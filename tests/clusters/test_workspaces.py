@@ -42,7 +42,7 @@ TEMPLATE = {"template": {"namespaces": ["orders", "billing"],
 
 
 def test_template_namespaces_and_quotas_are_created_on_the_member_and_the_status_is_counted(edge, platform):
-    emulator, api = edge
+    _emulator, api = edge
     workspace(platform, TEMPLATE)
     # WHEN the workspace is reconciled
     outcome = run()
@@ -66,7 +66,7 @@ def test_template_namespaces_and_quotas_are_created_on_the_member_and_the_status
 
 
 def test_a_template_namespace_deleted_on_the_member_is_created_again(edge, platform):
-    emulator, api = edge
+    _emulator, api = edge
     workspace(platform, TEMPLATE)
     assert run().result == "success"
     # WHEN someone deletes one on the member

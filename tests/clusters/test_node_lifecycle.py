@@ -61,7 +61,8 @@ def run(name="n1"):
 
 
 def pods_on(api, node):
-    return sorted(p.metadata.name for p in api.list_namespaced_pod("shop", field_selector=f"spec.nodeName={node}").items)
+    found = api.list_namespaced_pod("shop", field_selector=f"spec.nodeName={node}").items
+    return sorted(p.metadata.name for p in found)
 
 
 def evictions(emulator, status=None):
@@ -171,7 +172,7 @@ def test_a_member_failing_mid_drain_is_retried_and_no_pod_is_evicted_twice(edge,
     assert run().result == "success"
     assert pods_on(api, "n1") == ["agent-n1", "static-n1"]
     done = [r.path for r in evictions(emulator, 201)]
-    assert sorted(done) == ["/api/v1/namespaces/shop/pods/web-0/eviction", "/api/v1/namespaces/shop/pods/web-1/eviction"]
+    assert sorted(done) == [f"/api/v1/namespaces/shop/pods/{name}/eviction" for name in ("web-0", "web-1")]
     assert len(evictions(emulator)) == 3  # one refused by the fault, none repeated
 
 

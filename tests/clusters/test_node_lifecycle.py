@@ -221,3 +221,71 @@ def test_kubectl_style_annotation_works_as_the_action(edge, admin):
     assert answer.status_code == 200, answer.content
     assert run().result == "success"
     assert api.read_node("n1").spec.unschedulable is True and pods_on(api, "n1") == ["agent-n1", "static-n1"]
+
+
+WORKER = """
+import sys
+import django
+django.setup()
+from clusters.node_lifecycle import CONTROLLER
+from edgeplatform.controllers.engine import reconcile
+reconcile(CONTROLLER, sys.argv[1], owner="killed-worker")
+"""
+
+
+@pytest.mark.multiprocess
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_mid_drain_resumes_and_evicts_no_pod_twice(edge, admin, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from datetime import timedelta
+
+    from django.db import connection
+
+    from clusters import node_lifecycle
+    from edgeplatform.controllers import clock, leases
+    from edgeplatform.controllers.engine import lease_key
+    from tests.iam.test_cache_invalidation import database_url
+    from tests.paths import ROOT
+
+    emulator, api, policy = edge
+    policy.patch_namespaced_pod_disruption_budget("web", "shop", {"spec": {"minAvailable": 1}})
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("the broker is down")  # the request's task is queued by the worker below instead
+
+    with monkeypatch.context() as patch:
+        patch.setattr(node_lifecycle, "enqueue", broker_down)
+        assert admin.post(f"{NODES}/n1/lifecycle", {"action": "maintenance"}).status_code == 202
+    node = Node.objects.get(name="n1")
+    emulator.requests.clear()
+    # GIVEN a worker whose second eviction hangs on the API server (and is refused once the worker is dead)
+    emulator.delay_next(1, 5, path_contains="web-1/eviction", status=503)
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "PYTHONPATH": str(ROOT),
+           "DJANGO_SETTINGS_MODULE": "edgeplatform.settings", "CELERY_BROKER_URL": "memory://",
+           "EDGE_KUBE_READ_TIMEOUT": "60", "EDGE_KUBE_RETRIES": "0"}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(node.pk)], cwd=ROOT, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(evictions(emulator)) < 2 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+        assert len(evictions(emulator)) == 2, "the worker never reached the second eviction"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # WHEN it is killed mid-drain
+        worker.wait(timeout=10)
+    # THEN the node is held by the dead worker until its lease runs out: nothing is done twice meanwhile
+    assert leases.holder(lease_key(CONTROLLER, node.pk)) == "killed-worker"
+    assert run().result == "busy"
+    # WHEN the lease's term has passed THEN the next attempt resumes the drain and finishes it
+    real = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real() + timedelta(seconds=301))
+    time.sleep(5)  # the held request is answered (refused) first
+    assert run().result == "success"
+    assert pods_on(api, "n1") == ["agent-n1", "static-n1"]
+    done = sorted(r.path.split("/")[-2] for r in evictions(emulator, 201))
+    assert done == ["web-0", "web-1"]
+    assert Node.objects.get(name="n1").status["lifecycle"]["phase"] == "Maintenance"

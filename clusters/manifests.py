@@ -503,6 +503,7 @@ class NodeConverter(NativeConverter):
     kind, plural, short_names = "Node", "nodes", ("no",)
     status_schema = open_object("The observed state of the Node, as its member cluster reports it.")
     parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
+    related = ("cluster", "nodegroup")  # the manifest shows the group and the cluster
 
     def to_manifest(self, obj) -> dict:
         """A node in a group by the group's selector shows the group as the label a labelled one carries."""
@@ -514,11 +515,12 @@ class NodeConverter(NativeConverter):
     def parse(self, manifest, instance=None, name=None, context=None):
         """The group label ``to_manifest`` showed for a node placed by selector, sent back unchanged, is not a
         label of the node's own: dropped, so the selector keeps deciding (and nothing is written to the member)."""
-        parsed = super().parse(manifest, instance, name, context)
+        labels = ((manifest.get("metadata") if isinstance(manifest, dict) else None) or {}).get("labels")
         if instance is not None and instance.nodegroup_id and NODEGROUP_LABEL not in (instance.labels or {}) \
-                and parsed.labels.get(NODEGROUP_LABEL) == instance.nodegroup.name:
-            parsed.labels.pop(NODEGROUP_LABEL)
-        return parsed
+                and isinstance(labels, dict) and labels.get(NODEGROUP_LABEL) == instance.nodegroup.name:
+            labels = {key: value for key, value in labels.items() if key != NODEGROUP_LABEL}
+            manifest = {**manifest, "metadata": {**manifest["metadata"], "labels": labels}}
+        return super().parse(manifest, instance, name, context)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Without the label, the first group whose selector matches the node's labels takes it (among the

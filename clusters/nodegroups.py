@@ -99,8 +99,9 @@ def desired_fields(member: dict, group: NodeGroup | None) -> dict:
     mine = previous | {_taint_key(taint) for taint in ours}
     others = [taint for taint in (member.get("spec") or {}).get("taints") or [] if _taint_key(taint) not in mine]
     metadata = {"name": member["metadata"]["name"]}
-    if group is not None:
-        metadata["labels"] = dict(template.get("labels") or {})
+    if group is not None and (template.get("labels") or template.get("annotations") or ours):
+        if template.get("labels"):
+            metadata["labels"] = dict(template["labels"])
         metadata["annotations"] = {**(template.get("annotations") or {}), RECORD_ANNOTATION: json.dumps(
             {"group": group.name, "taints": sorted(_taint_key(taint) for taint in ours)}, sort_keys=True)}
     body = {"apiVersion": "v1", "kind": "Node", "metadata": metadata}
@@ -227,17 +228,21 @@ def _on_saved(sender, *, obj, before=None, after=None, status_only=False, **kwar
             names = {_group_label(before), _group_label(after)} if _group_label(before) != _group_label(after) \
                 else set()
         names.discard(None)
-        keys = list(NodeGroup.objects.filter(cluster=obj.cluster_id, name__in=names).values_list("pk", flat=True))
-        for key in keys:
-            transaction.on_commit(lambda key=key: _enqueue(key))
+        if names:
+            cluster = obj.cluster_id
+            transaction.on_commit(lambda: _enqueue_named(cluster, names))
+
+
+def _enqueue_named(cluster, names) -> None:
+    """After commit (the write's transaction reads no group for it): the groups of those names."""
+    for key in NodeGroup.objects.filter(cluster=cluster, name__in=names).values_list("pk", flat=True):
+        _enqueue(key)
 
 
 def _on_deleted(sender, *, obj, before=None, **kwargs) -> None:
     if isinstance(obj, Node) and _group_label(before):
-        keys = list(NodeGroup.objects.filter(cluster=obj.cluster_id, name=_group_label(before))
-                    .values_list("pk", flat=True))
-        for key in keys:
-            transaction.on_commit(lambda key=key: _enqueue(key))
+        cluster, names = obj.cluster_id, {_group_label(before)}
+        transaction.on_commit(lambda: _enqueue_named(cluster, names))
 
 
 def connect() -> None:

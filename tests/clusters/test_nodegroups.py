@@ -82,6 +82,7 @@ def test_the_template_is_applied_to_the_group_s_nodes_and_others_taints_are_kept
     for name in ("n2", "n3"):
         node = api.read_node(name)
         assert node.metadata.labels["site"] == "plant-1" and node.metadata.annotations["owner"] == "ops"
+        assert node.metadata.labels["kubernetes.io/arch"] == "arm64"  # what others set stays
         assert FIELD_MANAGER in {m.manager for m in node.metadata.managed_fields}
     assert taints(api, "n2") == [("dedicated", "edge", "NoSchedule")]
     assert taints(api, "n3") == [("dedicated", "edge", "NoSchedule"), ("vendor", "x", "NoSchedule")]

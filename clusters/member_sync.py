@@ -34,7 +34,7 @@ from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.names import CLUSTER_LABEL, NODEGROUP_LABEL, WORKSPACE_LABEL
 
 __all__ = ["EDGE_RUNTIME_LABELS", "MEMBER_SYNC", "MemberSync", "edge_runtime", "label_change", "namespace_status",
-           "node_status", "push_label", "sync_cluster"]
+           "node_status", "push_label", "recount", "report_not_ready", "sync_cluster"]
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,23 @@ class MemberSync(Controller):
             run.reason, run.message = "NoConnection", f'cluster "{cluster.name}" has no stored connection'
             return
         run.result = {"cluster": cluster.name, **counts}
+        if any(counts[key] for key in ("created", "updated", "statusUpdated", "deleted")):
+            recount(cluster)
+
+
+def recount(cluster: Cluster) -> None:
+    """After a sync that changed something: the cluster's workspaces and node groups are reconciled once each
+    (their counts and readiness, a template for nodes that joined a group), not once per object that moved."""
+    from clusters import nodegroups, workspaces
+    from edgeplatform.controllers.tasks import enqueue
+
+    for controller, model in ((workspaces.CONTROLLER, Workspace), (nodegroups.CONTROLLER, NodeGroup)):
+        for key in model.objects.filter(cluster=cluster).values_list("pk", flat=True):
+            try:
+                enqueue(controller, key)
+            except Exception:  # the broker is down: their own period brings them up to date
+                log.exception("could not queue %s %s after the sync of %s", controller.name, key, cluster.name)
+                return
 
 
 MEMBER_SYNC = MemberSync

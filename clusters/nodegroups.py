@@ -215,18 +215,14 @@ def _group_label(manifest: dict | None):
     return (((manifest or {}).get("metadata") or {}).get("labels") or {}).get(NODEGROUP_LABEL)
 
 
-def _on_saved(sender, *, obj, before=None, after=None, status_only=False, **kwargs) -> None:
+def _on_saved(sender, *, obj, before=None, after=None, user=None, status_only=False, **kwargs) -> None:
     if isinstance(obj, NodeGroup) and not status_only:
         key = obj.pk
         transaction.on_commit(lambda: _enqueue(key))
-    elif isinstance(obj, Node):
-        if status_only:
-            was = ((before or {}).get("status") or {}).get("ready")
-            now = ((after or {}).get("status") or {}).get("ready")
-            names = {_group_label(after)} if was != now else set()
-        else:
-            names = {_group_label(before), _group_label(after)} if _group_label(before) != _group_label(after) \
-                else set()
+    elif isinstance(obj, Node) and user is not None and not status_only:
+        # a person moved a node (the member sync's own changes queue the cluster's groups once per sync)
+        names = {_group_label(before), _group_label(after)} if _group_label(before) != _group_label(after) \
+            else set()
         names.discard(None)
         if names:
             cluster = obj.cluster_id
@@ -239,16 +235,9 @@ def _enqueue_named(cluster, names) -> None:
         _enqueue(key)
 
 
-def _on_deleted(sender, *, obj, before=None, **kwargs) -> None:
-    if isinstance(obj, Node) and _group_label(before):
-        cluster, names = obj.cluster_id, {_group_label(before)}
-        transaction.on_commit(lambda: _enqueue_named(cluster, names))
-
-
 def connect() -> None:
-    """Reconcile a group after its spec is written and when a node joins, leaves or changes readiness."""
+    """Reconcile a group after its spec is written and when a person moves a node into or out of it."""
     write.object_saved.connect(_on_saved, dispatch_uid="clusters-nodegroups-enqueue")
-    write.object_deleted.connect(_on_deleted, dispatch_uid="clusters-nodegroups-deleted")
 
 
 CONTROLLER = NodeGroupController

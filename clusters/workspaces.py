@@ -165,19 +165,27 @@ def _enqueue(key) -> None:
         log.exception("could not queue the reconcile of workspace %s", key)
 
 
-def _on_saved(sender, *, obj, status_only=False, **kwargs) -> None:
+def _on_saved(sender, *, obj, before=None, after=None, user=None, status_only=False, **kwargs) -> None:
     from clusters.models import Namespace
 
     if isinstance(obj, Workspace) and not status_only:
         key = obj.pk
         transaction.on_commit(lambda: _enqueue(key))
-    elif isinstance(obj, Namespace) and not status_only and obj.workspace_id:
-        key = obj.workspace_id  # a namespace joined: the count moves
-        transaction.on_commit(lambda: _enqueue(key))
+    elif isinstance(obj, Namespace) and user is not None and not status_only:
+        # a person moved a namespace (the member sync's own changes queue the cluster's workspaces once per sync)
+        was, now = (((m or {}).get("metadata") or {}).get("labels", {}).get(WORKSPACE_LABEL) for m in (before, after))
+        if was != now:
+            cluster, names = obj.cluster_id, {name for name in (was, now) if name}
+            transaction.on_commit(lambda: _enqueue_named(cluster, names))
+
+
+def _enqueue_named(cluster, names) -> None:
+    for key in Workspace.objects.filter(cluster=cluster, name__in=names).values_list("pk", flat=True):
+        _enqueue(key)
 
 
 def connect() -> None:
-    """Reconcile a workspace after its spec is written, and when a namespace joins it (idempotent)."""
+    """Reconcile a workspace after its spec is written, and when a person moves a namespace (idempotent)."""
     write.object_saved.connect(_on_saved, dispatch_uid="clusters-workspaces-enqueue")
 
 

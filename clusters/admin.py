@@ -6,7 +6,10 @@ import json
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
 
 from clusters.health import check_new_connection
 from clusters.models import (
@@ -23,6 +26,7 @@ from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ManifestAdmin, ui_table
 from edgeplatform.console.site import console
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
+from edgeplatform.resources.errors import StatusError
 
 __all__ = ["ClusterAdmin", "NamespaceAdmin", "NodeAdmin", "NodeGroupAdmin", "WorkspaceAdmin"]
 
@@ -251,11 +255,32 @@ class InClusterAdmin(ManifestAdmin):
         return (obj.spec or {}).get("description", "")
 
 
+def _status(obj, field, default=""):
+    value = (obj.status or {}).get(field)
+    return default if value is None else value
+
+
 @admin.register(Workspace, site=console)
 class WorkspaceAdmin(InClusterAdmin):
-    """Workspaces."""
+    """Workspaces, with their status counts."""
 
+    list_display = ("name", "cluster", "display", "phase", "namespace_count", "member_count", "created", "yaml_link")
     dashboard_label, dashboard_order = "Workspaces", 20
+
+    @admin.display(description="phase")
+    def phase(self, obj):
+        """status.phase."""
+        return _status(obj, "phase")
+
+    @admin.display(description="namespaces")
+    def namespace_count(self, obj):
+        """status.namespaceCount."""
+        return _status(obj, "namespaceCount")
+
+    @admin.display(description="members")
+    def member_count(self, obj):
+        """status.memberCount."""
+        return _status(obj, "memberCount")
     quick_action = True
     page_ui = ui_table(
         view=("cluster/workspaces.view", "workspace/overview.view"),
@@ -266,9 +291,27 @@ class WorkspaceAdmin(InClusterAdmin):
 
 @admin.register(NodeGroup, site=console)
 class NodeGroupAdmin(InClusterAdmin):
-    """Node groups."""
+    """Node groups, with their node counts."""
 
+    list_display = ("name", "cluster", "display", "phase", "nodes_ready", "member_count", "created", "yaml_link")
     dashboard_label, dashboard_order = "Node groups", 30
+
+    @admin.display(description="phase")
+    def phase(self, obj):
+        """status.phase."""
+        return _status(obj, "phase")
+
+    @admin.display(description="nodes ready")
+    def nodes_ready(self, obj):
+        """Ready nodes / nodes."""
+        if "nodeCount" not in (obj.status or {}):
+            return ""
+        return f"{_status(obj, 'readyNodeCount', 0)}/{_status(obj, 'nodeCount', 0)}"
+
+    @admin.display(description="members")
+    def member_count(self, obj):
+        """status.memberCount."""
+        return _status(obj, "memberCount")
     quick_action = True
     page_ui = ui_table(view=("cluster/nodegroups.view", "nodegroup/overview.view"),
                               manage=("cluster/nodegroups.manage", "nodegroup/settings.manage"),
@@ -312,12 +355,83 @@ class NodeAdmin(NativeAdmin):
     """Nodes."""
 
     form = NodeForm
-    list_display = ("name", "cluster", "nodegroup", "created", "yaml_link")
+    list_display = ("name", "cluster", "nodegroup", "ready", "lifecycle", "created", "yaml_link")
     list_select_related = ("cluster", "nodegroup")
+    change_form_template = "console/clusters/node_change_form.html"
     dashboard_label, dashboard_order = "Nodes", 50
     page_ui = ui_table(view=("cluster/nodes.view", "nodegroup/nodes.view", "node/node.view"),
                               manage=("cluster/nodes.manage", "nodegroup/nodes.manage", "node/node.manage"),
                               create=("cluster/nodes.manage",), delete=("cluster/nodes.manage",))
+
+    @admin.display(description="ready")
+    def ready(self, obj):
+        """The Ready condition as the member reports it."""
+        return _status(obj, "ready")
+
+    @admin.display(description="lifecycle")
+    def lifecycle(self, obj):
+        """status.lifecycle.phase."""
+        return ((obj.status or {}).get("lifecycle") or {}).get("phase", "")
+
+    # --- lifecycle: actions and live progress ---------------------------------------------------------------
+    def get_urls(self):
+        """The admin's URLs plus ``<id>/lifecycle/`` (GET: JSON progress; POST: an action)."""
+        extra = [path("<path:object_id>/lifecycle/", self.admin_site.admin_view(self.lifecycle_view),
+                      name="clusters_node_lifecycle")]
+        return extra + super().get_urls()
+
+    def lifecycle_view(self, request, object_id):
+        """GET: the node's lifecycle as JSON (the progress panel polls it every 2 s). POST ``action``: ask for a
+        lifecycle through the write path as the user (authorized at the node's scope, audited)."""
+        from clusters import node_lifecycle
+        from clusters.api.lifecycle import document
+
+        self._note(request, "update" if request.method == "POST" else "get")
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "GET":
+            return JsonResponse(progress(obj, document))
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        action = request.POST.get("action", "")
+        if action not in node_lifecycle.ACTIONS:
+            self.message_user(request, f"unknown action: {action}", messages.ERROR)
+        else:
+            try:
+                node_lifecycle.request(obj, action, user=request.user)
+            except StatusError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, f'Node "{obj.name}": {action} asked.', messages.SUCCESS)
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:clusters_node_change", args=[obj.pk]))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The form, plus the lifecycle panel (its buttons for those who may change the node)."""
+        from clusters.api.lifecycle import document
+
+        extra = dict(extra_context or {})
+        if object_id is not None and request.method == "GET" and str(object_id).isdigit():
+            obj = Node.objects.restrict(request.user, "get").select_related("cluster", "nodegroup") \
+                .filter(pk=object_id).first()
+            if obj is not None:
+                extra["lifecycle"] = progress(obj, document)
+                extra["lifecycle_url"] = reverse(f"{self.admin_site.name}:clusters_node_lifecycle", args=[obj.pk])
+                extra["may_act"] = self.has_change_permission(request, obj)
+        return super().changeform_view(request, object_id, form_url, extra)
+
+
+#: lifecycle phases at which nothing more happens until someone asks again
+SETTLED = ("Online", "Maintenance")
+
+
+def progress(node, document) -> dict:
+    """What the lifecycle panel shows: the API's ``NodeLifecycle`` fields, the blocking pods in words, and
+    whether it is over (``terminal``: the panel stops polling)."""
+    doc = document(node)
+    blocked = ", ".join(f"{item.get('pod')} (budget {item.get('budget')})" for item in doc.get("blockedBy") or [])
+    return {"desired": doc["desired"], "phase": doc["phase"], "message": doc["message"], "blocked": blocked,
+            "terminal": not doc["desired"] or doc["phase"] in SETTLED}
 
 
 from clusters import console as fleet  # noqa: E402  (the fleet overview page; registered with the console there)

@@ -12,8 +12,20 @@ class ClustersConfig(AppConfig):
 
     def ready(self):
         """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
-        member sync (and its tasks) and the label write-back."""
-        from clusters import controller, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
+        member sync (and its tasks) and the label write-back; the workspace, node-group and node-lifecycle
+        controllers."""
+        from clusters import (  # noqa: F401
+            controller,
+            manifests,
+            member_sync,
+            metrics,
+            models,
+            node_lifecycle,
+            nodegroups,
+            signals,
+            tasks,
+            workspaces,
+        )
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
@@ -21,5 +33,8 @@ class ClustersConfig(AppConfig):
                              ("node", models.Node)):
             register_scope_model(level, model)
         member_sync.connect()
+        workspaces.connect()
+        nodegroups.connect()
+        node_lifecycle.connect()
         signals.connect()
         metrics.install()

@@ -38,7 +38,6 @@ from edgeplatform.resources.names import (
     WORKSPACE_LABEL,
 )
 from edgeplatform.resources.schemas import (
-    CONDITIONS,
     COUNT,
     DATE_TIME,
     MEMBER_COUNT,
@@ -46,7 +45,6 @@ from edgeplatform.resources.schemas import (
     STRING,
     STRINGS,
     described,
-    observed_state,
     open_object,
     reconciled_state,
 )
@@ -61,6 +59,9 @@ UNSUPPORTED_CONNECTION_FIELDS = {
                      "or use token",
     "password": "is not supported: put username and password in spec.connection.kubeconfig, or use token",
 }
+#: a node's desired lifecycle (``clusters.node_lifecycle``), on the platform's Node only
+LIFECYCLE_ANNOTATION = "node.theriseunion.io/lifecycle"
+LIFECYCLES = ("online", "maintenance", "decommissioned")
 CLUSTER_COLUMN = {"name": "Cluster", "type": "string", "jsonPath": label_path(CLUSTER_LABEL)}
 DISPLAY_NAME_COLUMN = {"name": "DisplayName", "type": "string", "jsonPath": ".spec.displayName"}
 
@@ -403,10 +404,9 @@ class WorkspaceConverter(InClusterConverter):
     model = Workspace
     kind, plural, short_names = "Workspace", "workspaces", ("ws",)
     spec_serializer = WorkspaceSpecSerializer
-    status_schema = observed_state("Workspace", phase=PHASE,
-                                   conditions=CONDITIONS,
-                                   memberCount=MEMBER_COUNT,
-                                   namespaceCount=described("Namespaces in the workspace.", COUNT))
+    status_schema = reconciled_state("Workspace", phase=PHASE,
+                                     memberCount=MEMBER_COUNT,
+                                     namespaceCount=described("Namespaces in the workspace.", COUNT))
     printer_columns = (DISPLAY_NAME_COLUMN, {"name": "Manager", "type": "string", "jsonPath": ".spec.manager"},
                        CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
@@ -422,9 +422,14 @@ class NodeGroupConverter(InClusterConverter):
     model = NodeGroup
     kind, plural, short_names = "NodeGroup", "nodegroups", ("ng",)
     spec_serializer = NodeGroupSpecSerializer
-    status_schema = observed_state("NodeGroup", phase=PHASE,
-                                   conditions=CONDITIONS)
-    printer_columns = (DISPLAY_NAME_COLUMN, CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
+    status_schema = reconciled_state("NodeGroup", phase=PHASE,
+                                     nodeCount=described("Nodes in the group.", COUNT),
+                                     readyNodeCount=described("Nodes of the group whose Ready condition is True.",
+                                                              COUNT),
+                                     memberCount=MEMBER_COUNT)
+    printer_columns = (DISPLAY_NAME_COLUMN, CLUSTER_COLUMN, PHASE_COLUMN,
+                       {"name": "Nodes", "type": "integer", "jsonPath": ".status.nodeCount"},
+                       {"name": "ReadyNodes", "type": "integer", "jsonPath": ".status.readyNodeCount"}, AGE_COLUMN)
 
     def after_save(self, obj, parsed: Parsed, created: bool) -> None:
         """Nodes matched by selector follow the group's selector (``rematch_nodes``)."""
@@ -514,11 +519,33 @@ class NodeConverter(NativeConverter):
     kind, plural, short_names = "Node", "nodes", ("no",)
     status_schema = open_object("The observed state of the Node, as its member cluster reports it.")
     parent_label, parent_model, parent_field = NODEGROUP_LABEL, NodeGroup, "nodegroup"
+    related = ("cluster", "nodegroup")  # the manifest shows the group and the cluster
+
+    def to_manifest(self, obj) -> dict:
+        """A node in a group by the group's selector shows the group as the label a labelled one carries."""
+        body = super().to_manifest(obj)
+        if obj.nodegroup_id:
+            body["metadata"].setdefault("labels", {}).setdefault(NODEGROUP_LABEL, obj.nodegroup.name)
+        return body
+
+    def parse(self, manifest, instance=None, name=None, context=None):
+        """The group label ``to_manifest`` showed for a node placed by selector, sent back unchanged, is not a
+        label of the node's own: dropped, so the selector keeps deciding (and nothing is written to the member)."""
+        labels = ((manifest.get("metadata") if isinstance(manifest, dict) else None) or {}).get("labels")
+        if instance is not None and instance.nodegroup_id and NODEGROUP_LABEL not in (instance.labels or {}) \
+                and isinstance(labels, dict) and labels.get(NODEGROUP_LABEL) == instance.nodegroup.name:
+            labels = {key: value for key, value in labels.items() if key != NODEGROUP_LABEL}
+            manifest = {**manifest, "metadata": {**manifest["metadata"], "labels": labels}}
+        return super().parse(manifest, instance, name, context)
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """Without the label, the first group whose selector matches the node's labels takes it (among the
         context's ``nodegroups`` when a caller placing many nodes read them once)."""
         super().clean(parsed, instance, problems, context)
+        lifecycle = parsed.annotations.get(LIFECYCLE_ANNOTATION)
+        if lifecycle is not None and lifecycle not in LIFECYCLES:
+            problems.append(cause(f"metadata.annotations[{LIFECYCLE_ANNOTATION}]",
+                                  f"must be one of {', '.join(LIFECYCLES)}", "FieldValueNotSupported"))
         if not problems and parsed.extra["parent"] is None:
             parsed.extra["parent"] = services.matching_nodegroup(parsed.extra["cluster"], parsed.labels,
                                                                  context.get("nodegroups"))

@@ -22,7 +22,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from clusters.manifests import LIFECYCLE_ANNOTATION
 from clusters.models import Cluster, Namespace, Node, NodeGroup, Workspace
+from edgeplatform import auditing
 from edgeplatform import kube as gateway
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.status import notable
@@ -32,13 +34,15 @@ from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.names import CLUSTER_LABEL, NODEGROUP_LABEL, WORKSPACE_LABEL
 
 __all__ = ["EDGE_RUNTIME_LABELS", "MEMBER_SYNC", "MemberSync", "edge_runtime", "label_change", "namespace_status",
-           "node_status", "push_label", "sync_cluster"]
+           "node_status", "push_label", "recount", "report_not_ready", "sync_cluster"]
 
 log = logging.getLogger(__name__)
 
 #: the label each edge runtime puts on its edge nodes, and the value it sets (``None``: any value)
 EDGE_RUNTIME_LABELS = (("kubeedge", "node-role.kubernetes.io/edge", None),
                        ("openyurt", "openyurt.io/is-edge-worker", "true"))
+#: status fields the platform writes itself, kept when the member's observed state is stored
+PLATFORM_STATUS = ("lifecycle",)
 #: condition fields that change without the node changing (the kubelet's heartbeat): not stored
 _VOLATILE = ("lastHeartbeatTime",)
 
@@ -113,6 +117,8 @@ def _sync_kind(cluster: Cluster, client, kind: _Kind, counts: dict) -> None:
         seen.add(name)
         labels, status = _labels(member, kind, parents), kind.status_of(member)
         row = rows.get(name)
+        if row is not None:  # what the platform itself reports in the status stays (a node's lifecycle)
+            status.update({key: row.status[key] for key in PLATFORM_STATUS if key in (row.status or {})})
         if row is None:
             row = write.save_manifest(converter, {"apiVersion": "v1", "kind": kind.kind,
                                                   "metadata": {"name": name, "labels": labels}},
@@ -124,12 +130,27 @@ def _sync_kind(cluster: Cluster, client, kind: _Kind, counts: dict) -> None:
             row = write.save_manifest(converter, manifest, instance=row, url_name=name, context=context)
             counts["updated"] += 1
         if (row.status or {}) != status:
+            was = (row.status or {}).get("ready")
             write.save_status(row, lambda current, status=status: status, notable=notable)
             counts["statusUpdated"] += 1
+            if kind.model is Node and was == "True" and status.get("ready") != "True":
+                report_not_ready(row, status)
     for name, row in sorted(rows.items()):
-        if name not in seen:
+        if name not in seen and (row.annotations or {}).get(LIFECYCLE_ANNOTATION) != "decommissioned":
+            # a node being decommissioned is removed by its lifecycle controller, which announces it
             write.delete_object(converter, row)
             counts["deleted"] += 1
+
+
+def report_not_ready(node: Node, status: dict) -> None:
+    """A node that was Ready and is not: an audit finding as the system (verb ``report``, the node's scope), beside
+    the Ready condition its status carries and the ``cluster_nodes`` figures."""
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    auditing.record("report", resource="nodes", kind="Node", name=node.name, scope_path=node.scope_path,
+                    message=f'NodeNotReady: node "{node.name}" of cluster "{node.cluster.name}" is '
+                            f'{"NotReady" if status.get("ready") == "False" else "not reporting (Unknown)"}'
+                            f'{": " + ready["message"] if ready.get("message") else ""}')
+    log.warning("node %s of cluster %s is not Ready (%s)", node.name, node.cluster.name, status.get("ready"))
 
 
 def sync_cluster(cluster: Cluster) -> dict | None:
@@ -174,6 +195,23 @@ class MemberSync(Controller):
             run.reason, run.message = "NoConnection", f'cluster "{cluster.name}" has no stored connection'
             return
         run.result = {"cluster": cluster.name, **counts}
+        if any(counts[key] for key in ("created", "updated", "statusUpdated", "deleted")):
+            recount(cluster)
+
+
+def recount(cluster: Cluster) -> None:
+    """After a sync that changed something: the cluster's workspaces and node groups are reconciled once each
+    (their counts and readiness, a template for nodes that joined a group), not once per object that moved."""
+    from clusters import nodegroups, workspaces
+    from edgeplatform.controllers.tasks import enqueue
+
+    for controller, model in ((workspaces.CONTROLLER, Workspace), (nodegroups.CONTROLLER, NodeGroup)):
+        for key in model.objects.filter(cluster=cluster).values_list("pk", flat=True):
+            try:
+                enqueue(controller, key)
+            except Exception:  # the broker is down: their own period brings them up to date
+                log.exception("could not queue %s %s after the sync of %s", controller.name, key, cluster.name)
+                return
 
 
 MEMBER_SYNC = MemberSync

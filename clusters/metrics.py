@@ -3,7 +3,9 @@
 
 * ``cluster_total{type}``: clusters by type (``physical``, ``virtual``);
 * ``cluster_status{status}``: clusters by status: ``running`` (phase Ready), ``failed`` (Unreachable, Failed),
-  ``creating`` (anything else: not checked yet, Pending, provisioning).
+  ``creating`` (anything else: not checked yet, Pending, provisioning);
+* ``cluster_nodes{cluster,ready}``: nodes of each cluster by readiness as the member sync last saw it (``True``,
+  ``False``, ``Unknown``): a node that goes NotReady moves from one series to another.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from edgeplatform.metrics import register_live
 
-__all__ = ["ClusterCollector", "install", "status_of"]
+__all__ = ["ClusterCollector", "NodeCollector", "install", "status_of"]
 
 TYPES = ("physical", "virtual")
 STATUSES = ("running", "failed", "creating")
@@ -54,6 +56,34 @@ class ClusterCollector:
         yield by_status
 
 
+class NodeCollector:
+    """Nodes by cluster and readiness, counted when scraped (one ``GROUP BY``)."""
+
+    def describe(self):
+        """The family without samples."""
+        yield GaugeMetricFamily("cluster_nodes", "Nodes by cluster and readiness", labels=["cluster", "ready"])
+
+    def collect(self):
+        """Every cluster with nodes; every readiness present for it (zero when none)."""
+        from clusters.models import Node
+
+        try:
+            rows = list(Node.objects.values("cluster__name", "status__ready").annotate(count=Count("pk")).order_by())
+        except DatabaseError:
+            return
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            ready = row["status__ready"] if row["status__ready"] in ("True", "False") else "Unknown"
+            per = counts.setdefault(row["cluster__name"], dict.fromkeys(("True", "False", "Unknown"), 0))
+            per[ready] += row["count"]
+        family = GaugeMetricFamily("cluster_nodes", "Nodes by cluster and readiness", labels=["cluster", "ready"])
+        for cluster, per in sorted(counts.items()):
+            for ready, count in per.items():
+                family.add_metric([cluster, ready], count)
+        yield family
+
+
 def install() -> None:
-    """Register the cluster collector (once per process)."""
+    """Register the cluster and node collectors (once per process)."""
     register_live(ClusterCollector())
+    register_live(NodeCollector())

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from django.db.models import Q
 
-__all__ = ["Authorizer", "Grants", "authorizer", "known_scope", "may_know_scope", "register"]
+__all__ = ["Authorizer", "Grants", "authorizer", "known_scope", "may_know_scope", "register", "scope_members"]
 
 
 @runtime_checkable
@@ -90,3 +90,10 @@ def known_scope(user, level: str, value: str | None, cluster: str | None = None)
         return known[0] if len(known) == 1 else None
     path = scopes.resolve(level, value, cluster or None)
     return path if may_know_scope(user, path) else None
+
+
+def scope_members(path: str) -> int | None:
+    """How many subjects are bound at exactly the scope ``path`` (a workspace's or node group's
+    ``memberCount``); None when the installed engine cannot say."""
+    counter = getattr(authorizer(), "scope_members", None) if _authorizer is not None else None
+    return counter(path) if counter is not None else None

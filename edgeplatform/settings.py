@@ -361,6 +361,11 @@ EDGE_COMPONENT_SWEEP_PERIOD = env.float("EDGE_COMPONENT_SWEEP_PERIOD", default=3
 # seconds between two syncs of a member cluster's nodes and namespaces (clusters.member_sync), and its LIST page
 EDGE_CLUSTER_SYNC_PERIOD = env.float("EDGE_CLUSTER_SYNC_PERIOD", default=30)
 EDGE_CLUSTER_SYNC_PAGE_SIZE = env.int("EDGE_CLUSTER_SYNC_PAGE_SIZE", default=500)
+# workspaces and node groups: their templates kept on the member (seconds between two reconciles)
+EDGE_WORKSPACE_PERIOD = env.float("EDGE_WORKSPACE_PERIOD", default=300)
+EDGE_NODEGROUP_PERIOD = env.float("EDGE_NODEGROUP_PERIOD", default=300)
+# node lifecycle (maintenance, online, decommission): seconds between two checks of a node with a lifecycle set
+EDGE_NODE_LIFECYCLE_PERIOD = env.float("EDGE_NODE_LIFECYCLE_PERIOD", default=300)
 EDGE_COMPONENT_READY_TIMEOUT = env.float("EDGE_COMPONENT_READY_TIMEOUT", default=600)
 EDGE_COMPONENT_READY_POLL = env.float("EDGE_COMPONENT_READY_POLL", default=5)
 EDGE_COMPONENT_DEPENDENCY_RETRY = env.float("EDGE_COMPONENT_DEPENDENCY_RETRY", default=10)

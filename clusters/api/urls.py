@@ -1,4 +1,7 @@
 """URLs of scope.theriseunion.io (and the native kinds served under clusters/<name>/)."""
+from django.db.models import Q
+
+from clusters.api import lifecycle
 from clusters.manifests import (
     ClusterConverter,
     NamespaceConverter,
@@ -6,7 +9,9 @@ from clusters.manifests import (
     NodeGroupConverter,
     WorkspaceConverter,
 )
+from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
+from edgeplatform.resources.names import NODEGROUP_LABEL
 
 
 class InClusterViewSet(ManifestViewSet):
@@ -19,15 +24,43 @@ class InClusterViewSet(ManifestViewSet):
         prefetch_related_objects(rows, "cluster")
 
 
+class NodeViewSet(InClusterViewSet):
+    """Nodes: ``theriseunion.io/nodegroup`` in a selector means the group the node is in, by label or by the
+    group's selector (as its manifest shows it)."""
+
+    def filter_selector(self, qs, requirements):
+        """Requirements on the node-group label are asked of the node's group; the others of its labels."""
+        group = [r for r in requirements if r.key == NODEGROUP_LABEL]
+        rest = [r for r in requirements if r.key != NODEGROUP_LABEL]
+        q = selectors.filter_q(rest) if rest else Q()
+        for requirement in group:
+            if requirement.operator == "In":
+                q &= Q(nodegroup__name__in=requirement.values)
+            elif requirement.operator == "NotIn":
+                q &= Q(nodegroup__isnull=True) | ~Q(nodegroup__name__in=requirement.values)
+            elif requirement.operator == "Exists":
+                q &= Q(nodegroup__isnull=False)
+            else:
+                q &= Q(nodegroup__isnull=True)
+        return qs.filter(q)
+
+    def prefetch(self, rows):
+        """The cluster and the group of each row, at once."""
+        from django.db.models import prefetch_related_objects
+
+        prefetch_related_objects(rows, "cluster", "nodegroup")
+
+
 def _urls(converter_class, base=InClusterViewSet):
     converter = converter_class()
     return manifest_urls(converter, manifest_viewset(converter, base))
 
 
 urlpatterns = [
+    *lifecycle.urlpatterns,
     *manifest_urls(ClusterConverter()),
     *_urls(WorkspaceConverter),
     *_urls(NodeGroupConverter),
     *_urls(NamespaceConverter),
-    *_urls(NodeConverter),
+    *_urls(NodeConverter, NodeViewSet),
 ]

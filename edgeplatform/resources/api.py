@@ -146,7 +146,7 @@ class ManifestViewSet(viewsets.ViewSet):
         selector = request.query_params.get("labelSelector")
         if selector:
             try:
-                qs = qs.filter(selectors.filter_q(selectors.parse(selector)))
+                qs = self.filter_selector(qs, selectors.parse(selector))
             except selectors.SelectorError as exc:
                 raise StatusError(400, str(exc), "BadRequest", causes=[cause("labelSelector", str(exc))]) from exc
         fields = request.query_params.get("fieldSelector")
@@ -168,6 +168,10 @@ class ManifestViewSet(viewsets.ViewSet):
         self.prefetch(rows)
         return Response({"apiVersion": self.converter.api_version, "kind": f"{self.converter.kind}List",
                          "metadata": metadata, "items": [self.manifest(obj) for obj in rows]})
+
+    def filter_selector(self, qs, requirements):
+        """The rows whose labels satisfy a ``labelSelector`` (override where a kind derives a label)."""
+        return qs.filter(selectors.filter_q(requirements))
 
     def filter_list(self, qs, request):
         """Kind-specific list filters from the query (override; the default adds none)."""

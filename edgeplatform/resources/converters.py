@@ -78,6 +78,9 @@ class Converter:
     name_max_length = DNS1123_SUBDOMAIN_MAX
     #: served under clusters/<cluster>/ rather than at the group root
     cluster_child = False
+    #: foreign keys ``to_manifest`` reads, loaded with the row when a write re-reads it (one query, not one more
+    #: per relation)
+    related: tuple[str, ...] = ()
     #: the OpenAPI schema of ``status`` (the CRD's and the API document's, ``edgeplatform.resources.schemas``);
     #: None: the kind has no status
     status_schema: dict | None = None

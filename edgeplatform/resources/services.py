@@ -107,7 +107,12 @@ def _save_manifest(converter: Converter, manifest: dict, user, instance, url_nam
     context.setdefault("user", user)
     with transaction.atomic():
         if instance is not None:
-            instance = type(instance).objects.select_for_update().get(pk=instance.pk)
+            rows = type(instance).objects
+            if converter.related:  # locked: the row itself, not the rows it names
+                rows = rows.select_for_update(of=("self",)).select_related(*converter.related)
+            else:
+                rows = rows.select_for_update()
+            instance = rows.get(pk=instance.pk)
             # before the body is read: what it says must not be answered to one who may not change the object
             authorize(user, "update", converter, instance.scope_path, instance.name, instance)
         parsed = converter.parse(manifest, instance, url_name, context)

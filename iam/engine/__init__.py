@@ -130,6 +130,14 @@ class Engine:
             return set()
         return {level_of(path) for path in found.paths_allowing(verb, group, resource)}
 
+    def scope_members(self, path: str) -> int:
+        """How many distinct subjects (users, groups, service accounts) are bound at exactly ``path``: a scope's
+        ``memberCount``."""
+        from iam.models import BindingSubject
+
+        return BindingSubject.objects.filter(binding__scope_path=path).values("kind", "name", "namespace") \
+            .distinct().count()
+
 
 DJANGO_ACTIONS = {"get": "view", "list": "view", "watch": "view", "create": "add", "update": "change",
                   "patch": "change", "delete": "delete", "deletecollection": "delete"}

@@ -98,6 +98,7 @@ BUILTINS: list[ResourceType] = [
                         "binding": ("Binding", "", "", ("create",))}),
     _core("services", "Service", True, ("svc",), status=True, categories=["all"]),
     _core("events", "Event", True, ("ev",)),
+    _core("resourcequotas", "ResourceQuota", True, ("quota",), status=True),
     _typed("apps", "deployments", "Deployment", ("deploy",), categories=("all",)),
     _typed("apps", "replicasets", "ReplicaSet", ("rs",), categories=("all",)),
     _typed("apps", "statefulsets", "StatefulSet", ("sts",), categories=("all",)),

@@ -1,7 +1,8 @@
 """Label and field selectors in kube-apiserver's syntax.
 
 Labels: ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a`` (exists), ``!a`` (does not exist),
-comma-separated and all required. Fields: ``metadata.name`` and ``metadata.namespace`` with ``=``, ``==``, ``!=``.
+comma-separated and all required. Fields: ``metadata.name`` and ``metadata.namespace`` with ``=``, ``==``, ``!=``,
+and ``spec.nodeName`` (what the real server offers on pods, and ``kubectl drain`` asks for).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ _SET = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 _EQ = re.compile(r"^\s*([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)\s*$")
 _EXISTS = re.compile(r"^\s*(!?)\s*([\w./-]+)\s*$")
 
-FIELDS = {"metadata.name": ("metadata", "name"), "metadata.namespace": ("metadata", "namespace")}
+FIELDS = {"metadata.name": ("metadata", "name"), "metadata.namespace": ("metadata", "namespace"),
+          "spec.nodeName": ("spec", "nodeName")}
 
 
 class SelectorError(ValueError):
@@ -51,7 +53,7 @@ def label_matcher(text: str | None) -> Callable[[dict], bool]:
 
 
 def field_matcher(text: str | None) -> Callable[[dict], bool]:
-    """A predicate on a whole object for ``fieldSelector`` (name and namespace only)."""
+    """A predicate on a whole object for ``fieldSelector`` (name, namespace and a pod's node)."""
     if not text:
         return lambda obj: True
     tests = []

@@ -122,7 +122,8 @@ def test_a_no_op_syncs_nothing(kube, host, root, django_capture_on_commit_callba
     """GIVEN a workspace synced to the host cluster WHEN it is sent back unchanged THEN no sync is queued and the
     custom resource is untouched; a real change is synced."""
     with django_capture_on_commit_callbacks(execute=True):
-        created = root.post(f"{SCOPE}/workspaces", new_objects()[f"{SCOPE}/workspaces"]).json()
+        root.post(f"{SCOPE}/workspaces", new_objects()[f"{SCOPE}/workspaces"])
+    created = root.get(f"{SCOPE}/workspaces/w9").json()  # as stored, with the status its controller wrote
     synced = kube.object("workspaces", "w9", group="scope.theriseunion.io")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert root.put(f"{SCOPE}/workspaces/w9", created).status_code == 200

@@ -1,4 +1,7 @@
 """URLs of scope.theriseunion.io (and the native kinds served under clusters/<name>/)."""
+from django.urls import re_path
+
+from clusters.api.connectioncheck import ConnectionCheckView
 from clusters.manifests import (
     ClusterConverter,
     NamespaceConverter,
@@ -7,6 +10,7 @@ from clusters.manifests import (
     WorkspaceConverter,
 )
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
+from edgeplatform.resources.names import DNS1123_LABEL_BODY
 
 
 class InClusterViewSet(ManifestViewSet):
@@ -25,6 +29,8 @@ def _urls(converter_class, base=InClusterViewSet):
 
 
 urlpatterns = [
+    re_path(rf"^oapis/scope\.theriseunion\.io/v1alpha1/clusters/(?P<name>{DNS1123_LABEL_BODY})/connectioncheck/?$",
+            ConnectionCheckView.as_view(), name="scope.theriseunion.io-clusters-connectioncheck"),
     *manifest_urls(ClusterConverter()),
     *_urls(WorkspaceConverter),
     *_urls(NodeGroupConverter),

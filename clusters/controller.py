@@ -36,9 +36,7 @@ from edgeplatform.controllers.status import condition, format_time
 from edgeplatform.controllers.tasks import task_for
 from edgeplatform.kube.connections import member_credentials
 
-__all__ = ["CONTROLLER", "ClusterController", "check_cluster"]
-
-__all__ += ["FAILED", "PENDING", "READY", "UNREACHABLE"]
+__all__ = ["CONTROLLER", "FAILED", "PENDING", "READY", "UNREACHABLE", "ClusterController", "check_cluster"]
 
 
 @register

@@ -1,7 +1,9 @@
 """URLs of scope.theriseunion.io (and the native kinds served under clusters/<name>/)."""
 from django.db.models import Q
+from django.urls import re_path
 
 from clusters.api import lifecycle
+from clusters.api.connectioncheck import ConnectionCheckView
 from clusters.manifests import (
     ClusterConverter,
     NamespaceConverter,
@@ -11,7 +13,7 @@ from clusters.manifests import (
 )
 from edgeplatform.resources import labels as selectors
 from edgeplatform.resources.api import ManifestViewSet, manifest_urls, manifest_viewset
-from edgeplatform.resources.names import NODEGROUP_LABEL
+from edgeplatform.resources.names import DNS1123_LABEL_BODY, NODEGROUP_LABEL
 
 
 class InClusterViewSet(ManifestViewSet):
@@ -58,6 +60,8 @@ def _urls(converter_class, base=InClusterViewSet):
 
 urlpatterns = [
     *lifecycle.urlpatterns,
+    re_path(rf"^oapis/scope\.theriseunion\.io/v1alpha1/clusters/(?P<name>{DNS1123_LABEL_BODY})/connectioncheck/?$",
+            ConnectionCheckView.as_view(), name="scope.theriseunion.io-clusters-connectioncheck"),
     *manifest_urls(ClusterConverter()),
     *_urls(WorkspaceConverter),
     *_urls(NodeGroupConverter),

@@ -273,3 +273,51 @@ def test_a_kubeconfig_that_would_run_a_command_is_refused_on_the_field(platform)
     assert response.status_code == 200
     assert "would run a command on the platform host" in field_errors(response.content.decode(), "kubeconfig")
     assert not Cluster.objects.filter(name="site-1").exists()
+
+
+# --- the same check through the API ------------------------------------------------------------------------------
+
+CHECK = "/oapis/scope.theriseunion.io/v1alpha1/clusters/{}/connectioncheck"
+
+
+@override_settings(**FAST)
+def test_the_api_checks_a_connection_before_it_is_stored_and_a_stored_one(kube_clusters, platform, api):
+    (member,) = kube_clusters(1, tokens=["s3cret"])
+    member.add_node("edge-0")
+    root = platform.user("root", superuser=True)
+    client = api(root)
+    # a connection not stored yet: a wrong token is refused in words, the right one answers; nothing is written
+    wrong = client.post(CHECK.format("site-9"), {"spec": {"connection": {"kubernetesAPIEndpoint": member.url,
+                                                                          "token": "wrong"}}})
+    assert wrong.status_code == 200
+    assert wrong.json()["status"] | {"message": ""} == {"ok": False, "phase": "Failed", "reachable": True,
+                                                        "reason": "Unauthorized", "message": "",
+                                                        "kubernetesVersion": "", "nodeCount": 0}
+    right = client.post(CHECK.format("site-9"), {"spec": {"connection": {"kubernetesAPIEndpoint": member.url,
+                                                                          "token": "s3cret"}}}).json()
+    assert right["status"]["ok"] and right["status"]["nodeCount"] == 1 and "s3cret" not in json.dumps(right)
+    assert not Cluster.objects.filter(name="site-9").exists()
+    # a bad field is a 422 naming it
+    bad = client.post(CHECK.format("site-9"), {"spec": {"connection": {"kubernetesAPIServerPort": 70000}}})
+    assert bad.status_code == 422
+    assert bad.json()["details"]["causes"][0]["field"] == "spec.connection.kubernetesAPIServerPort"
+    # the stored connection of an existing cluster (empty body)
+    platform.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster", "metadata": {"name": "edge"},
+                    "spec": {"type": "physical", "connection": {"kubernetesAPIEndpoint": member.url,
+                                                                "token": "s3cret"}}})
+    stored = client.post(CHECK.format("edge"), {}).json()
+    assert stored["status"]["ok"] and stored["status"]["kubernetesVersion"].startswith("v1.")
+
+
+def test_the_api_check_asks_the_engine(platform, api):
+    platform.cluster("edge-a")
+    platform.cluster("edge-b")
+    platform.user("viewer")
+    platform.bind("viewer-edge-a", "cluster-viewer", "cluster", "edge-a", users=("viewer",))
+    from iam.models import User
+
+    client = api(User.objects.get(name="viewer"))
+    assert client.post(CHECK.format("edge-b"), {}).status_code == 404  # not theirs: not found, as GET answers
+    assert client.post(CHECK.format("edge-a"), {}).status_code == 403  # a viewer may not run checks
+    assert client.post(CHECK.format("new"), {"spec": {"connection": {"kubernetesAPIEndpoint": "https://x:6443"}}}
+                       ).status_code == 403

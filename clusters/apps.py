@@ -13,7 +13,7 @@ class ClustersConfig(AppConfig):
     def ready(self):
         """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
         member sync (and its tasks) and the label write-back."""
-        from clusters import controller, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
+        from clusters import controller, edge_runtime, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
@@ -21,5 +21,6 @@ class ClustersConfig(AppConfig):
                              ("node", models.Node)):
             register_scope_model(level, model)
         member_sync.connect()
+        edge_runtime.connect()
         signals.connect()
         metrics.install()

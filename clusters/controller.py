@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from clusters import edge_runtime
 from clusters.health import credential_expiry, failure_of
 from clusters.models import Cluster
 from edgeplatform.controllers import clock
@@ -50,7 +51,7 @@ class ClusterController(Controller):
 
     name = "clusters"
     model = Cluster
-    steps = ("ensure_connected",)
+    steps = ("ensure_connected", "ensure_edge_runtime")
     queue = "default"
 
     period_setting = "EDGE_CLUSTER_HEALTH_PERIOD"
@@ -104,6 +105,10 @@ class ClusterController(Controller):
                                                        phase=READY, kubernetesVersion=git_version, nodeCount=count))
         run.reason, run.message = "Healthy", f"Kubernetes {git_version}, {count} node(s)"
         run.result = {"cluster": cluster.name, "kubernetesVersion": git_version, "nodeCount": count}
+
+    def ensure_edge_runtime(self, cluster, run) -> None:
+        """The edge runtime of ``spec.edgeRuntime`` installed as Components and Ready (``clusters.edge_runtime``)."""
+        edge_runtime.ensure(cluster, run)
 
     def _check_credentials(self, cluster, run, now: datetime, generation: int) -> None:
         """``CredentialsExpiring`` from the client certificate's or token's expiry; expired: not Ready."""

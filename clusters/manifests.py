@@ -158,6 +158,9 @@ class EdgeRuntimeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=list(EDGE_RUNTIMES), default="none",
                                    help_text="The edge runtime installed on the cluster.")
     version = serializers.CharField(required=False, allow_blank=True, help_text="The edge runtime's version.")
+    advertiseAddress = serializers.CharField(required=False, allow_blank=True, max_length=253,
+                                             help_text="The address edge nodes reach the cloud side at (CloudCore's "
+                                                       "advertiseAddress); default: the API server's host.")
 
 
 class ClusterSpecSerializer(serializers.Serializer):

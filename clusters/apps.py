@@ -13,7 +13,17 @@ class ClustersConfig(AppConfig):
     def ready(self):
         """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
         member sync (and its tasks) and the label write-back."""
-        from clusters import controller, edge_runtime, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
+        from clusters import (  # noqa: F401
+            controller,
+            edge_runtime,
+            join_tokens,
+            manifests,
+            member_sync,
+            metrics,
+            models,
+            signals,
+            tasks,
+        )
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
@@ -22,5 +32,6 @@ class ClustersConfig(AppConfig):
             register_scope_model(level, model)
         member_sync.connect()
         edge_runtime.connect()
+        join_tokens.connect()
         signals.connect()
         metrics.install()

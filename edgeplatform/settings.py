@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
     # controllers: every object whose generation is ahead of the one observed, whose retry is due or whose last
     # success is older than its controller's period (native RBAC and the CRD resync: 10 minutes) is queued again
+    # expired edge join tokens: their bootstrap token Secrets removed from the members (clusters.join_tokens)
+    "clusters-expire-join-tokens": {"task": "clusters.expire_join_tokens", "schedule": timedelta(minutes=10)},
     "controllers-requeue": {"task": "edgeplatform.controllers.requeue",
                             "schedule": timedelta(seconds=EDGE_CONTROLLER_REQUEUE_INTERVAL)},
 }

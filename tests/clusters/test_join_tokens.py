@@ -63,8 +63,8 @@ def committed(django_capture_on_commit_callbacks):
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
-def issue(client, group="line-1", **body):
-    return client.post(f"{BASE}/{group}/jointokens", body)
+def issue(client, group="line-1", **spec):
+    return client.post(f"{BASE}/{group}/jointokens", {"apiVersion": API, "kind": "JoinTokenRequest", "spec": spec})
 
 
 def bootstrap_secret(kube, token_id: str):
@@ -123,7 +123,7 @@ def test_revoke_removes_the_bootstrap_token_and_rotate_replaces_it(site, committ
     # WHEN the new one is revoked THEN its bootstrap token is gone too, and the revocation is audited
     with committed():
         revoked = site.ops.delete(f"{BASE}/line-1/jointokens/{second['id']}")
-    assert revoked.status_code == 200 and revoked.json()["phase"] == "Revoked"
+    assert revoked.status_code == 200 and revoked.json()["status"] == "Success"
     assert bootstrap_secret(site.kube, second["id"]) is None
     assert AuditEvent.objects.filter(resource="jointokens", name=second["id"], verb="delete").exists()
 
@@ -139,10 +139,12 @@ def test_a_member_that_does_not_answer_issues_nothing(site):
 
 def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(site):
     for body, field in (({"ttlSeconds": 10}, "ttlSeconds"), ({"ttlSeconds": 10**9}, "ttlSeconds"),
-                        ({"ttlSeconds": "soon"}, "ttlSeconds"), ({"colour": "red"}, "colour")):
+                        ({"ttlSeconds": "soon"}, "ttlSeconds"), ({"colour": "red"}, "spec.colour")):
         answer = issue(site.ops, **body)
         assert answer.status_code == 422, (body, answer.json())
         assert answer.json()["details"]["causes"][0]["field"] == field
+    assert site.ops.post(f"{BASE}/line-1/jointokens", {"ttlSeconds": 60}).json()["details"]["causes"][0][
+        "field"] == "spec"
     assert not JoinToken.objects.exists()
 
 

@@ -137,6 +137,20 @@ def test_a_member_that_does_not_answer_issues_nothing(site):
     assert not JoinToken.objects.exists()
 
 
+def test_a_member_that_times_out_issues_nothing(site):
+    # GIVEN a member whose API server holds the bootstrap token's write longer than the client waits
+    site.kube.delay_next(1, 2, method="PATCH", path_contains="bootstrap-token-", status=503)
+    with override_settings(EDGE_KUBE_RETRIES=0, EDGE_KUBE_READ_TIMEOUT=0.5):
+        gateway.forget_clients()
+        answer = issue(site.ops)
+    gateway.forget_clients()
+    # THEN the answer is 503, and neither the platform nor the member holds a token
+    assert answer.status_code == 503, answer.json()
+    assert not JoinToken.objects.exists()
+    assert not [s for s in site.kube.objects("secrets", namespace="kube-system")
+                if s["metadata"]["name"].startswith("bootstrap-token-")]
+
+
 def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(site):
     for body, field in (({"ttlSeconds": 10}, "ttlSeconds"), ({"ttlSeconds": 10**9}, "ttlSeconds"),
                         ({"ttlSeconds": "soon"}, "ttlSeconds"), ({"colour": "red"}, "spec.colour")):

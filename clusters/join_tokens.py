@@ -403,7 +403,14 @@ def admit(node: Node) -> NodeJoin | None:
             cluster=node.cluster, node_name=node.name,
             defaults={"token": token, "token_label": token_label[:63], "created": clock.now(),
                       "nodegroup": token.nodegroup if token else _requested_group(node)})
-        if not created or join.phase != NodeJoin.PENDING:
+        if not created and join.token_label != token_label[:63]:
+            # the node joined again with another token: a new request, judged afresh
+            join.token, join.token_label = token, token_label[:63]
+            join.nodegroup = token.nodegroup if token else _requested_group(node)
+            join.phase, join.reason, join.message, join.decided_by, join.decided = NodeJoin.PENDING, "", "", "", None
+            join.created = clock.now()
+            join.save()
+        elif not created or join.phase != NodeJoin.PENDING:
             return join
         if (node.labels or {}).get(NODEGROUP_LABEL):
             return join  # placed by someone already: nothing to approve
@@ -540,6 +547,12 @@ def _on_saved(sender, *, obj, status_only=False, **kwargs) -> None:
         transaction.on_commit(run)
 
 
+def _on_deleted(sender, *, obj, **kwargs) -> None:
+    """A node gone from the platform (its member no longer has it) leaves no join record behind."""
+    if isinstance(obj, Node):
+        NodeJoin.objects.filter(cluster_id=obj.cluster_id, node_name=obj.name).delete()
+
+
 def _on_decommissioned(sender, *, node, actor=None, **kwargs) -> None:
     """A node that left for good takes its join credentials with it: the token it joined with is revoked and its
     join record goes."""
@@ -556,4 +569,5 @@ def connect() -> None:
     from clusters.signals import node_decommissioned
 
     write.object_saved.connect(_on_saved, dispatch_uid="clusters-node-join-admit")
+    write.object_deleted.connect(_on_deleted, dispatch_uid="clusters-node-join-deleted")
     node_decommissioned.connect(_on_decommissioned, dispatch_uid="clusters-node-join-decommissioned")

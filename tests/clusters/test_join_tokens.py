@@ -320,3 +320,31 @@ def test_a_decommissioned_node_takes_its_join_credentials_with_it(site, committe
     assert row.revoked is not None
     assert bootstrap_secret(site.kube, token["id"]) is None
     assert not NodeJoin.objects.filter(node_name="n-2").exists()
+
+
+def test_a_rejected_node_that_joins_again_with_a_new_token_is_judged_afresh(site, committed):
+    # GIVEN a node rejected for its revoked token
+    with committed():
+        old = issue(site.ops).json()
+        site.ops.delete(f"{BASE}/line-1/jointokens/{old['id']}")
+        site.join("n-3", {"theriseunion.io/join-token": old["id"]})
+    assert NodeJoin.objects.get(node_name="n-3").reason == "TokenRevoked"
+    # WHEN it is joined again with a new token (its label changes on the member)
+    with committed():
+        new = issue(site.ops).json()
+    client = gateway.member_client(Cluster.objects.get(name="edge"))
+    operations.merge_patch(client, "v1", "Node", "n-3", {"metadata": {"labels": {
+        "theriseunion.io/join-token": new["id"]}}})
+    with committed():
+        sync_cluster(Cluster.objects.get(name="edge"))
+    # THEN it is pending again, and can be approved
+    join = NodeJoin.objects.get(node_name="n-3")
+    assert (join.phase, join.token_label) == ("Pending", new["id"])
+    with committed():
+        assert site.ops.post(f"{BASE}/line-1/joinrequests/n-3/approve", {}).status_code == 200
+    assert Node.objects.get(name="n-3").nodegroup.name == "line-1"
+    # AND once the member no longer has the node, its join record goes with its row
+    operations.ensure_absent(client, "v1", "Node", "n-3")
+    with committed():
+        sync_cluster(Cluster.objects.get(name="edge"))
+    assert not NodeJoin.objects.filter(node_name="n-3").exists()

@@ -155,6 +155,8 @@ def ensure(cluster: Cluster, run) -> None:
     now = clock.now()
     had = any(item.get("type") == CONDITION for item in (cluster.status or {}).get("conditions") or []
               if isinstance(item, dict))
+    if kind == "none" and not had and not (cluster.status or {}).get("edgeRuntime"):
+        return  # never had a runtime: no query (the fleet's health cycle pays nothing for this step)
     rows = _components(cluster)
     ours = {name: row for name, row in rows.items() if (row.labels or {}).get(RUNTIME_LABEL)}
     wanted = {part.name for part in RUNTIMES.get(kind, ())}

@@ -1,4 +1,6 @@
-"""Console pages for clusters, workspaces, node groups, namespaces and nodes (see ``edgeplatform.console``)."""
+"""Console pages for clusters, workspaces, node groups, namespaces and nodes (see ``edgeplatform.console``); the
+edge nodes page (join commands, joining nodes) lives in ``clusters.edge_nodes``, the fleet overview in
+``clusters.console``."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 
+from clusters import edge_nodes as _edge_nodes  # noqa: F401  (registers the Edge nodes page)
 from clusters.health import check_new_connection
 from clusters.models import (
     CLUSTER_LABEL,
@@ -219,7 +222,7 @@ class ClusterAdmin(ManifestAdmin):
 
     form = ClusterForm
     fields = ("name", "type", "provider", "kubeconfig", "endpoint", "token", "ca_certificate", "save_anyway")
-    list_display = ("name", "cluster_type", "created", "yaml_link")
+    list_display = ("name", "cluster_type", "edge_runtime", "created", "yaml_link")
     dashboard_label, dashboard_order = "Clusters", 10
     quick_action = True
     page_ui = ui_table(view=("platform/clusters.view", "cluster/overview.view"),
@@ -229,6 +232,16 @@ class ClusterAdmin(ManifestAdmin):
     def cluster_type(self, obj):
         """physical or virtual (the typed column)."""
         return obj.type
+
+    @admin.display(description="edge runtime")
+    def edge_runtime(self, obj):
+        """The runtime, its version and phase (``status.edgeRuntime``, see ``clusters.edge_runtime``)."""
+        shown = (obj.status or {}).get("edgeRuntime") or {}
+        wanted = ((obj.spec or {}).get("edgeRuntime") or {}).get("type") or "none"
+        if wanted == "none" and not shown:
+            return "—"
+        return " ".join(str(part) for part in (shown.get("type") or wanted, shown.get("version") or "",
+                                                shown.get("phase") or "Pending") if part)
 
 
 class InClusterAdmin(ManifestAdmin):

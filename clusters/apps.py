@@ -12,10 +12,12 @@ class ClustersConfig(AppConfig):
 
     def ready(self):
         """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
-        member sync (and its tasks) and the label write-back; the workspace, node-group and node-lifecycle
-        controllers."""
+        member sync (and its tasks) and the label write-back; the edge runtimes and join tokens; the workspace,
+        node-group and node-lifecycle controllers."""
         from clusters import (  # noqa: F401
             controller,
+            edge_runtime,
+            join_tokens,
             manifests,
             member_sync,
             metrics,
@@ -36,5 +38,7 @@ class ClustersConfig(AppConfig):
         workspaces.connect()
         nodegroups.connect()
         node_lifecycle.connect()
+        edge_runtime.connect()
+        join_tokens.connect()
         signals.connect()
         metrics.install()

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from clusters import edge_runtime
 from clusters.health import FAILED, PENDING, READY, UNREACHABLE, check_connection, credential_expiry
 from clusters.models import Cluster
 from edgeplatform.controllers import clock
@@ -45,7 +46,7 @@ class ClusterController(Controller):
 
     name = "clusters"
     model = Cluster
-    steps = ("ensure_connected",)
+    steps = ("ensure_connected", "ensure_edge_runtime")
     queue = "default"
 
     period_setting = "EDGE_CLUSTER_HEALTH_PERIOD"
@@ -79,6 +80,10 @@ class ClusterController(Controller):
                                                        phase=READY, kubernetesVersion=git_version, nodeCount=count))
         run.reason, run.message = "Healthy", f"Kubernetes {git_version}, {count} node(s)"
         run.result = {"cluster": cluster.name, "kubernetesVersion": git_version, "nodeCount": count}
+
+    def ensure_edge_runtime(self, cluster, run) -> None:
+        """The edge runtime of ``spec.edgeRuntime`` installed as Components and Ready (``clusters.edge_runtime``)."""
+        edge_runtime.ensure(cluster, run)
 
     def _check_credentials(self, cluster, run, now: datetime, generation: int) -> None:
         """``CredentialsExpiring`` from the client certificate's or token's expiry; expired: not Ready."""

@@ -43,6 +43,7 @@ from edgeplatform.resources.schemas import (
     MEMBER_COUNT,
     PHASE,
     STRING,
+    STRING_MAP,
     STRINGS,
     described,
     open_object,
@@ -159,6 +160,9 @@ class EdgeRuntimeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=list(EDGE_RUNTIMES), default="none",
                                    help_text="The edge runtime installed on the cluster.")
     version = serializers.CharField(required=False, allow_blank=True, help_text="The edge runtime's version.")
+    advertiseAddress = serializers.CharField(required=False, allow_blank=True, max_length=253,
+                                             help_text="The address edge nodes reach the cloud side at (CloudCore's "
+                                                       "advertiseAddress); default: the API server's host.")
 
 
 class ClusterSpecSerializer(serializers.Serializer):
@@ -202,7 +206,13 @@ class ClusterConverter(ScopeConverter):
         region=described("The region the cluster's nodes are in.", STRING),
         zones=described("The zones the cluster's nodes are in.", STRINGS),
         uid=described("The UID of the cluster's kube-system namespace: who the cluster is, whatever it is called.",
-                      STRING))
+                      STRING),
+        edgeRuntime=open_object("The edge runtime installed on the cluster (clusters.edge_runtime).",
+                                type=described("kubeedge or openyurt.", STRING),
+                                version=described("The runtime's version.", STRING),
+                                phase=described("Installing, Ready, Failed or Removing.", STRING),
+                                components=described("Each of the runtime's Components and its phase.",
+                                                     STRING_MAP)))
     has_crd, categories = True, ("scope",)
     printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
                        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},

@@ -9,6 +9,7 @@ from its spec and status on every save (``cluster_columns``), so that filters an
 need no JSON lookups. The manifest is unchanged: the columns are never shown or read from it.
 """
 from django.db import models
+from django.utils import timezone
 
 from edgeplatform.resources.models import ManifestModel
 from edgeplatform.resources.names import (  # noqa: F401  (the labels of the scope kinds, imported from here too)
@@ -21,7 +22,8 @@ from edgeplatform.resources.signals import scope_moved
 
 MANAGED_LABEL = "theriseunion.io/managed"
 
-__all__ = ["CLUSTER_COLUMNS", "Cluster", "Namespace", "Node", "NodeGroup", "Workspace", "cluster_columns"]
+__all__ = ["CLUSTER_COLUMNS", "Cluster", "JoinToken", "Namespace", "Node", "NodeGroup", "NodeJoin", "Workspace",
+           "cluster_columns"]
 
 #: the typed columns of a cluster, derived from its spec and status
 CLUSTER_COLUMNS = ("type", "phase", "ready")
@@ -173,3 +175,57 @@ class Node(ScopeObject):
     def parent_scope(self):
         """Its node group, or its cluster when unassigned."""
         return self.nodegroup if self.nodegroup_id else self.cluster
+
+
+class JoinToken(models.Model):
+    """A credential edge nodes join a node group with (``clusters.join_tokens``). Only a hash of its secret is
+    kept; ``token_id`` is public (it is the Kubernetes bootstrap token's id, and the label a joining node carries)."""
+
+    token_id = models.CharField(max_length=6, unique=True)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="join_tokens")
+    nodegroup = models.ForeignKey(NodeGroup, on_delete=models.CASCADE, related_name="join_tokens")
+    #: the edge runtime the token was issued for (``kubeedge``, ``openyurt``)
+    runtime = models.CharField(max_length=16)
+    #: sha256 of the secret part (hex); the secret itself is shown once and never stored
+    secret_hash = models.CharField(max_length=64)
+    description = models.CharField(max_length=200, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("-created",)
+
+    def __str__(self):
+        return self.token_id
+
+
+class NodeJoin(models.Model):
+    """A node that registered with a join token, and what became of it: ``Pending`` until approved (it is then
+    labelled into its group) or ``Rejected`` (a token unknown, expired or revoked, or a person said no)."""
+
+    PENDING, APPROVED, REJECTED = "Pending", "Approved", "Rejected"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="node_joins")
+    node_name = models.CharField(max_length=253)
+    nodegroup = models.ForeignKey(NodeGroup, on_delete=models.CASCADE, null=True, blank=True,
+                                  related_name="node_joins")
+    token = models.ForeignKey(JoinToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="joins")
+    #: the token id the node's label named (kept when the token is unknown)
+    token_label = models.CharField(max_length=63)
+    phase = models.CharField(max_length=16, default=PENDING, db_index=True)
+    reason = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    #: when the platform first saw the node (its token is judged at this moment)
+    created = models.DateTimeField(default=timezone.now)
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("cluster", "node_name")
+        constraints = [models.UniqueConstraint(fields=["cluster", "node_name"], name="nodejoin_node_unique")]
+
+    def __str__(self):
+        return f"{self.cluster_id}:{self.node_name}"

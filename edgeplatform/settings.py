@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-prune": {"task": "iam.audit.tasks.prune", "schedule": timedelta(hours=24)},
     # controllers: every object whose generation is ahead of the one observed, whose retry is due or whose last
     # success is older than its controller's period (native RBAC and the CRD resync: 10 minutes) is queued again
+    # expired edge join tokens: their bootstrap token Secrets removed from the members (clusters.join_tokens)
+    "clusters-expire-join-tokens": {"task": "clusters.expire_join_tokens", "schedule": timedelta(minutes=10)},
     "controllers-requeue": {"task": "edgeplatform.controllers.requeue",
                             "schedule": timedelta(seconds=EDGE_CONTROLLER_REQUEUE_INTERVAL)},
 }
@@ -370,6 +372,15 @@ EDGE_COMPONENT_READY_TIMEOUT = env.float("EDGE_COMPONENT_READY_TIMEOUT", default
 EDGE_COMPONENT_READY_POLL = env.float("EDGE_COMPONENT_READY_POLL", default=5)
 EDGE_COMPONENT_DEPENDENCY_RETRY = env.float("EDGE_COMPONENT_DEPENDENCY_RETRY", default=10)
 EDGE_COMPONENT_CHART_RETRY = env.float("EDGE_COMPONENT_CHART_RETRY", default=60)
+
+# Edge runtimes (clusters/edge_runtime.py) and joining edge nodes (clusters/join_tokens.py). Versions are the
+# runtime's (and the chart version looked up in the chart repositories); times in seconds.
+EDGE_KUBEEDGE_VERSION = env.str("EDGE_KUBEEDGE_VERSION", default="1.20.0")
+EDGE_OPENYURT_VERSION = env.str("EDGE_OPENYURT_VERSION", default="1.6.0")
+EDGE_RUNTIME_POLL = env.float("EDGE_RUNTIME_POLL", default=10)
+EDGE_JOIN_TOKEN_TTL = env.float("EDGE_JOIN_TOKEN_TTL", default=86400)
+EDGE_JOIN_TOKEN_MAX_TTL = env.float("EDGE_JOIN_TOKEN_MAX_TTL", default=7 * 86400)
+EDGE_JOIN_AUTO_APPROVE = env.bool("EDGE_JOIN_AUTO_APPROVE", default=False)
 
 # Chart repositories (charts/): archives in the "charts" storage, the filesystem under EDGE_CHARTS_DIR by default.
 EDGE_CHARTS_DIR = env.str("EDGE_CHARTS_DIR", default=str(VAR_DIR / "charts"))

@@ -2,7 +2,7 @@
 from django.db.models import Q
 from django.urls import re_path
 
-from clusters.api import lifecycle
+from clusters.api import join, lifecycle
 from clusters.api.connectioncheck import ConnectionCheckView
 from clusters.manifests import (
     ClusterConverter,
@@ -59,6 +59,7 @@ def _urls(converter_class, base=InClusterViewSet):
 
 
 urlpatterns = [
+    *join.urlpatterns,  # before the node group's own URLs
     *lifecycle.urlpatterns,
     re_path(rf"^oapis/scope\.theriseunion\.io/v1alpha1/clusters/(?P<name>{DNS1123_LABEL_BODY})/connectioncheck/?$",
             ConnectionCheckView.as_view(), name="scope.theriseunion.io-clusters-connectioncheck"),

@@ -86,6 +86,8 @@ class WorkspaceController(Controller):
     def ensure_namespaces(self, workspace, run) -> None:
         """Each template namespace exists on the member with the workspace label (created when missing)."""
         names = list(template_of(workspace).get("namespaces") or [])
+        if not names:  # nothing to keep on the member: no connection needed
+            return
         client = self._client(workspace, run)
         wanted = {WORKSPACE_LABEL: workspace.name, MANAGED_LABEL: "true"}
         created, terminating = [], []
@@ -118,6 +120,8 @@ class WorkspaceController(Controller):
         """``workspace-quota`` in each template namespace says ``spec.hard``; none when the template has none."""
         template = template_of(workspace)
         hard = quota_hard(template)
+        if not template.get("namespaces"):
+            return
         client = self._client(workspace, run)
         for name in template.get("namespaces") or []:
             current = operations.get(client, "v1", "ResourceQuota", QUOTA_NAME, name)

@@ -35,6 +35,18 @@ def site(platform):
     return platform
 
 
+@pytest.fixture(autouse=True)
+def _sync_alone():
+    """The sync on its own: the workspace controller, which writes a new workspace's status at once, is not
+    triggered here (its own tests cover it, the sync of its status writes included)."""
+    from clusters import workspaces
+    from edgeplatform.resources.services import object_saved
+
+    object_saved.disconnect(dispatch_uid="clusters-workspaces-enqueue")
+    yield
+    workspaces.connect()
+
+
 @pytest.fixture
 def admin(site, api):
     return api(site.user("root", superuser=True))

@@ -13,7 +13,7 @@ class ClustersConfig(AppConfig):
     def ready(self):
         """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
         member sync (and its tasks) and the label write-back."""
-        from clusters import controller, manifests, member_sync, metrics, models, signals, tasks  # noqa: F401
+        from clusters import controller, manifests, member_sync, metrics, models, signals, tasks, vcluster  # noqa: F401
         from edgeplatform.resources.scopes import register_scope_model
 
         for level, model in (("cluster", models.Cluster), ("workspace", models.Workspace),
@@ -22,4 +22,5 @@ class ClustersConfig(AppConfig):
             register_scope_model(level, model)
         member_sync.connect()
         signals.connect()
+        vcluster.connect()
         metrics.install()

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from clusters import services
 from clusters.annotations import DISTRIBUTIONS, EDGE_RUNTIMES, effective_spec
+from clusters.vcluster import version_problem
 from clusters.models import (
     Cluster,
     Namespace,
@@ -201,8 +202,11 @@ class ClusterConverter(ScopeConverter):
         region=described("The region the cluster's nodes are in.", STRING),
         zones=described("The zones the cluster's nodes are in.", STRINGS),
         uid=described("The UID of the cluster's kube-system namespace: who the cluster is, whatever it is called.",
-                      STRING))
+                      STRING),
+        provisionedTime=described("When the virtual cluster first became Ready.", DATE_TIME))
     has_crd, categories = True, ("scope",)
+    #: a virtual cluster's delete waits for its vcluster release to be uninstalled (``clusters.vcluster``)
+    crd_finalizer = "scope.theriseunion.io/vcluster"
     printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
                        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
                        {"name": "Version", "type": "string", "jsonPath": ".status.kubernetesVersion"},
@@ -218,6 +222,11 @@ class ClusterConverter(ScopeConverter):
         """The reference's annotations fold into the stored spec where the spec leaves a field unset
         (``clusters.annotations``)."""
         parsed.spec = effective_spec(parsed.annotations, context.get("given_spec") or {}, parsed.spec, problems)
+        if parsed.spec.get("type") == "virtual":
+            problem = version_problem(str(parsed.spec.get("version") or ""))
+            if problem:
+                problems.append(cause("spec.version", problem))
+        parsed.extra["stored_connection"] = bool(context.get("stored_connection"))
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Split secret connection fields off the spec into the encrypted column."""
@@ -228,7 +237,13 @@ class ClusterConverter(ScopeConverter):
             obj.connection_secret = crypto.encrypt_json(secrets)
         if "connection" in spec:
             spec["connection"] = connection
+            if not connection and parsed.extra.get("stored_connection") and "connection" not in (obj.spec or {}):
+                del spec["connection"]  # a virtual cluster's kubeconfig stored: the spec stays as it was
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
+
+    def finalizes(self, obj) -> bool:
+        """A virtual cluster's delete is held until its vcluster release is uninstalled (``clusters.vcluster``)."""
+        return obj.type == "virtual"
 
     def before_delete(self, obj) -> None:
         """The cluster's contents go first (``delete_cluster_contents``)."""

@@ -1,4 +1,5 @@
 """URLs of scope.theriseunion.io (and the native kinds served under clusters/<name>/)."""
+from clusters.api import kubeconfig
 from clusters.manifests import (
     ClusterConverter,
     NamespaceConverter,
@@ -25,6 +26,7 @@ def _urls(converter_class, base=InClusterViewSet):
 
 
 urlpatterns = [
+    *kubeconfig.urlpatterns,
     *manifest_urls(ClusterConverter()),
     *_urls(WorkspaceConverter),
     *_urls(NodeGroupConverter),

@@ -260,3 +260,46 @@ def test_the_kubeconfig_never_reaches_a_log_line(stand, admin, committed, caplog
     token = yaml.safe_load(stored)["users"][0]["user"]["token"]
     assert token not in caplog.text
     assert not AuditEvent.objects.filter(after__icontains=token).exists() if hasattr(AuditEvent, "after") else True
+
+
+def test_the_kubeconfig_downloads_for_those_allowed_and_is_audited(stand, admin, committed, platform):
+    with committed():
+        admin.post(f"{BASE}/clusters", virtual("dl"))
+    url = f"{BASE}/clusters/dl/kubeconfig"
+    # GIVEN a cluster admin (cluster-download-kubeconfig is aggregated to it), a cluster viewer, a stranger
+    users = {name: platform.user(name) for name in ("ops", "watcher", "stranger")}
+    platform.bind("ops-dl", "cluster-admin", "cluster", "dl", users=["ops"])
+    platform.bind("watcher-dl", "cluster-viewer", "cluster", "dl", users=["watcher"])
+    ops, watcher, stranger = (ApiClient.for_user(users[name]) for name in ("ops", "watcher", "stranger"))
+    # THEN the admin gets the chart's kubeconfig, as a file
+    answer = ops.get(url)
+    assert answer.status_code == 200, answer.content
+    assert answer["Content-Type"] == "application/yaml"
+    assert answer["Content-Disposition"] == 'attachment; filename="dl.kubeconfig"'
+    document = yaml.safe_load(answer.content)
+    assert document["clusters"][0]["cluster"]["server"] == stand.virtual.url
+    # AND the viewer (who sees the cluster) is refused, the stranger told there is no such cluster
+    refused = watcher.get(url)
+    assert refused.status_code == 403 and "clusters/kubeconfig" in refused.json()["message"]
+    assert stranger.get(url).status_code == 404
+    # AND both answers the cluster could give are in the audit log, without the kubeconfig
+    events = AuditEvent.objects.filter(resource="clusters/kubeconfig", name="dl")
+    assert set(events.values_list("actor", "result")) == {("ops", "allowed"), ("watcher", "denied")}
+    token = document["users"][0]["user"]["token"]
+    assert not any(token in json.dumps([e.before, e.after, e.message]) for e in AuditEvent.objects.all())
+
+
+def test_a_physical_cluster_without_a_stored_kubeconfig_has_none_to_download(stand, admin, platform):
+    platform.cluster("bare")
+    assert admin.get(f"{BASE}/clusters/bare/kubeconfig").status_code == 404
+
+
+def test_the_figures_on_metrics(stand, admin, committed):
+    from django.test import Client
+
+    with committed():
+        admin.post(f"{BASE}/clusters", virtual("counted", distribution="k3s"))
+    text = Client().get("/metrics").content.decode()
+    assert 'vcluster_creation_duration_seconds_count{distribution="k3s"}' in text
+    assert 'cluster_total{type="virtual"} 1.0' in text
+    assert 'cluster_status{status="running"}' in text

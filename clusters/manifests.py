@@ -9,7 +9,6 @@ from rest_framework import serializers
 
 from clusters import services
 from clusters.annotations import DISTRIBUTIONS, EDGE_RUNTIMES, effective_spec
-from clusters.vcluster import version_problem
 from clusters.models import (
     Cluster,
     Namespace,
@@ -17,6 +16,7 @@ from clusters.models import (
     NodeGroup,
     Workspace,
 )
+from clusters.vcluster import version_problem
 from edgeplatform import authz, crypto
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources import labels as selectors

@@ -25,7 +25,7 @@ from edgeplatform.resources.errors import StatusError, not_found
 from edgeplatform.resources.names import DNS1123_LABEL_BODY
 from edgeplatform.resources.openapi import status_responses
 
-__all__ = ["GROUP", "KubeconfigView", "RESOURCE", "VERB", "may_download", "urlpatterns"]
+__all__ = ["GROUP", "RESOURCE", "VERB", "KubeconfigView", "may_download", "urlpatterns"]
 
 GROUP, RESOURCE, VERB = "scope.theriseunion.io", "clusters/kubeconfig", "get"
 

@@ -28,17 +28,30 @@ def _names(model, user) -> list[tuple[str, str]]:
 
 
 class ClusterForm(ManifestForm):
-    """A cluster: name, type and provider (the connection and the rest through YAML)."""
+    """A cluster: name, type and provider; a virtual cluster's distribution and Kubernetes version; the edge
+    runtime (the connection and the rest through YAML)."""
 
     name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
     type = forms.ChoiceField(choices=[("physical", "physical (imported)"), ("virtual", "virtual (vcluster)")])
     provider = forms.CharField(required=False)
-    field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider"}
+    distribution = forms.ChoiceField(required=False, choices=[("", "k8s (default)"), ("k8s", "k8s"), ("k3s", "k3s"),
+                                                              ("k0s", "k0s")],
+                                     help_text="Virtual clusters: the Kubernetes distribution of the vcluster.")
+    version = forms.CharField(required=False, max_length=32,
+                              help_text="Virtual clusters: the Kubernetes version (v1.26.0); empty: the chart's.")
+    edge_runtime = forms.ChoiceField(required=False, label="Edge runtime",
+                                     choices=[("none", "none"), ("kubeedge", "KubeEdge"), ("openyurt", "OpenYurt")])
+    field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider",
+                 "spec.distribution": "distribution", "spec.version": "version",
+                 "spec.edgeRuntime.type": "edge_runtime"}
 
     def initial_from(self, manifest):
         """Form values from the manifest."""
         return {"type": get_path(manifest, ("spec", "type"), "physical"),
-                "provider": get_path(manifest, ("spec", "provider"), "")}
+                "provider": get_path(manifest, ("spec", "provider"), ""),
+                "distribution": get_path(manifest, ("spec", "distribution"), ""),
+                "version": get_path(manifest, ("spec", "version"), ""),
+                "edge_runtime": get_path(manifest, ("spec", "edgeRuntime", "type"), "none")}
 
     def overlay(self, manifest, data):
         """Form values into the manifest."""
@@ -46,6 +59,13 @@ class ClusterForm(ManifestForm):
             manifest["metadata"]["name"] = data["name"]
         manifest["spec"]["type"] = data["type"]
         set_path(manifest, ("spec", "provider"), data.get("provider"))
+        if "distribution" in data:
+            set_path(manifest, ("spec", "distribution"), data.get("distribution"))
+        if "version" in data:
+            set_path(manifest, ("spec", "version"), data.get("version"))
+        runtime = data.get("edge_runtime") or "none"
+        if runtime != "none" or get_path(manifest, ("spec", "edgeRuntime", "type"), ""):
+            set_path(manifest, ("spec", "edgeRuntime", "type"), runtime)
 
 
 class InClusterForm(ManifestForm):
@@ -135,7 +155,8 @@ class ClusterAdmin(ManifestAdmin):
     """Clusters."""
 
     form = ClusterForm
-    fields = ("name", "type", "provider")
+    fields = ("name", "type", "provider", "distribution", "version", "edge_runtime")
+    change_form_template = "console/clusters/change_form.html"
     list_display = ("name", "cluster_type", "created", "yaml_link")
     dashboard_label, dashboard_order = "Clusters", 10
     quick_action = True
@@ -146,6 +167,76 @@ class ClusterAdmin(ManifestAdmin):
     def cluster_type(self, obj):
         """physical or virtual (the typed column)."""
         return obj.type
+
+    # --- provisioning progress and the kubeconfig download -------------------------------------------------
+    def get_urls(self):
+        """The admin's URLs plus ``<id>/status/`` (JSON, polled by the progress panel) and ``<id>/kubeconfig/``."""
+        from django.urls import path
+
+        extra = [path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
+                      name="clusters_cluster_status"),
+                 path("<path:object_id>/kubeconfig/", self.admin_site.admin_view(self.kubeconfig_view),
+                      name="clusters_cluster_kubeconfig")]
+        return extra + super().get_urls()
+
+    def status_view(self, request, object_id):
+        """The progress panel's one endpoint: the cluster's phase, step, reason, message and retries."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import JsonResponse
+
+        self._note(request, "get")
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return JsonResponse(progress(obj))
+
+    def kubeconfig_view(self, request, object_id):
+        """The kubeconfig download (``clusters.api.kubeconfig``: the engine decides, audited)."""
+        from django.http import Http404, HttpResponseForbidden
+
+        from clusters.api.kubeconfig import kubeconfig_response
+        from edgeplatform.resources.errors import StatusError
+
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404("no such cluster")
+        try:
+            return kubeconfig_response(request, obj.name)
+        except StatusError as error:
+            if error.status_code == 403:
+                return HttpResponseForbidden(error.message)
+            raise Http404(error.message) from None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The form, plus the progress panel and, for those allowed, the kubeconfig button."""
+        from django.urls import reverse
+
+        from clusters.api.kubeconfig import may_download
+
+        extra = dict(extra_context or {})
+        if object_id is not None and request.method == "GET" and str(object_id).isdigit():
+            obj = self.model.objects.restrict(request.user, "get").filter(pk=object_id).first()
+            if obj is not None:
+                extra["progress"] = progress(obj)
+                extra["status_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_status", args=[obj.pk])
+                if obj.connection_secret and may_download(request.user, obj):
+                    extra["kubeconfig_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_kubeconfig",
+                                                      args=[obj.pk])
+        return super().changeform_view(request, object_id, form_url, extra)
+
+
+def progress(cluster) -> dict:
+    """What the cluster page's live panel shows: phase, step, reason, message, retries, and whether it is over
+    (Ready at the current generation, or a failure only a spec change helps)."""
+    status = cluster.status or {}
+    deleting = cluster.deletion_requested is not None
+    phase = status.get("phase") or ("Deleting" if deleting else "Pending")
+    settled = status.get("observedGeneration", -1) >= (cluster.generation or 0) and not deleting
+    return {"name": cluster.name, "type": cluster.type, "phase": phase, "step": status.get("step", ""),
+            "reason": status.get("reason", ""), "message": status.get("message", ""),
+            "retryCount": status.get("retryCount", 0), "nextRetryTime": status.get("nextRetryTime"),
+            "deletionRequested": deleting, "ready": cluster.ready,
+            "terminal": settled and (cluster.ready or not status.get("nextRetryTime"))}
 
 
 class InClusterAdmin(ManifestAdmin):

@@ -303,3 +303,22 @@ def test_the_figures_on_metrics(stand, admin, committed):
     assert 'vcluster_creation_duration_seconds_count{distribution="k3s"}' in text
     assert 'cluster_total{type="virtual"} 1.0' in text
     assert 'cluster_status{status="running"}' in text
+
+
+def test_the_console_form_writes_a_virtual_cluster_and_the_status_endpoint_shows_its_step(stand, committed):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(UserFactory(name="admin", superuser=True))
+    with committed():
+        answer = client.post("/console/clusters/cluster/add/", {
+            "name": "formed", "type": "virtual", "provider": "", "distribution": "k3s", "version": "v1.26.0",
+            "edge_runtime": "kubeedge", "_save": "Save"})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    row = Cluster.objects.get(name="formed")
+    assert row.spec["distribution"] == "k3s" and row.spec["edgeRuntime"]["type"] == "kubeedge"
+    state = client.get(f"/console/clusters/cluster/{row.pk}/status/").json()
+    assert state["phase"] == "Ready" and state["reason"] == "Healthy" and state["terminal"] is True, state
+    page = client.get(f"/console/clusters/cluster/{row.pk}/change/").content.decode()
+    assert 'id="kubeconfig-download"' in page
+    assert client.get(f"/console/clusters/cluster/{row.pk}/kubeconfig/").status_code == 200

@@ -183,6 +183,7 @@ def ensure_vcluster(controller, cluster, run) -> None:
     if problem:
         run.status["phase"] = "Failed"
         raise PermanentError(f"spec.version {problem}", reason="InvalidVersion")
+    run.status["phase"] = "Pending"
     host = _host()
     namespace = vcluster_namespace(cluster)
     run.status["phase"] = PROVISIONING

@@ -322,3 +322,25 @@ def test_the_console_form_writes_a_virtual_cluster_and_the_status_endpoint_shows
     page = client.get(f"/console/clusters/cluster/{row.pk}/change/").content.decode()
     assert 'id="kubeconfig-download"' in page
     assert client.get(f"/console/clusters/cluster/{row.pk}/kubeconfig/").status_code == 200
+
+
+def test_the_default_components_are_installed_on_the_virtual_cluster_before_ready(stand, admin, committed):
+    # GIVEN a default component (the test chart "component", a ConfigMap) for every cluster
+    publish("library", "component", "1.0.0")
+    defaults = [{"name": "agent", "spec": {"version": "1.0.0", "chart": {"name": "component"},
+                                           "values": {"message": "from the platform"}}}]
+    with override_settings(EDGE_CLUSTER_DEFAULT_COMPONENTS=defaults):
+        with committed():
+            admin.post(f"{BASE}/clusters", virtual("equipped"))
+        row = Cluster.objects.get(name="equipped")
+        # THEN the component of the virtual cluster is Ready, installed through its connection, and so is it
+        component = Component.objects.get(cluster=row, name="agent")
+        assert component.phase == "Ready" and component.namespace == "equipped", component.status
+        assert component.labels["cluster.theriseunion.io/default-component"] == "true"
+        assert stand.virtual.object("configmaps", "agent-settings", "edge-system")["data"]["message"] == \
+            "from the platform"
+        assert row.ready, row.status
+        # AND a second run writes nothing more
+        outcome, again = reconcile(row)
+        assert outcome.result == "success" and outcome.helm_calls == 0
+        assert Component.objects.get(pk=component.pk).resource_version == component.resource_version

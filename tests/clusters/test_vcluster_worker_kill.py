@@ -36,8 +36,7 @@ reconcile(CONTROLLER, sys.argv[1], owner="killed-worker")
 """
 
 
-def test_a_worker_killed_mid_step_resumes_there_without_a_second_install(stand, helm_home, monkeypatch,  # noqa: F811
-                                                                         ):
+def test_a_worker_killed_mid_step_resumes_there_without_a_second_install(stand, helm_home, monkeypatch):  # noqa: F811
     from django.conf import settings
 
     from tests.support import Platform

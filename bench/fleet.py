@@ -19,6 +19,9 @@ first cluster's and the other clusters keep those nodes under the cluster (the c
   (one LIST page per 500 objects per kind), the node/namespace rows written (``noop_writes``, from the sync's own
   counts, and the audit events added, target 0) and the time.
 
+* **virtual clusters** (``vclusters_ready``): 20 virtual clusters created at once, time to all Ready (one worker
+  loop; see :func:`vclusters_ready`).
+
 ``--quick``: 4 clusters × 250 nodes. The last line is one JSON object with the figures.
 
 Health (``clusters.controller``, ``--health-clusters 2000``, ``--offline-percent 10``): one health cycle of
@@ -302,6 +305,76 @@ def health(args, quick: bool) -> dict:
     return {"clusters": count, "offline": len(offline_names), "health_seed_s": round(seed_s, 2), **figures}
 
 
+def vclusters_ready(count: int = 20) -> dict:
+    """20 virtual clusters created at once: time to all Ready.
+
+    A host emulator (its kubelet makes the StatefulSets ready) registered as the host cluster, a second emulator
+    as the virtual clusters' API server (the exported kubeconfig's server), the stand-in vcluster chart in
+    ``library``; ``count`` virtual Clusters written at once through the write path, then one worker loop runs the
+    component and cluster controllers (what the Celery workers do) until every cluster is Ready or nothing moves.
+    Figures: ``vclusters_ready`` (target ``count``), ``vclusters_ready_s``, ``vclusters_installs`` (Helm release
+    revisions made: target ``count``, none twice)."""
+    import tempfile
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    from charts import store
+    from clusters.controller import CONTROLLER as CLUSTERS
+    from clusters.models import Cluster
+    from components.controller import CONTROLLER as COMPONENTS
+    from components.models import Component
+    from edgeplatform import kube as gateway
+    from edgeplatform.controllers.engine import reconcile
+    from edgeplatform.kube import crds
+    from tests.factories import ClusterFactory
+    from tests.helm_repo import package
+    from tests.kube.emulator import Emulator
+    from tests.paths import FIXTURES
+    from tests.support import Platform
+
+    work = Path(tempfile.mkdtemp(prefix="bench-vcluster-"))
+    host, virtual = Emulator().start(), Emulator().start()
+    host.kubelet_on()
+    kubeconfig = host.write_kubeconfig(work / "host.kubeconfig")
+    storages = {**settings.STORAGES, "charts": {**settings.STORAGES["charts"],
+                                                "OPTIONS": {"location": str(work / "charts")}}}
+    versions = {"k8s": "0.36.1", "k3s": "0.32.3", "k0s": "0.25.2"}
+    try:
+        with override_settings(EDGE_KUBECONFIG=str(kubeconfig), EDGE_HELM_HOME=str(work / "helm"), STORAGES=storages,
+                               EDGE_VCLUSTER_SERVER=virtual.url, EDGE_VCLUSTER_CHART_VERSIONS=versions,
+                               EDGE_KUBE_RETRIES=0, EDGE_CONCURRENCY_COMPONENT=count):
+            gateway.forget_clients()
+            crds.install(gateway.host_client())
+            for version in sorted(set(versions.values())):
+                store.put("library", package(FIXTURES / "charts" / "vcluster", version)[1])
+            ClusterFactory(name="bench-host", labels={"cluster.theriseunion.io/role": "host"})
+            names = [f"bench-vc-{index:02d}" for index in range(count)]
+            started = time.perf_counter()
+            Platform().apply(*({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",
+                                "metadata": {"name": name}, "spec": {"type": "virtual"}} for name in names))
+            rows = list(Cluster.objects.filter(name__in=names))
+            for _ in range(10):  # rounds of the worker loop: clusters, their components, clusters again
+                for row in rows:
+                    reconcile(CLUSTERS, row.pk)
+                for component in Component.objects.filter(name__startswith="vcluster-bench-vc-"):
+                    reconcile(COMPONENTS, component.pk)
+                if Cluster.objects.filter(name__in=names, ready=True).count() == count:
+                    break
+            for row in rows:
+                reconcile(CLUSTERS, row.pk)
+            elapsed = time.perf_counter() - started
+            ready = Cluster.objects.filter(name__in=names, ready=True).count()
+            installs = sum(1 for secret in host.objects("secrets")
+                           if (secret["metadata"].get("labels") or {}).get("owner") == "helm")
+    finally:
+        host.stop()
+        virtual.stop()
+        gateway.forget_clients()
+    return {"vclusters": count, "vclusters_ready": ready, "vclusters_ready_s": round(elapsed, 2),
+            "vclusters_installs": installs}
+
+
 def main() -> int:
     """Run the phases and print the table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -339,6 +412,8 @@ def main() -> int:
     noop = cycle(fleet, emulators)
     for emulator in emulators:
         emulator.stop()
+    vclusters = vclusters_ready(20)
+    results.update(vclusters)
     results.update({"node_sync_first_s": first["s"], "node_sync_first_requests": first["requests"],
                     "node_sync_first_writes": first["writes"],
                     "node_sync_first_per_node_ms": round(first["s"] / results["nodes"] * 1000, 3),
@@ -366,8 +441,15 @@ def main() -> int:
                 "answering_check_p50_ms", "answering_check_max_ms",
                 "slots_all_offline_s", "health_ready", "health_unreachable"):
         print(f"{key:34} {results[key]!s:>12}")
+    print(f"{count_label(vclusters)}: {vclusters['vclusters_ready']} Ready in {vclusters['vclusters_ready_s']} s, "
+          f"{vclusters['vclusters_installs']} Helm releases")
     print(json.dumps(results, sort_keys=True))
     return 0
+
+
+def count_label(figures: dict) -> str:
+    """The heading of the virtual cluster section."""
+    return f"{figures['vclusters']} virtual clusters created at once: time to all Ready"
 
 
 if __name__ == "__main__":

@@ -41,15 +41,23 @@ def _names(model, user) -> list[tuple[str, str]]:
 
 
 class ClusterForm(ManifestForm):
-    """A cluster: name, type and provider, and for a physical one its connection: a pasted kubeconfig, or an
-    endpoint with a token (and the CA that signed its serving certificate). A new connection is checked before
-    anything is saved (``clusters.health.check_new_connection``, the controller's own check, bounded by
+    """A cluster: name, type and provider; a virtual cluster's distribution and Kubernetes version; the edge
+    runtime; and for a physical one its connection: a pasted kubeconfig, or an endpoint with a token (and the CA
+    that signed its serving certificate). A new connection is checked before anything is saved
+    (``clusters.health.check_new_connection``, the controller's own check, bounded by
     ``EDGE_CLUSTER_HEALTH_TIMEOUT``); a failed check is shown on the field in words, unless "save anyway" is
     ticked (a site that is offline right now). The rest of the spec through YAML."""
 
     name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
     type = forms.ChoiceField(choices=[("physical", "physical (imported)"), ("virtual", "virtual (vcluster)")])
     provider = forms.CharField(required=False)
+    distribution = forms.ChoiceField(required=False, choices=[("", "k8s (default)"), ("k8s", "k8s"), ("k3s", "k3s"),
+                                                              ("k0s", "k0s")],
+                                     help_text="Virtual clusters: the Kubernetes distribution of the vcluster.")
+    version = forms.CharField(required=False, max_length=32,
+                              help_text="Virtual clusters: the Kubernetes version (v1.26.0); empty: the chart's.")
+    edge_runtime = forms.ChoiceField(required=False, label="Edge runtime",
+                                     choices=[("none", "none"), ("kubeedge", "KubeEdge"), ("openyurt", "OpenYurt")])
     kubeconfig = forms.CharField(
         required=False, strip=False, label="Kubeconfig",
         widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "spellcheck": "false", "autocomplete": "off"}),
@@ -68,6 +76,8 @@ class ClusterForm(ManifestForm):
         help_text="Save even when the connection check fails (the site is offline right now); the cluster is "
                   "checked again on its period.")
     field_map = {"metadata.name": "name", "spec.type": "type", "spec.provider": "provider",
+                 "spec.distribution": "distribution", "spec.version": "version",
+                 "spec.edgeRuntime.type": "edge_runtime",
                  "spec.connection.kubeconfig": "kubeconfig", "spec.connection.kubernetesAPIEndpoint": "endpoint",
                  "spec.connection.token": "token"}
 
@@ -75,6 +85,9 @@ class ClusterForm(ManifestForm):
         """Form values from the manifest (the stored credentials are never shown)."""
         return {"type": get_path(manifest, ("spec", "type"), "physical"),
                 "provider": get_path(manifest, ("spec", "provider"), ""),
+                "distribution": get_path(manifest, ("spec", "distribution"), ""),
+                "version": get_path(manifest, ("spec", "version"), ""),
+                "edge_runtime": get_path(manifest, ("spec", "edgeRuntime", "type"), "none"),
                 "endpoint": get_path(manifest, ("spec", "connection", "kubernetesAPIEndpoint"), "")}
 
     def connection(self, data) -> dict | None:
@@ -127,6 +140,13 @@ class ClusterForm(ManifestForm):
             manifest["metadata"]["name"] = data["name"]
         manifest["spec"]["type"] = data["type"]
         set_path(manifest, ("spec", "provider"), data.get("provider"))
+        if "distribution" in data:
+            set_path(manifest, ("spec", "distribution"), data.get("distribution"))
+        if "version" in data:
+            set_path(manifest, ("spec", "version"), data.get("version"))
+        runtime = data.get("edge_runtime") or "none"
+        if runtime != "none" or get_path(manifest, ("spec", "edgeRuntime", "type"), ""):
+            set_path(manifest, ("spec", "edgeRuntime", "type"), runtime)
         connection = self.connection(data) if data.get("type") == "physical" else None
         if connection is not None:
             stored = dict(manifest["spec"].get("connection") or {})
@@ -221,7 +241,9 @@ class ClusterAdmin(ManifestAdmin):
     """Clusters."""
 
     form = ClusterForm
-    fields = ("name", "type", "provider", "kubeconfig", "endpoint", "token", "ca_certificate", "save_anyway")
+    fields = ("name", "type", "provider", "distribution", "version", "edge_runtime", "kubeconfig", "endpoint", "token",
+              "ca_certificate", "save_anyway")
+    change_form_template = "console/clusters/change_form.html"
     list_display = ("name", "cluster_type", "edge_runtime", "created", "yaml_link")
     dashboard_label, dashboard_order = "Clusters", 10
     quick_action = True
@@ -242,6 +264,76 @@ class ClusterAdmin(ManifestAdmin):
             return "—"
         return " ".join(str(part) for part in (shown.get("type") or wanted, shown.get("version") or "",
                                                 shown.get("phase") or "Pending") if part)
+
+    # --- provisioning progress and the kubeconfig download -------------------------------------------------
+    def get_urls(self):
+        """The admin's URLs plus ``<id>/status/`` (JSON, polled by the progress panel) and ``<id>/kubeconfig/``."""
+        from django.urls import path
+
+        extra = [path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
+                      name="clusters_cluster_status"),
+                 path("<path:object_id>/kubeconfig/", self.admin_site.admin_view(self.kubeconfig_view),
+                      name="clusters_cluster_kubeconfig")]
+        return extra + super().get_urls()
+
+    def status_view(self, request, object_id):
+        """The progress panel's one endpoint: the cluster's phase, step, reason, message and retries."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import JsonResponse
+
+        self._note(request, "get")
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return JsonResponse(cluster_progress(obj))
+
+    def kubeconfig_view(self, request, object_id):
+        """The kubeconfig download (``clusters.api.kubeconfig``: the engine decides, audited)."""
+        from django.http import Http404, HttpResponseForbidden
+
+        from clusters.api.kubeconfig import kubeconfig_response
+        from edgeplatform.resources.errors import StatusError
+
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404("no such cluster")
+        try:
+            return kubeconfig_response(request, obj.name)
+        except StatusError as error:
+            if error.status_code == 403:
+                return HttpResponseForbidden(error.message)
+            raise Http404(error.message) from None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The form, plus the progress panel and, for those allowed, the kubeconfig button."""
+        from django.urls import reverse
+
+        from clusters.api.kubeconfig import may_download
+
+        extra = dict(extra_context or {})
+        if object_id is not None and request.method == "GET" and str(object_id).isdigit():
+            obj = self.model.objects.restrict(request.user, "get").filter(pk=object_id).first()
+            if obj is not None:
+                extra["progress"] = cluster_progress(obj)
+                extra["status_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_status", args=[obj.pk])
+                if obj.connection_secret and may_download(request.user, obj):
+                    extra["kubeconfig_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_kubeconfig",
+                                                      args=[obj.pk])
+        return super().changeform_view(request, object_id, form_url, extra)
+
+
+def cluster_progress(cluster) -> dict:
+    """What the cluster page's live panel shows: phase, step, reason, message, retries, and whether it is over
+    (Ready at the current generation, or a failure only a spec change helps)."""
+    status = cluster.status or {}
+    deleting = cluster.deletion_requested is not None
+    phase = status.get("phase") or ("Deleting" if deleting else "Pending")
+    settled = status.get("observedGeneration", -1) >= (cluster.generation or 0) and not deleting
+    return {"name": cluster.name, "type": cluster.type, "phase": phase, "step": status.get("step", ""),
+            "reason": status.get("reason", ""), "message": status.get("message", ""),
+            "retryCount": status.get("retryCount", 0), "nextRetryTime": status.get("nextRetryTime"),
+            "deletionRequested": deleting, "ready": cluster.ready,
+            "terminal": settled and (cluster.ready or not status.get("nextRetryTime"))}
 
 
 class InClusterAdmin(ManifestAdmin):

@@ -11,9 +11,9 @@ class ClustersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        """Register scope models and converters, the cluster controller (health), its trigger and metrics, the
-        member sync (and its tasks) and the label write-back; the edge runtimes and join tokens; the workspace,
-        node-group and node-lifecycle controllers."""
+        """Register scope models and converters, the cluster controller (virtual clusters, health, edge runtimes,
+        default components), its triggers and metrics, the member sync (and its tasks) and the label write-back,
+        join tokens, and the workspace, node-group and node-lifecycle controllers."""
         from clusters import (  # noqa: F401
             controller,
             edge_runtime,
@@ -26,6 +26,7 @@ class ClustersConfig(AppConfig):
             nodegroups,
             signals,
             tasks,
+            vcluster,
             workspaces,
         )
         from edgeplatform.resources.scopes import register_scope_model
@@ -41,4 +42,5 @@ class ClustersConfig(AppConfig):
         edge_runtime.connect()
         join_tokens.connect()
         signals.connect()
+        vcluster.connect()
         metrics.install()

@@ -1,6 +1,9 @@
-"""The cluster controller: a cluster's connection checked on arrival and on a period (its health).
+"""The cluster controller: a cluster provisioned (virtual), its connection checked on arrival and on a period (its
+health), its edge runtime and default components installed. Four idempotent steps, for every type of cluster:
+``ensure_vcluster`` (virtual clusters only, below), ``ensure_connected``, ``ensure_edge_runtime``
+(``clusters.edge_runtime``: nothing to do without one) and ``ensure_components``; ``Ready`` when all four are done.
 
-One step, ``ensure_connected``: ``clusters.health.check_connection`` (the one connection check, which the
+``ensure_connected``: ``clusters.health.check_connection`` (the one connection check, which the
 console's import form runs too) through a client that never retries and gives up after
 ``EDGE_CLUSTER_HEALTH_TIMEOUT`` seconds (``edgeplatform.kube.probe_client``): ``GET /version``, then one LIST of
 nodes (``limit`` 500, counted with ``remainingItemCount``) within what is left of the same timeout. So a cluster
@@ -18,8 +21,14 @@ that does not answer costs one timeout of one worker slot and never slows the ot
       - {type: Reachable, status: "False", reason: Timeout, message: "the API server did not answer in time (5 s)"}
       - {type: CredentialsExpiring, status: "True", reason: CertificateExpiresSoon, message: "... 2027-01-01 ..."}
 
-A cluster without a connection (other than the host) is ``Pending`` (``NoConnection``); a virtual cluster is
-``Pending`` (``AwaitingProvisioning``) with no network call: its provisioning brings its connection.
+A cluster without a connection (other than the host) is ``Pending`` (``NoConnection``); a virtual cluster whose
+provisioning has not stored its connection yet is ``Pending`` (``AwaitingProvisioning``) with no network call; once
+it has one, it is checked as a physical cluster is.
+
+Virtual clusters (``clusters.vcluster``): ``ensure_vcluster`` (first) installs the vcluster release on the host
+and stores its kubeconfig as the connection, or carries out a held delete; ``ensure_components`` (last) writes the
+cluster's default components and waits for them. A delete request counts as one generation more
+(``generation_of``, ``keys``), so beat finds it due.
 """
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from clusters import edge_runtime
+from clusters import edge_runtime, vcluster
 from clusters.health import FAILED, PENDING, READY, UNREACHABLE, check_connection, credential_expiry
 from clusters.models import Cluster
 from edgeplatform.controllers import clock
@@ -46,16 +55,35 @@ class ClusterController(Controller):
 
     name = "clusters"
     model = Cluster
-    steps = ("ensure_connected", "ensure_edge_runtime")
+    steps = ("ensure_vcluster", "ensure_connected", "ensure_edge_runtime", "ensure_components")
     queue = "default"
 
     period_setting = "EDGE_CLUSTER_HEALTH_PERIOD"
+
+    def keys(self):
+        """``(pk, generation)``; a cluster being deleted counts one generation more (it is due)."""
+        for pk, generation, deleting in Cluster.objects.values_list("pk", "generation",
+                                                                     "deletion_requested").iterator():
+            yield pk, (generation or 0) + (1 if deleting else 0)
+
+    def generation_of(self, obj) -> int:
+        """The spec's generation, one more while a deletion is asked for (see ``keys``)."""
+        return (obj.generation or 0) + (1 if obj.deletion_requested else 0)
+
+    def ensure_vcluster(self, cluster, run) -> None:
+        """A virtual cluster's release on the host and its kubeconfig stored; a held delete carried out
+        (``clusters.vcluster.ensure_vcluster``)."""
+        vcluster.ensure_vcluster(self, cluster, run)
+
+    def ensure_components(self, cluster, run) -> None:
+        """The cluster's default components Ready (``clusters.vcluster.ensure_components``)."""
+        vcluster.ensure_components(self, cluster, run)
 
     def ensure_connected(self, cluster, run) -> None:
         """Reach the cluster's API server once, bounded by one timeout; record what it says."""
         now = clock.now()
         generation = self.generation_of(cluster)
-        if cluster.type == "virtual":
+        if cluster.type == "virtual" and not cluster.connection_secret:
             run.status["phase"] = PENDING
             raise PermanentError("the virtual cluster is waiting to be provisioned on the host cluster",
                                  reason="AwaitingProvisioning")

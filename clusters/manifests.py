@@ -16,6 +16,7 @@ from clusters.models import (
     NodeGroup,
     Workspace,
 )
+from clusters.vcluster import version_problem
 from edgeplatform import authz, crypto
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources import labels as selectors
@@ -212,8 +213,11 @@ class ClusterConverter(ScopeConverter):
                                 version=described("The runtime's version.", STRING),
                                 phase=described("Installing, Ready, Failed or Removing.", STRING),
                                 components=described("Each of the runtime's Components and its phase.",
-                                                     STRING_MAP)))
+                                                     STRING_MAP)),
+        provisionedTime=described("When the virtual cluster first became Ready.", DATE_TIME))
     has_crd, categories = True, ("scope",)
+    #: a virtual cluster's delete waits for its vcluster release to be uninstalled (``clusters.vcluster``)
+    crd_finalizer = "scope.theriseunion.io/vcluster"
     printer_columns = ({"name": "Role", "type": "string", "jsonPath": label_path(CLUSTER_ROLE_LABEL)},
                        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
                        {"name": "Version", "type": "string", "jsonPath": ".status.kubernetesVersion"},
@@ -229,6 +233,11 @@ class ClusterConverter(ScopeConverter):
         """The reference's annotations fold into the stored spec where the spec leaves a field unset
         (``clusters.annotations``)."""
         parsed.spec = effective_spec(parsed.annotations, context.get("given_spec") or {}, parsed.spec, problems)
+        if parsed.spec.get("type") == "virtual":
+            problem = version_problem(str(parsed.spec.get("version") or ""))
+            if problem:
+                problems.append(cause("spec.version", problem))
+        parsed.extra["stored_connection"] = bool(context.get("stored_connection"))
 
     def assign(self, obj, parsed: Parsed) -> None:
         """Split secret connection fields off the spec into the encrypted column.
@@ -242,11 +251,18 @@ class ClusterConverter(ScopeConverter):
         secrets = {key: connection.pop(key) for key in SECRET_CONNECTION_FIELDS if connection.get(key)}
         if "connection" in spec:
             spec["connection"] = connection
+            if not connection and parsed.extra.get("stored_connection") and "connection" not in (obj.spec or {}):
+                del spec["connection"]  # a virtual cluster's kubeconfig stored: the spec stays as it was
         if secrets and secrets != _stored_secrets(obj):
-            if obj.pk and spec == obj.spec:  # the write path moves the generation itself when the spec changes
-                obj.generation += 1
+            # (the platform storing a virtual cluster's own kubeconfig is not a new generation)
+            if obj.pk and spec == obj.spec and not parsed.extra.get("stored_connection"):
+                obj.generation += 1  # the write path moves the generation itself when the spec changes
             obj.connection_secret = crypto.encrypt_json(secrets)
         super().assign(obj, Parsed(parsed.name, parsed.labels, parsed.annotations, spec))
+
+    def finalizes(self, obj) -> bool:
+        """A virtual cluster's delete is held until its vcluster release is uninstalled (``clusters.vcluster``)."""
+        return obj.type == "virtual"
 
     def before_delete(self, obj) -> None:
         """The cluster's contents go first (``delete_cluster_contents``)."""

@@ -3,19 +3,26 @@
 
 * ``cluster_total{type}``: clusters by type (``physical``, ``virtual``);
 * ``cluster_status{status}``: clusters by status: ``running`` (phase Ready), ``failed`` (Unreachable, Failed),
-  ``creating`` (anything else: not checked yet, Pending, provisioning);
+  ``creating`` (anything else: not checked yet, Pending, a virtual cluster Provisioning or Deleting);
 * ``cluster_nodes{cluster,ready}``: nodes of each cluster by readiness as the member sync last saw it (``True``,
-  ``False``, ``Unknown``): a node that goes NotReady moves from one series to another.
+  ``False``, ``Unknown``): a node that goes NotReady moves from one series to another;
+* ``vcluster_creation_duration_seconds{distribution}``: from a virtual Cluster's creation to its first Ready
+  (observed by the cluster controller's last step, once per cluster: ``status.provisionedTime``).
 """
 from __future__ import annotations
 
 from django.db import DatabaseError
 from django.db.models import Count
+from prometheus_client import Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from edgeplatform.metrics import register_live
 
-__all__ = ["ClusterCollector", "NodeCollector", "install", "status_of"]
+__all__ = ["VCLUSTER_CREATION_SECONDS", "ClusterCollector", "NodeCollector", "install", "status_of"]
+
+VCLUSTER_CREATION_SECONDS = Histogram("vcluster_creation_duration_seconds",
+                                      "Seconds from a virtual cluster's creation to its first Ready", ["distribution"],
+                                      buckets=(5, 10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600))
 
 TYPES = ("physical", "virtual")
 STATUSES = ("running", "failed", "creating")

@@ -102,6 +102,9 @@ class Cluster(ScopeObject):
     type = models.CharField(max_length=16, default="physical", db_index=True)
     phase = models.CharField(max_length=32, blank=True, db_index=True)
     ready = models.BooleanField(default=False, db_index=True)
+    #: when a delete was asked for (the custom resource's deletionTimestamp): a virtual cluster's delete is held
+    #: until its vcluster release is uninstalled; None: not being deleted
+    deletion_requested = models.DateTimeField(null=True, blank=True)
 
     derived_fields = CLUSTER_COLUMNS
 

@@ -232,6 +232,18 @@ EDGE_CLUSTER_HEALTH_PERIOD = env.float("EDGE_CLUSTER_HEALTH_PERIOD", default=60)
 EDGE_CLUSTER_HEALTH_TIMEOUT = env.float("EDGE_CLUSTER_HEALTH_TIMEOUT", default=5)  # seconds, one check, no retry
 EDGE_CLUSTER_HEARTBEAT_INTERVAL = env.float("EDGE_CLUSTER_HEARTBEAT_INTERVAL", default=300)  # seconds; see README
 EDGE_CLUSTER_CREDENTIAL_WARNING_DAYS = env.float("EDGE_CLUSTER_CREDENTIAL_WARNING_DAYS", default=30)
+# Virtual clusters (clusters/vcluster.py): the vcluster chart version that still ships each distro (k0s went in
+# 0.26.0, k3s in 0.33.0), the values every release starts from, the exported kubeconfig's server ({name},
+# {namespace}: the cluster and its host namespace; it must be an address the platform reaches), the poll of a
+# provisioning step, and the default components of every cluster (a JSON list of {"name", "spec"} Components).
+EDGE_VCLUSTER_CHART_VERSIONS = env.json("EDGE_VCLUSTER_CHART_VERSIONS",
+                                        default={"k8s": "0.36.1", "k3s": "0.32.3", "k0s": "0.25.2"})
+EDGE_VCLUSTER_VALUES = env.json("EDGE_VCLUSTER_VALUES", default={"controlPlane": {"statefulSet": {"resources": {
+    "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "8Gi"},
+    "requests": {"cpu": "200m", "memory": "256Mi", "ephemeral-storage": "1Gi"}}}}})
+EDGE_VCLUSTER_SERVER = env.str("EDGE_VCLUSTER_SERVER", default="https://{name}.{namespace}.svc:443")
+EDGE_VCLUSTER_POLL = env.float("EDGE_VCLUSTER_POLL", default=5)
+EDGE_CLUSTER_DEFAULT_COMPONENTS = env.json("EDGE_CLUSTER_DEFAULT_COMPONENTS", default=[])
 EDGE_CONTROLLER_RESYNC_PERIOD = env.float("EDGE_CONTROLLER_RESYNC_PERIOD", default=600)
 # reconciles of one sort running on one member cluster at once (seed §18.1.3 controller.concurrency)
 EDGE_CONTROLLER_CONCURRENCY = {

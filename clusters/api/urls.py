@@ -2,7 +2,7 @@
 from django.db.models import Q
 from django.urls import re_path
 
-from clusters.api import join, lifecycle
+from clusters.api import join, kubeconfig, lifecycle
 from clusters.api.connectioncheck import ConnectionCheckView
 from clusters.manifests import (
     ClusterConverter,
@@ -63,6 +63,7 @@ urlpatterns = [
     *lifecycle.urlpatterns,
     re_path(rf"^oapis/scope\.theriseunion\.io/v1alpha1/clusters/(?P<name>{DNS1123_LABEL_BODY})/connectioncheck/?$",
             ConnectionCheckView.as_view(), name="scope.theriseunion.io-clusters-connectioncheck"),
+    *kubeconfig.urlpatterns,
     *manifest_urls(ClusterConverter()),
     *_urls(WorkspaceConverter),
     *_urls(NodeGroupConverter),

@@ -170,7 +170,7 @@ def test_a_check_that_finds_nothing_new_writes_nothing_until_the_heartbeat_is_du
 
 
 def test_clusters_without_a_connection_and_virtual_clusters_are_pending(platform):
-    # GIVEN a physical cluster without a connection, and a virtual cluster
+    # GIVEN a physical cluster without a connection, and a virtual cluster (no host cluster to run it on)
     bare = cluster(platform, "bare")
     virtual = cluster(platform, "vc", type="virtual")
     # WHEN they are checked
@@ -180,7 +180,7 @@ def test_clusters_without_a_connection_and_virtual_clusters_are_pending(platform
     assert bare.status["phase"] == "Pending" and conditions(bare)["Ready"]["reason"] == "NoConnection"
     assert "spec.connection" in conditions(bare)["Ready"]["message"]
     assert virtual.status["phase"] == "Pending"
-    assert conditions(virtual)["Ready"]["reason"] == "AwaitingProvisioning"
+    assert conditions(virtual)["Ready"]["reason"] == "NoHostCluster"
     assert "Reachable" not in conditions(virtual)
 
 

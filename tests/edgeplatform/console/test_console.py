@@ -220,7 +220,7 @@ PROTOTYPES = {
     "node": ("node-admin", "node-viewer"),
 }
 #: docs/builtin-roles.md, "Role templates": how many built-in templates each level has, and their name prefix
-TEMPLATES = {"platform": (14, "platform-"), "cluster": (15, "cluster-"), "workspace": (13, "workspace-"),
+TEMPLATES = {"platform": (14, "platform-"), "cluster": (16, "cluster-"), "workspace": (13, "workspace-"),
              "nodegroup": (8, "nodegroup-"), "namespace": (10, "project-"), "node": (4, "node-")}
 ALL_LEVELS = tuple(PROTOTYPES)
 

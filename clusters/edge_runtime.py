@@ -165,6 +165,8 @@ def ensure(cluster: Cluster, run) -> None:
     def report(phase: str, ok: bool, reason: str, message: str, components: dict) -> None:
         run.status["edgeRuntime"] = {"type": kind, "version": version, "phase": phase, "components": components}
         run.conditions.append(condition(CONDITION, ok, reason, message, generation, now))
+        if not ok:  # the cluster is not Ready while its runtime is not: its phase says so (and cluster_status)
+            run.status["phase"] = "Failed" if phase == FAILED else "Provisioning"
 
     if stale:
         _remove(stale)

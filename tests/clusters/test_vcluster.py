@@ -306,8 +306,12 @@ def test_the_figures_on_metrics(stand, admin, committed):
 
 
 def test_the_console_form_writes_a_virtual_cluster_and_the_status_endpoint_shows_its_step(stand, committed):
+    """The brief's one declaration, "vcluster and the KubeEdge edge runtime", from the console's form: the vcluster
+    on the host, then CloudCore (its controller-manager on) on the virtual cluster itself, then Ready."""
     from django.test import Client
 
+    stand.virtual.kubelet_on()  # the virtual cluster's own pods (CloudCore's) get Ready
+    publish("library", "cloudcore")
     client = Client()
     client.force_login(UserFactory(name="admin", superuser=True))
     with committed():
@@ -319,6 +323,11 @@ def test_the_console_form_writes_a_virtual_cluster_and_the_status_endpoint_shows
     assert row.spec["distribution"] == "k3s" and row.spec["edgeRuntime"]["type"] == "kubeedge"
     state = client.get(f"/console/clusters/cluster/{row.pk}/status/").json()
     assert state["phase"] == "Ready" and state["reason"] == "Healthy" and state["terminal"] is True, state
+    cloudcore = Component.objects.get(cluster=row, name="cloudcore")
+    assert cloudcore.phase == "Ready" and cloudcore.spec["values"]["controllerManager"]["enable"] is True
+    assert stand.virtual.object("deployments", "cloudcore", namespace="kubeedge") is not None
+    assert stand.kube.object("deployments", "cloudcore", namespace="kubeedge") is None  # not on the host
+    assert Cluster.objects.get(pk=row.pk).status["edgeRuntime"]["phase"] == "Ready"
     page = client.get(f"/console/clusters/cluster/{row.pk}/change/").content.decode()
     assert 'id="kubeconfig-download"' in page
     assert client.get(f"/console/clusters/cluster/{row.pk}/kubeconfig/").status_code == 200

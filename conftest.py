@@ -85,3 +85,9 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed():`` runs what the block queues after commit (the sync, the controller's tasks)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -52,6 +52,8 @@ from edgeplatform.resources.schemas import (
 )
 
 GROUP = "scope.theriseunion.io"
+#: the version of the platform's own APIs on ``GROUP`` (the cluster API views answer with it)
+API_VERSION = f"{GROUP}/v1alpha1"
 SECRET_CONNECTION_FIELDS = ("kubeconfig", "token")
 #: Credentials the gateway has no use for outside a kubeconfig: refused by name rather than dropped unseen.
 UNSUPPORTED_CONNECTION_FIELDS = {

@@ -47,7 +47,7 @@ from edgeplatform.controllers import clock
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.errors import TemporaryError
 from edgeplatform.controllers.status import format_time
-from edgeplatform.controllers.tasks import enqueue, task_for
+from edgeplatform.controllers.tasks import enqueue_logged, task_for
 from edgeplatform.kube import KubeError, KubeNotConfigured, operations
 from edgeplatform.kube.retry import RetryPolicy, call_with_retries
 from edgeplatform.resources import services as write
@@ -316,10 +316,7 @@ class NodeLifecycleController(Controller):
 
 
 def _enqueue(key) -> None:
-    try:
-        enqueue(CONTROLLER, key)
-    except Exception:  # the annotation is committed; beat queues the node later
-        log.exception("could not queue the lifecycle of node %s", key)
+    enqueue_logged(CONTROLLER, key, "lifecycle of node")
 
 
 def _on_saved(sender, *, obj, before=None, after=None, status_only=False, **kwargs) -> None:

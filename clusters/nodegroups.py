@@ -34,7 +34,7 @@ from edgeplatform import kube as gateway
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.errors import TemporaryError
 from edgeplatform.controllers.status import condition
-from edgeplatform.controllers.tasks import enqueue, task_for
+from edgeplatform.controllers.tasks import enqueue_each, enqueue_logged, task_for
 from edgeplatform.kube import KubeNotConfigured, operations
 from edgeplatform.resources import services as write
 
@@ -203,10 +203,7 @@ def _counts(group: NodeGroup) -> dict:
 
 
 def _enqueue(key) -> None:
-    try:
-        enqueue(CONTROLLER, key)
-    except Exception:  # the write is committed; beat reconciles the group later
-        log.exception("could not queue the reconcile of node group %s", key)
+    enqueue_logged(CONTROLLER, key, "reconcile of node group")
 
 
 def _group_label(manifest: dict | None):
@@ -231,8 +228,7 @@ def _on_saved(sender, *, obj, before=None, after=None, user=None, status_only=Fa
 
 def _enqueue_named(cluster, names) -> None:
     """After commit (the write's transaction reads no group for it): the groups of those names."""
-    for key in NodeGroup.objects.filter(cluster=cluster, name__in=names).values_list("pk", flat=True):
-        _enqueue(key)
+    enqueue_each(CONTROLLER, NodeGroup.objects.filter(cluster=cluster, name__in=names), "reconcile of node group")
 
 
 def connect() -> None:

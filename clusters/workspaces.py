@@ -32,7 +32,7 @@ from edgeplatform import authz
 from edgeplatform import kube as gateway
 from edgeplatform.controllers.base import Controller, register
 from edgeplatform.controllers.errors import PermanentError, TemporaryError
-from edgeplatform.controllers.tasks import enqueue, task_for
+from edgeplatform.controllers.tasks import enqueue_each, enqueue_logged, task_for
 from edgeplatform.kube import KubeNotConfigured, operations
 from edgeplatform.resources import services as write
 from edgeplatform.resources.names import WORKSPACE_LABEL
@@ -156,17 +156,11 @@ def _counts(workspace: Workspace) -> dict:
 def _sync_members(cluster_pk) -> None:
     from clusters.member_sync import MEMBER_SYNC
 
-    try:
-        enqueue(MEMBER_SYNC, cluster_pk)
-    except Exception:  # the broker is down: the member sync's period brings the namespaces in
-        log.exception("could not queue the member sync of cluster %s", cluster_pk)
+    enqueue_logged(MEMBER_SYNC, cluster_pk, "member sync of cluster")  # else the sync's period brings them in
 
 
 def _enqueue(key) -> None:
-    try:
-        enqueue(CONTROLLER, key)
-    except Exception:  # the write is committed; beat reconciles the workspace later
-        log.exception("could not queue the reconcile of workspace %s", key)
+    enqueue_logged(CONTROLLER, key, "reconcile of workspace")
 
 
 def _on_saved(sender, *, obj, before=None, after=None, user=None, status_only=False, **kwargs) -> None:
@@ -184,8 +178,7 @@ def _on_saved(sender, *, obj, before=None, after=None, user=None, status_only=Fa
 
 
 def _enqueue_named(cluster, names) -> None:
-    for key in Workspace.objects.filter(cluster=cluster, name__in=names).values_list("pk", flat=True):
-        _enqueue(key)
+    enqueue_each(CONTROLLER, Workspace.objects.filter(cluster=cluster, name__in=names), "reconcile of workspace")
 
 
 def connect() -> None:

@@ -17,12 +17,19 @@ Every change is audited (the write path's events for the node, ``jointokens`` ev
 from __future__ import annotations
 
 from django.urls import re_path
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters import join_tokens
+from clusters.manifests import API_VERSION, GROUP
 from clusters.models import JoinToken, NodeGroup, NodeJoin
 from edgeplatform.resources.errors import cause, invalid, not_found, status_object
 from edgeplatform.resources.names import DNS1123_LABEL_BODY, NAME_IN_URL
@@ -30,8 +37,6 @@ from edgeplatform.resources.openapi import body_types, list_of, ref, status_resp
 
 __all__ = ["urlpatterns"]
 
-GROUP = "scope.theriseunion.io"
-API_VERSION = f"{GROUP}/v1alpha1"
 TAGS = [f"{GROUP}/nodegroups"]
 
 TOKEN_FIELDS = {
@@ -205,44 +210,38 @@ class JoinRequestsView(APIView):
 
 
 class DecisionView(APIView):
-    """Approve or reject a joining node."""
+    """Approve or reject a joining node (``action``: the ``join_tokens`` function that decides)."""
 
     action = ""
 
-    def decide(self, request, name: str, node: str):
+    def post(self, request, name: str, node: str):
         """The node's join record after the decision."""
         group = _group(request, name)
-        decide = join_tokens.approve if self.action == "approve" else join_tokens.reject
-        view = decide(group, node, user=request.user)
+        view = getattr(join_tokens, self.action)(group, node, user=request.user)
         return Response({"apiVersion": API_VERSION, "kind": "NodeJoin", "metadata": {"name": node}, **view})
 
 
+def _decision_schema(operation_id: str, summary: str):
+    """The OpenAPI of a decision view's POST."""
+    return extend_schema_view(post=extend_schema(
+        operation_id=operation_id, tags=TAGS, summary=summary, request=None,
+        responses={200: OpenApiResponse(JOIN, description="The node's join record"),
+                   **status_responses(403, 404, 409)}))
+
+
+@_decision_schema("createScopeTheriseunionIoV1alpha1NodeGroupNodeJoinApproval",
+                  "Approve a joining node into the node group")
 class ApproveView(DecisionView):
     """Approve a joining node: it is labelled into the node group, here and on its member."""
 
-    action = "approve"
-
-    @extend_schema(operation_id="createScopeTheriseunionIoV1alpha1NodeGroupNodeJoinApproval", tags=TAGS,
-                   summary="Approve a joining node into the node group", request=None,
-                   responses={200: OpenApiResponse(JOIN, description="The node's join record"),
-                              **status_responses(403, 404, 409)})
-    def post(self, request, name: str, node: str):
-        """Approve (409 when rejected, or its token is no longer valid)."""
-        return self.decide(request, name, node)
+    action = "approve"  # 409 when rejected, or its token is no longer valid
 
 
+@_decision_schema("createScopeTheriseunionIoV1alpha1NodeGroupNodeJoinRejection", "Reject a joining node")
 class RejectView(DecisionView):
     """Reject a joining node: it stays outside the node group."""
 
-    action = "reject"
-
-    @extend_schema(operation_id="createScopeTheriseunionIoV1alpha1NodeGroupNodeJoinRejection", tags=TAGS,
-                   summary="Reject a joining node", request=None,
-                   responses={200: OpenApiResponse(JOIN, description="The node's join record"),
-                              **status_responses(403, 404, 409)})
-    def post(self, request, name: str, node: str):
-        """Reject (409 when already approved)."""
-        return self.decide(request, name, node)
+    action = "reject"  # 409 when already approved
 
 
 _PREFIX = rf"^oapis/{GROUP}/v1alpha1/nodegroups/(?P<name>{NAME_IN_URL})"

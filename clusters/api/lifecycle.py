@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters import node_lifecycle
-from clusters.manifests import LIFECYCLE_ANNOTATION
+from clusters.manifests import API_VERSION, GROUP, LIFECYCLE_ANNOTATION
 from clusters.models import Node
 from clusters.node_lifecycle import ACTIONS
 from edgeplatform import authz
@@ -30,8 +30,6 @@ from edgeplatform.resources.openapi import body_types, status_responses
 
 __all__ = ["NodeLifecycleView", "document", "urlpatterns"]
 
-GROUP = "scope.theriseunion.io"
-API_VERSION = f"{GROUP}/v1alpha1"
 TAGS = [f"{GROUP}/nodes"]
 
 LIFECYCLE_FIELDS = {

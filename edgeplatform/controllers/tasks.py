@@ -64,6 +64,21 @@ def enqueue(controller: Controller, key, **options) -> None:
     task.apply_async(args=(key,), kwargs=options)
 
 
+def enqueue_logged(controller: Controller, key, what: str) -> None:
+    """Queue a reconcile of one object from a write's after-commit hook: a broker that fails is logged ("could not
+    queue the <what> <key>"), not raised (the write is committed; beat queues the object later)."""
+    try:
+        enqueue(controller, key)
+    except Exception:
+        log.exception("could not queue the %s %s", what, key)
+
+
+def enqueue_each(controller: Controller, queryset, what: str) -> None:
+    """:func:`enqueue_logged` for each object of ``queryset`` (read when called: after the write's commit)."""
+    for key in queryset.values_list("pk", flat=True):
+        enqueue_logged(controller, key, what)
+
+
 def due(controller: Controller) -> list[str]:
     """The keys beat should queue now: never reconciled, generation ahead of the one observed, a retry whose
     time has come, or a last success older than the controller's period. Objects held by a worker (a live

@@ -3,12 +3,10 @@ appears in the joining nodes list without a reload (the page polls the API) and 
 (headless Chromium through Playwright, as the console's other browser tests)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 import yaml
 
-from tests.edgeplatform.console.test_console_browser import chromium_page, log_in, shot
+from tests.edgeplatform.console.test_console_browser import chromium_page, in_own_thread, log_in, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 API = "scope.theriseunion.io/v1alpha1"
@@ -33,21 +31,14 @@ def _register(member, name: str, token: str) -> None:
     """A node registers on the member and the member sync brings it in (in a thread of its own: the browser's
     event loop holds this one)."""
     def work():
-        from django.db import connection
-
         from clusters.member_sync import sync_cluster
         from clusters.models import Cluster
 
-        try:
-            member.add_node(name, labels={"theriseunion.io/join-token": token,
-                                          "theriseunion.io/nodegroup-request": "line-1"})
-            sync_cluster(Cluster.objects.get(name="edge"))
-        finally:
-            connection.close()
+        member.add_node(name, labels={"theriseunion.io/join-token": token,
+                                      "theriseunion.io/nodegroup-request": "line-1"})
+        sync_cluster(Cluster.objects.get(name="edge"))
 
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
+    in_own_thread(work)
 
 
 def test_generate_copy_then_approve_a_node_that_appears_live(live_server, site):

@@ -245,8 +245,7 @@ def test_a_worker_killed_mid_drain_resumes_and_evicts_no_pod_twice(edge, admin, 
 
     from django.db import connection
 
-    from clusters import node_lifecycle
-    from edgeplatform.controllers import clock, leases
+    from edgeplatform.controllers import clock, leases, tasks
     from edgeplatform.controllers.engine import lease_key
     from tests.iam.test_cache_invalidation import database_url
     from tests.paths import ROOT
@@ -258,7 +257,7 @@ def test_a_worker_killed_mid_drain_resumes_and_evicts_no_pod_twice(edge, admin, 
         raise ConnectionError("the broker is down")  # the request's task is queued by the worker below instead
 
     with monkeypatch.context() as patch:
-        patch.setattr(node_lifecycle, "enqueue", broker_down)
+        patch.setattr(tasks, "enqueue", broker_down)
         assert admin.post(f"{NODES}/n1/lifecycle", {"action": "maintenance"}).status_code == 202
     node = Node.objects.get(name="n1")
     emulator.requests.clear()

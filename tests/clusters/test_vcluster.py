@@ -54,11 +54,6 @@ def admin(stand):
     return ApiClient.for_user(UserFactory(name="root", superuser=True))
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def virtual(name: str, **spec) -> dict:
     return {"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster", "metadata": {"name": name},
             "spec": {"type": "virtual", **spec}}

@@ -44,12 +44,6 @@ def admin(host):
     return ApiClient.for_user(UserFactory(name="root", superuser=True))
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """``with committed():`` runs what the block queues after commit (the sync, the controller's tasks)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def register_cluster(platform, name: str, emulator):
     """A Cluster row reaching ``emulator`` (no token: Helm sends none over plain http)."""
     return platform.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",

@@ -145,7 +145,7 @@ def test_the_progress_endpoint_reports_until_a_terminal_phase(admin):
     web = Component.objects.get(name="web")
     page = admin.get(f"{PAGE}{web.pk}/change/").content.decode()
     assert 'id="component-progress"' in page and f'data-status-url="{PAGE}{web.pk}/status/"' in page
-    assert 'data-terminal="false"' in page and "component-progress.js" in page
+    assert 'data-terminal="false"' in page and "status-poll.js" in page
     state = admin.get(f"{PAGE}{web.pk}/status/").json()
     assert (state["phase"], state["terminal"]) == ("Pending", False)
     save_status(web, lambda s: {**s, "phase": "Installing", "step": "ensure_release", "retryCount": 1,

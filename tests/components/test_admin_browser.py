@@ -2,11 +2,9 @@
 status endpoint, with no reload (headless Chromium through Playwright, as the console's own browser tests)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from tests.edgeplatform.console.test_console_browser import chromium_page, log_in, shot
+from tests.edgeplatform.console.test_console_browser import chromium_page, log_in, report_status, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -24,22 +22,10 @@ def fleet(live_server):
 
 
 def _report(pk: int, status: dict) -> None:
-    """The controller reports progress (in a thread of its own: the browser's event loop holds this one)."""
-    def write():
-        from django.db import connection
+    """The controller reports a step (in a thread of its own: the browser's event loop holds this one)."""
+    from components.models import Component
 
-        from components.models import Component
-        from edgeplatform.resources.services import save_status
-
-        try:
-            save_status(Component.objects.get(pk=pk), lambda current: {**current, **status},
-                        notable=lambda before, after: True)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    thread.join()
+    report_status(Component, pk, status)
 
 
 def test_the_progress_panel_follows_the_component_to_ready(live_server, fleet):

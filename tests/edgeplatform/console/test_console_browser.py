@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -82,6 +83,33 @@ def log_in(page, base: str, name: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(f"{base}/console/")
+
+
+def in_own_thread(work) -> None:
+    """Run ``work`` to the end in a thread of its own (the browser's event loop holds this one), closing that
+    thread's database connection afterwards."""
+    def run():
+        from django.db import connection
+
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def report_status(model, pk: int, status: dict) -> None:
+    """The controller reports progress: ``status`` merged into the object's status (in a thread of its own)."""
+    def write():
+        from edgeplatform.resources.services import save_status
+
+        save_status(model.objects.get(pk=pk), lambda current: {**current, **status},
+                    notable=lambda before, after: True)
+
+    in_own_thread(write)
 
 
 def log_out(page, base: str) -> None:

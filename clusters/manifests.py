@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
+from charts.models import LIBRARY
 from clusters import services
 from clusters.annotations import DISTRIBUTIONS, EDGE_RUNTIMES, effective_spec
 from clusters.models import (
@@ -233,8 +234,11 @@ class ClusterConverter(ScopeConverter):
 
     def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
         """The reference's annotations fold into the stored spec where the spec leaves a field unset
-        (``clusters.annotations``)."""
+        (``clusters.annotations``); a new cluster may not take the shared chart repository's name."""
         parsed.spec = effective_spec(parsed.annotations, context.get("given_spec") or {}, parsed.spec, problems)
+        if instance is None and parsed.name == LIBRARY:
+            problems.append(cause("metadata.name", f'"{LIBRARY}" is the chart repository every cluster shares '
+                                                   "(each cluster has a repository of its own name): choose another"))
         if parsed.spec.get("type") == "virtual":
             problem = version_problem(str(parsed.spec.get("version") or ""))
             if problem:

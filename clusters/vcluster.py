@@ -183,7 +183,7 @@ def ensure_vcluster(controller, cluster, run) -> None:
     if problem:
         run.status["phase"] = "Failed"
         raise PermanentError(f"spec.version {problem}", reason="InvalidVersion")
-    run.status["phase"] = "Pending"
+    run.status["phase"] = "Pending"  # what the cluster stays while there is no host cluster to provision on
     host = _host()
     namespace = vcluster_namespace(cluster)
     run.status["phase"] = PROVISIONING

@@ -156,3 +156,31 @@ def test_a_status_unchanged_is_not_written_again(edge):
     before = NodeGroup.objects.get(name="arm").resource_version
     assert run().result == "success"
     assert NodeGroup.objects.get(name="arm").resource_version == before
+
+
+@pytest.mark.parametrize("fault", ["conflict", "unavailable", "no answer"])
+def test_a_member_that_refuses_or_does_not_answer_mid_apply_is_retried_and_converges_once(edge, platform, fault):
+    # GIVEN a template change for the group's nodes, and a member that refuses the first node write with a 409 or
+    # a 503, or holds it past the client's timeout
+    emulator, api = edge
+    assert run().result == "success"
+    group("arm", {"selector": {"matchLabels": {"kubernetes.io/arch": "arm64"}},
+                  "template": {**TEMPLATE, "labels": {"site": "plant-2"}}}, platform)
+    if fault == "no answer":
+        emulator.delay_next(1, seconds=2.5, method="PATCH", path_contains="/nodes/", status=503)
+    else:
+        emulator.fail_next(1, status=409 if fault == "conflict" else 503, method="PATCH", path_contains="/nodes/")
+    # WHEN the group is reconciled, THEN that attempt is retried at its step, with nothing half-recorded as done
+    outcome = run()
+    assert outcome.result == "retry", outcome
+    status = NodeGroup.objects.get(name="arm").status
+    assert status["retryCount"] == 1 and status.get("reason")
+    # AND the next attempt applies the template to every node of the group
+    assert run().result == "success"
+    for name in ("n2", "n3"):
+        assert api.read_node(name).metadata.labels["site"] == "plant-2"
+    assert taints(api, "n3") == [("dedicated", "edge", "NoSchedule"), ("vendor", "x", "NoSchedule")]
+    # AND once converged nothing is written again
+    emulator.requests.clear()
+    assert run().result == "success"
+    assert emulator.requests.count_writes() == 0

@@ -114,10 +114,14 @@ def test_a_namespace_removed_from_the_template_stays_on_the_member_in_the_worksp
     assert api.read_namespace("billing").metadata.labels["theriseunion.io/workspace"] == "shop"
 
 
-def test_a_member_that_fails_leaves_the_workspace_pending_and_retried_then_it_completes(edge, platform):
+@pytest.mark.parametrize("fault", ["unavailable", "conflict", "no answer"])
+def test_a_member_that_fails_leaves_the_workspace_pending_and_retried_then_it_completes(edge, platform, fault):
     emulator, api = edge
     workspace(platform, TEMPLATE)
-    emulator.fail_next(1, status=503)
+    if fault == "no answer":  # held past the client's read timeout, then refused: the write changed nothing
+        emulator.delay_next(1, seconds=2.5, status=503)
+    else:
+        emulator.fail_next(1, status=503 if fault == "unavailable" else 409)
     outcome = run()
     assert outcome.result == "retry"
     status = Workspace.objects.get(name="shop").status

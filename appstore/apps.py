@@ -1,4 +1,4 @@
-"""App config of the app store: declares its kinds (``appstore.manifests``)."""
+"""App config of the app store: declares its kinds (``appstore.manifests``) and serves its API."""
 from django.apps import AppConfig
 
 
@@ -7,7 +7,12 @@ class AppstoreConfig(AppConfig):
 
     name = "appstore"
     verbose_name = "App store"
+    #: the app's URLs, included by the project (``edgeplatform.urls``)
+    api_urls = "appstore.api.urls"
 
     def ready(self):
-        """Register the app store's kinds."""
-        from appstore import manifests  # noqa: F401
+        """Register the app store's kinds and its deployments as contents of their home cluster."""
+        from appstore import manifests, models  # noqa: F401
+        from clusters.services import register_contents
+
+        register_contents(models.ApplicationDeployment)

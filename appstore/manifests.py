@@ -1,10 +1,9 @@
-"""Manifest shapes of the app store kinds (``app.theriseunion.io``, DESIGN §7, REFERENCE-API).
+"""Manifest shapes and converters of the app store kinds (``app.theriseunion.io``, DESIGN §7, REFERENCE-API).
 
-The spec serializers here are what the app store's API will validate Application, ApplicationVersion and
-ApplicationDeployment manifests with, and what their CRDs are generated from (``edgeplatform.kube.crds``), so
-the API and the custom resources accept the same documents. The kinds are declared here with their status
-schemas and printer columns (``KINDS``, registered with ``edgeplatform.resources.kinds``); they have no models,
-converters or API yet, so nothing syncs them.
+The spec serializers here are what the app store's API validates AppCategory, Application, ApplicationVersion
+and ApplicationDeployment manifests with, and what their CRDs are generated from (``edgeplatform.kube.crds``), so
+the API and the custom resources accept the same documents. The converters carry each kind's whole declaration
+(status schema, printer columns, short names) and resolve where an object lives (``appstore.models``).
 
 Field names and required fields (``*`` in REFERENCE-API) are the reference implementation's, so its users'
 manifests validate unchanged; ➕ fields of ours: ``cluster`` and ``replicas`` per topology.
@@ -15,10 +14,23 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from appstore.models import (
+    CATEGORY_LABEL,
+    DEPRECATED_LABEL,
+    PROVISIONER_LABEL,
+    AppCategory,
+    Application,
+    ApplicationDeployment,
+    ApplicationVersion,
+)
+from clusters.models import Workspace
+from edgeplatform import authz
 from edgeplatform.resources import documents
+from edgeplatform.resources.converters import Converter, Parsed, register
+from edgeplatform.resources.errors import cause
 from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, KindInfo, annotation_path, label_path
-from edgeplatform.resources.kinds import register as register_kind
 from edgeplatform.resources.names import (
+    CLUSTER_LABEL,
     DESCRIPTION_ANNOTATION,
     DISPLAY_NAME_ANNOTATION,
     DNS1123_LABEL_MAX,
@@ -40,20 +52,49 @@ from edgeplatform.resources.schemas import (
     described,
     observed_state,
     open_object,
+    reconciled_state,
 )
+from edgeplatform.resources.scopes import PLATFORM
+from iam.manifests import CategorySpecSerializer
 
 __all__ = [
-    "CATEGORY_LABEL", "DESCRIPTION_ANNOTATION", "DISPLAY_NAME_ANNOTATION", "GROUP", "KINDS", "PROVISIONERS",
-    "PROVISIONER_LABEL", "VERSION_PATTERN", "VERSION_REQUEST_PATTERN", "WORKSPACE_LABEL",
-    "ApplicationDeploymentSpecSerializer", "ApplicationSpecSerializer", "ApplicationVersionSpecSerializer",
-    "DeploymentSpecSerializer", "HelmConfigSerializer", "ModelConfigSerializer", "OpenSerializer",
-    "TopologySerializer", "WorkloadConfigSerializer", "WorkloadDeploymentSerializer", "WorkloadOverrideSerializer",
+    "APPLICATION",
+    "APPLICATION_DEPLOYMENT",
+    "APPLICATION_VERSION",
+    "APP_CATEGORY",
+    "CATEGORY_LABEL",
+    "DEPLOYMENT_FINALIZER",
+    "DEPLOYMENT_PHASES",
+    "DEPRECATED_LABEL",
+    "DESCRIPTION_ANNOTATION",
+    "DISPLAY_NAME_ANNOTATION",
+    "GROUP",
+    "NODE_GROUP_PATTERN",
+    "PROVISIONERS",
+    "PROVISIONER_LABEL",
+    "REVIEW_PHASES",
+    "TERMINAL_DEPLOYMENT_PHASES",
+    "VERSION_PATTERN",
+    "VERSION_REQUEST_PATTERN",
+    "WORKSPACE_LABEL",
+    "AppCategoryConverter",
+    "ApplicationConverter",
+    "ApplicationDeploymentConverter",
+    "ApplicationDeploymentSpecSerializer",
+    "ApplicationSpecSerializer",
+    "ApplicationVersionConverter",
+    "ApplicationVersionSpecSerializer",
+    "DeploymentSpecSerializer",
+    "HelmConfigSerializer",
+    "ModelConfigSerializer",
+    "OpenSerializer",
+    "TopologySerializer",
+    "WorkloadConfigSerializer",
+    "WorkloadDeploymentSerializer",
+    "WorkloadOverrideSerializer",
 ]
 
 GROUP = "app.theriseunion.io"
-#: Application metadata (the reference keeps everything there; its spec is empty).
-PROVISIONER_LABEL = "app.theriseunion.io/provisioner"  # workload | helm | model, immutable
-CATEGORY_LABEL = "app.theriseunion.io/category"
 #: The built-in provisioner types; plugins may add more (entry-point group ``edgeplatform.provisioners``).
 PROVISIONERS = ("workload", "helm", "model")
 
@@ -90,6 +131,10 @@ class OpenSerializer(serializers.Serializer):
                 if key not in self.fields:
                     value[key] = item
         return value
+
+
+#: A topology's nodeGroup: a node group's name, or ``__cloud__`` (the cloud side of the cluster, no pin).
+NODE_GROUP_PATTERN = rf"^(__cloud__|{OPTIONAL_DNS1123_LABEL_PATTERN[1:-1]})$"
 
 
 # --- Application ------------------------------------------------------------------------------------------------
@@ -173,10 +218,11 @@ class WorkloadConfigSerializer(serializers.Serializer):
         return value
 
 
-class ApplicationVersionSpecSerializer(serializers.Serializer):
-    """ApplicationVersion spec: the application it belongs to, its semantic version and exactly one of the
-    provisioner configs (which one must match the application's provisioner label: the provisioner's
-    ``validate`` checks that, and the config's content, when the version is written)."""
+class ApplicationVersionSpecSerializer(OpenSerializer):
+    """ApplicationVersion spec: the application it belongs to, its semantic version and the config of the
+    application's provisioner: one of the built-in ones, or a plugin's own field (kept as it came; the plugin's
+    ``validate`` checks it). Which one is required, and its content, the converter checks with the application's
+    provisioner when the version is written."""
 
     CONFIGS = ("helmConfig", "modelConfig", "workloadConfig")
 
@@ -189,12 +235,10 @@ class ApplicationVersionSpecSerializer(serializers.Serializer):
                                                                         "workload).")
 
     def validate(self, attrs: dict) -> dict:
-        """Exactly one config; a workload has at least one deployment."""
+        """At most one built-in config; a workload has at least one deployment."""
         given = [name for name in self.CONFIGS if attrs.get(name) is not None]
-        message = f"exactly one of {', '.join(self.CONFIGS)} is required"
-        if not given:
-            raise serializers.ValidationError(message, code="required")
         if len(given) > 1:
+            message = f"at most one of {', '.join(self.CONFIGS)} is allowed"
             raise serializers.ValidationError({name: [message] for name in given})
         if given == ["workloadConfig"] and not attrs["workloadConfig"].get("deployments"):
             raise serializers.ValidationError({"workloadConfig": {"deployments": ["at least one is required"]}})
@@ -215,9 +259,10 @@ class TopologySerializer(serializers.Serializer):
     cluster = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False, allow_blank=True,
                                      max_length=DNS1123_LABEL_MAX,
                                      help_text="The cluster to run on.")
-    nodeGroup = serializers.RegexField(OPTIONAL_DNS1123_LABEL_PATTERN, required=False, allow_blank=True,
-                                     max_length=DNS1123_LABEL_MAX,
-                                       help_text="The node group to run on (or nodeName).")
+    nodeGroup = serializers.RegexField(NODE_GROUP_PATTERN, required=False, allow_blank=True,
+                                       max_length=DNS1123_LABEL_MAX,
+                                       help_text="The node group to run on (or nodeName); __cloud__: the cloud "
+                                                 "side of the cluster, with no node-group pin.")
     nodeName = serializers.RegexField(OPTIONAL_DNS1123_SUBDOMAIN_PATTERN, required=False, allow_blank=True,
                                       max_length=DNS1123_SUBDOMAIN_MAX,
                                       help_text="The one node to run on (or nodeGroup).")
@@ -260,50 +305,241 @@ _HISTORY = open_object(
     reason={"type": "string", "enum": ["Initial", "Upgrade", "Rollback"], "description": "Why it changed."},
     timestamp=described("When it changed.", DATE_TIME),
     operator=described("Who changed it.", STRING),
-    message=described("A note about the change.", STRING))
+    message=described("A note about the change.", STRING),
+    application=described("The application deployed.", STRING),
+    replicas=described("Replicas wanted over every topology when it changed.", COUNT),
+    readyReplicas=described("Replicas ready over every topology when it changed.", COUNT),
+    topologies={"type": "array", "items": FREE_OBJECT, "description": "spec.topologies when it changed."})
 
-#: The app store's kinds (DESIGN §7): a CRD each; their models, API and controllers are still to come.
-KINDS = tuple(map(register_kind, (
-    KindInfo(GROUP, "Application", "applications", "Cluster", ApplicationSpecSerializer,
-             observed_state("Application", phase=PHASE, conditions=CONDITIONS,
-                            latestVersion=described("The newest approved version.", STRING),
-                            versionCount=described("ApplicationVersions of the application.", COUNT)), (
-                 {"name": "DisplayName", "type": "string", "jsonPath": annotation_path(DISPLAY_NAME_ANNOTATION)},
-                 {"name": "Provisioner", "type": "string", "jsonPath": label_path(PROVISIONER_LABEL)},
-                 {"name": "Category", "type": "string", "jsonPath": label_path(CATEGORY_LABEL)},
-                 {"name": "Workspace", "type": "string", "jsonPath": label_path(WORKSPACE_LABEL)},
-                 {"name": "Latest", "type": "string", "jsonPath": ".status.latestVersion"},
-                 AGE_COLUMN), categories=("app",)),
-    KindInfo(GROUP, "ApplicationVersion", "applicationversions", "Cluster", ApplicationVersionSpecSerializer,
-             observed_state("ApplicationVersion", phase=PHASE, conditions=CONDITIONS,
-                            reviewPhase={"type": "string", "enum": ["Pending", "Approved", "Rejected"],
-                                         "description": "Where the version is in review; only approved ones "
-                                                        "deploy."},
-                            reviewer=described("Who reviewed it.", STRING),
-                            reviewTime=described("When it was reviewed.", DATE_TIME),
-                            reviewMessage=described("The reviewer's note.", STRING),
-                            submitter=described("Who submitted it for review.", STRING),
-                            submitTime=described("When it was submitted.", DATE_TIME)), (
-                 {"name": "Application", "type": "string", "jsonPath": ".spec.applicationRef"},
-                 {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
-                 {"name": "Review", "type": "string", "jsonPath": ".status.reviewPhase"},
-                 {"name": "Reviewer", "type": "string", "jsonPath": ".status.reviewer", "priority": 1},
-                 PHASE_COLUMN, AGE_COLUMN), categories=("app",)),
-    KindInfo(GROUP, "ApplicationDeployment", "applicationdeployments", "Namespaced",
-             ApplicationDeploymentSpecSerializer,
-             observed_state("ApplicationDeployment",
-                            applicationVersion=described("The exact version spec.version resolved to.", STRING),
-                            phase=PHASE, message=described("What is going on, for people.", STRING),
-                            conditions=CONDITIONS,
-                            readyStatus=described('Ready replicas over wanted ones ("ready/total").', STRING),
-                            readyReplicas=described("Replicas ready over every topology.", COUNT),
-                            totalReplicas=described("Replicas wanted over every topology.", COUNT),
-                            topologyStatuses={"type": "array", "items": _TOPOLOGY_STATUS,
-                                              "description": "One entry per topology of spec.topologies."},
-                            history={"type": "array", "maxItems": 10, "items": _HISTORY,
-                                     "description": "The last ten version changes, newest last."}), (
-                 {"name": "Application", "type": "string", "jsonPath": ".spec.application"},
-                 {"name": "Version", "type": "string", "jsonPath": ".status.applicationVersion"},
-                 {"name": "Ready", "type": "string", "jsonPath": ".status.readyStatus"},
-                 PHASE_COLUMN, AGE_COLUMN), short_names=("appd",), categories=("app",)),
-)))
+
+#: ``status.phase`` of a deployment, and those the console stops polling at
+DEPLOYMENT_PHASES = ("Pending", "Progressing", "Running", "Degraded", "Failed", "Deleting")
+TERMINAL_DEPLOYMENT_PHASES = frozenset({"Running", "Failed"})
+#: ``status.reviewPhase`` of a version
+REVIEW_PHASES = ("Pending", "Approved", "Rejected")
+#: the finalizer on a deployment's custom resource while its row exists: ``kubectl delete`` waits until every
+#: topology's objects are removed from the member clusters
+DEPLOYMENT_FINALIZER = "app.theriseunion.io/unprovision"
+CATEGORY_LABEL_FIELD = f"metadata.labels[{CATEGORY_LABEL}]"
+PROVISIONER_LABEL_FIELD = f"metadata.labels[{PROVISIONER_LABEL}]"
+WORKSPACE_LABEL_FIELD = f"metadata.labels[{WORKSPACE_LABEL}]"
+CLUSTER_LABEL_FIELD = f"metadata.labels[{CLUSTER_LABEL}]"
+
+
+# --- converters ---------------------------------------------------------------------------------------------------
+
+@register
+class AppCategoryConverter(Converter):
+    """AppCategory ⇄ manifest (``appcat``, no status): a catalog heading, at the platform."""
+
+    model = AppCategory
+    group, kind, plural, short_names = GROUP, "AppCategory", "appcategories", ("appcat",)
+    spec_serializer = CategorySpecSerializer
+    status_schema = None
+    printer_columns = ({"name": "Icon", "type": "string", "jsonPath": ".spec.icon"}, AGE_COLUMN)
+    has_crd, categories = True, ("app",)
+
+    def status_out(self, obj):
+        """No status."""
+        return None
+
+
+@register
+class ApplicationConverter(Converter):
+    """Application ⇄ manifest: its provisioner (a known type, immutable) and its workspace from the labels."""
+
+    model = Application
+    group, kind, plural = GROUP, "Application", "applications"
+    spec_serializer = ApplicationSpecSerializer
+    status_schema = observed_state("Application", phase=PHASE, conditions=CONDITIONS,
+                                   latestVersion=described("The newest approved version.", STRING),
+                                   versionCount=described("ApplicationVersions of the application.", COUNT))
+    printer_columns = (
+        {"name": "DisplayName", "type": "string", "jsonPath": annotation_path(DISPLAY_NAME_ANNOTATION)},
+        {"name": "Provisioner", "type": "string", "jsonPath": label_path(PROVISIONER_LABEL)},
+        {"name": "Category", "type": "string", "jsonPath": label_path(CATEGORY_LABEL)},
+        {"name": "Workspace", "type": "string", "jsonPath": label_path(WORKSPACE_LABEL)},
+        {"name": "Latest", "type": "string", "jsonPath": ".status.latestVersion"},
+        AGE_COLUMN)
+    has_crd, categories = True, ("app",)
+    related = ("workspace",)
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The provisioner label names a known type and never changes; the workspace label, when given, names a
+        workspace the caller may know (and never changes)."""
+        from appstore import provisioners
+
+        provisioner = parsed.labels.get(PROVISIONER_LABEL)
+        if not provisioner:
+            problems.append(cause(PROVISIONER_LABEL_FIELD, "the provisioner is required (one of "
+                                  f"{', '.join(provisioners.types())})", "FieldValueRequired"))
+        elif instance is not None and instance.provisioner and provisioner != instance.provisioner:
+            problems.append(cause(PROVISIONER_LABEL_FIELD, "is immutable", "FieldValueForbidden"))
+        elif provisioners.get(provisioner) is None:
+            problems.append(cause(PROVISIONER_LABEL_FIELD, f'unknown provisioner "{provisioner}" (known: '
+                                  f"{', '.join(provisioners.types())})", "FieldValueNotSupported"))
+        workspace_name = parsed.labels.get(WORKSPACE_LABEL)
+        workspace = None
+        if workspace_name:
+            if instance is not None and instance.workspace is not None and instance.workspace.name == workspace_name:
+                workspace = instance.workspace
+            else:
+                workspace = Workspace.objects.filter(name=workspace_name).select_related("cluster").first()
+                if workspace is not None and not authz.may_know_scope(context.get("user"), workspace.scope_path):
+                    workspace = None
+                if workspace is None:
+                    problems.append(cause(WORKSPACE_LABEL_FIELD, f'workspace "{workspace_name}" not found',
+                                          "FieldValueNotFound"))
+                    return
+        if instance is not None and (instance.workspace_id or None) != (workspace.pk if workspace else None):
+            problems.append(cause(WORKSPACE_LABEL_FIELD, "is immutable", "FieldValueForbidden"))
+            return
+        parsed.extra["workspace"] = workspace
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """Its workspace's scope, or the platform."""
+        workspace = parsed.extra.get("workspace")
+        return workspace.scope_path if workspace is not None else PLATFORM
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Attach the row to its workspace."""
+        super().assign(obj, parsed)
+        obj.workspace = parsed.extra.get("workspace")
+
+
+@register
+class ApplicationVersionConverter(Converter):
+    """ApplicationVersion ⇄ manifest: its application (one the caller may know; immutable) and the config of the
+    application's provisioner, validated by that provisioner."""
+
+    model = ApplicationVersion
+    group, kind, plural = GROUP, "ApplicationVersion", "applicationversions"
+    spec_serializer = ApplicationVersionSpecSerializer
+    status_schema = observed_state("ApplicationVersion", phase=PHASE, conditions=CONDITIONS,
+                                   reviewPhase={"type": "string", "enum": list(REVIEW_PHASES),
+                                                "description": "Where the version is in review; only approved "
+                                                               "ones deploy."},
+                                   reviewer=described("Who reviewed it.", STRING),
+                                   reviewTime=described("When it was reviewed.", DATE_TIME),
+                                   reviewMessage=described("The reviewer's note.", STRING),
+                                   submitter=described("Who submitted it for review.", STRING),
+                                   submitTime=described("When it was submitted.", DATE_TIME))
+    printer_columns = (
+        {"name": "Application", "type": "string", "jsonPath": ".spec.applicationRef"},
+        {"name": "Version", "type": "string", "jsonPath": ".spec.version"},
+        {"name": "Review", "type": "string", "jsonPath": ".status.reviewPhase"},
+        {"name": "Reviewer", "type": "string", "jsonPath": ".status.reviewer", "priority": 1},
+        PHASE_COLUMN, AGE_COLUMN)
+    has_crd, categories = True, ("app",)
+    related = ("application",)
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """``applicationRef`` names an application the caller may know and never changes; the version holds the
+        config of that application's provisioner, which validates it."""
+        from appstore import provisioners
+
+        ref = parsed.spec.get("applicationRef")
+        if instance is not None and instance.application.name == ref:
+            application = instance.application
+        else:
+            application = Application.objects.filter(name=ref).first()
+            if application is not None and not authz.may_know_scope(context.get("user"), application.scope_path):
+                application = None
+            if application is None:
+                problems.append(cause("spec.applicationRef", f'application "{ref}" not found', "FieldValueNotFound"))
+                return
+            if instance is not None:
+                problems.append(cause("spec.applicationRef", "is immutable", "FieldValueForbidden"))
+                return
+        provisioner = provisioners.get(application.provisioner)
+        if provisioner is None:
+            problems.append(cause("spec.applicationRef", f'application "{ref}" has the unknown provisioner '
+                                  f'"{application.provisioner}"', "FieldValueInvalid"))
+            return
+        given = [key for key in (*ApplicationVersionSpecSerializer.CONFIGS, provisioner.config_key)
+                 if parsed.spec.get(key) is not None]
+        if provisioner.config_key not in given:
+            problems.append(cause(f"spec.{provisioner.config_key}", f'is required: application "{ref}" is '
+                                  f'provisioned by "{provisioner.type}"', "FieldValueRequired"))
+        for key in sorted(set(given) - {provisioner.config_key}):
+            problems.append(cause(f"spec.{key}", f'is not used by the "{provisioner.type}" provisioner of '
+                                  f'application "{ref}"', "FieldValueForbidden"))
+        if provisioner.config_key in given:
+            problems.extend(provisioner.validate(parsed.spec[provisioner.config_key]))
+        parsed.extra["application"] = application
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """Where its application is."""
+        return parsed.extra["application"].scope_path
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Attach the row to its application."""
+        super().assign(obj, parsed)
+        obj.application = parsed.extra["application"]
+
+
+@register
+class ApplicationDeploymentConverter(Converter):
+    """ApplicationDeployment ⇄ manifest (``appd``): its home cluster and namespace (the permission scope), the
+    application it deploys and its topologies, each resolved to a cluster (``appstore.topologies``)."""
+
+    model = ApplicationDeployment
+    group, kind, plural, short_names = GROUP, "ApplicationDeployment", "applicationdeployments", ("appd",)
+    spec_serializer = ApplicationDeploymentSpecSerializer
+    status_schema = reconciled_state(
+        "ApplicationDeployment",
+        applicationVersion=described("The exact version spec.version resolved to.", STRING),
+        applicationVersionName=described("The ApplicationVersion object it resolved to.", STRING),
+        application=described("The application deployed.", STRING),
+        phase=described(f"Where the deployment is: {', '.join(DEPLOYMENT_PHASES)}.", PHASE),
+        readyStatus=described('Ready replicas over wanted ones ("ready/total").', STRING),
+        readyReplicas=described("Replicas ready over every topology.", COUNT),
+        totalReplicas=described("Replicas wanted over every topology.", COUNT),
+        workloadCount=described("Workloads made over every topology.", COUNT),
+        readyWorkloadCount=described("Workloads whose replicas are all ready.", COUNT),
+        topologyStatuses={"type": "array", "items": _TOPOLOGY_STATUS,
+                          "description": "One entry per topology of spec.topologies."},
+        history={"type": "array", "maxItems": 10, "items": _HISTORY,
+                 "description": "The last ten version changes, newest last."})
+    printer_columns = (
+        {"name": "Application", "type": "string", "jsonPath": ".spec.application"},
+        {"name": "Version", "type": "string", "jsonPath": ".status.applicationVersion"},
+        {"name": "Ready", "type": "string", "jsonPath": ".status.readyStatus"},
+        PHASE_COLUMN, AGE_COLUMN)
+    has_crd, crd_scope, categories = True, "Namespaced", ("app",)
+    crd_finalizer = DEPLOYMENT_FINALIZER
+    related = ("cluster", "application")
+
+    def to_manifest(self, obj) -> dict:
+        """The manifest, with the home cluster label."""
+        body = super().to_manifest(obj)
+        body["metadata"].setdefault("labels", {})[CLUSTER_LABEL] = obj.cluster.name
+        return body
+
+    def clean(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """The home cluster and namespace, the application and every topology's cluster, each one the caller may
+        know (``appstore.topologies.resolve``)."""
+        from appstore import topologies
+
+        topologies.clean(parsed, instance, problems, context)
+
+    def scope_path_for(self, parsed: Parsed, instance=None) -> str:
+        """The scope of its namespace on its home cluster."""
+        return parsed.extra["namespace_path"]
+
+    def assign(self, obj, parsed: Parsed) -> None:
+        """Attach the row to its home cluster, namespace and application."""
+        super().assign(obj, parsed)
+        obj.labels.pop(CLUSTER_LABEL, None)
+        obj.cluster = parsed.extra["cluster"]
+        obj.namespace = parsed.namespace
+        obj.application = parsed.extra["application"]
+
+    def finalizes(self, obj) -> bool:
+        """Always: every topology's objects are removed before the row goes."""
+        return True
+
+
+APP_CATEGORY, APPLICATION, APPLICATION_VERSION, APPLICATION_DEPLOYMENT = (
+    KindInfo.of(converter) for converter in (AppCategoryConverter, ApplicationConverter,
+                                              ApplicationVersionConverter, ApplicationDeploymentConverter))

@@ -467,15 +467,35 @@ class ApplicationVersionConverter(Converter):
         if provisioner.config_key in given:
             problems.extend(provisioner.validate(parsed.spec[provisioner.config_key]))
         parsed.extra["application"] = application
+        parsed.extra["user"] = context.get("user")
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """An approved version's spec never changes (``appstore.review``)."""
+        from appstore import review
+
+        problem = review.immutable_problem(instance, parsed.spec)
+        if problem is not None:
+            problems.append(problem)
 
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """Where its application is."""
         return parsed.extra["application"].scope_path
 
     def assign(self, obj, parsed: Parsed) -> None:
-        """Attach the row to its application."""
+        """Attach the row to its application; a new version, or a changed spec of one not approved, is
+        (re)submitted for review by the writer; the phase follows the deprecated label."""
+        from appstore import review
+
+        resubmitted = obj.pk is None or parsed.spec != (obj.spec or {})
         super().assign(obj, parsed)
         obj.application = parsed.extra["application"]
+        deprecated = parsed.labels.get(DEPRECATED_LABEL) == "true"
+        if resubmitted:
+            obj.status = review.submission(obj.status, parsed.extra.get("user"), deprecated=deprecated)
+        else:
+            status = dict(obj.status or {})
+            status["phase"] = review.phase_of(status.get("reviewPhase", ""), deprecated)
+            obj.status = status
 
 
 @register
@@ -522,15 +542,18 @@ class ApplicationDeploymentConverter(Converter):
         from appstore import topologies
 
         topologies.clean(parsed, instance, problems, context)
+        parsed.extra["user"] = context.get("user")
 
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """The scope of its namespace on its home cluster."""
         return parsed.extra["namespace_path"]
 
     def assign(self, obj, parsed: Parsed) -> None:
-        """Attach the row to its home cluster, namespace and application."""
+        """Attach the row to its home cluster, namespace and application; remember who wrote the spec."""
+        if obj.pk is None or parsed.spec != (obj.spec or {}):
+            user = parsed.extra.get("user")
+            obj.updated_by = user.get_username() if user is not None else ""
         super().assign(obj, parsed)
-        obj.labels.pop(CLUSTER_LABEL, None)
         obj.cluster = parsed.extra["cluster"]
         obj.namespace = parsed.namespace
         obj.application = parsed.extra["application"]

@@ -134,6 +134,9 @@ class ApplicationDeployment(ManifestModel):
     namespace = models.CharField(max_length=63, db_index=True)
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="deployments")
     phase = models.CharField(max_length=32, blank=True, db_index=True)
+    #: who wrote the spec last (a user's name; "" for the system): the ``operator`` of the history entry a spec
+    #: change leads to. Not part of the manifest (the audit log has the full story)
+    updated_by = models.CharField(max_length=150, blank=True)
     #: when a delete was asked for (the custom resource's deletionTimestamp): held until every topology is removed
     deletion_requested = models.DateTimeField(null=True, blank=True)
     derived_fields = ("phase",)

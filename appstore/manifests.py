@@ -26,7 +26,7 @@ from appstore.models import (
 from clusters.models import Workspace
 from edgeplatform import authz
 from edgeplatform.resources import documents
-from edgeplatform.resources.converters import Converter, Parsed, register
+from edgeplatform.resources.converters import CategorySpecSerializer, Converter, Parsed, register
 from edgeplatform.resources.errors import cause
 from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, KindInfo, annotation_path, label_path
 from edgeplatform.resources.names import (
@@ -55,7 +55,6 @@ from edgeplatform.resources.schemas import (
     reconciled_state,
 )
 from edgeplatform.resources.scopes import PLATFORM
-from iam.manifests import CategorySpecSerializer
 
 __all__ = [
     "APPLICATION",

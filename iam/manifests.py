@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from edgeplatform import authz
 from edgeplatform.resources import scopes
-from edgeplatform.resources.converters import Converter, LabelSelectorField, Parsed, register
+from edgeplatform.resources.converters import CategorySpecSerializer, Converter, LabelSelectorField, Parsed, register
 from edgeplatform.resources.errors import cause
 from edgeplatform.resources.kinds import AGE_COLUMN, KindInfo, label_path
 from edgeplatform.resources.kinds import register as register_kind
@@ -550,16 +550,6 @@ class UserGroupConverter(Converter):
     def status_out(self, obj):
         """memberCount."""
         return {"memberCount": obj.group.user_set.count()}
-
-
-class CategorySpecSerializer(serializers.Serializer):
-    """Category spec: i18n maps and an icon."""
-
-    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
-                                        help_text="The name shown in the console, per language (zh-CN, en-US).")
-    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
-                                        help_text="What the category holds, per language.")
-    icon = serializers.CharField(required=False, allow_blank=True, help_text="The console icon's name.")
 
 
 @register

@@ -25,8 +25,8 @@ from edgeplatform.resources.errors import cause, flatten_drf_errors, invalid
 from edgeplatform.resources.names import DNS1123_LABEL, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MAX
 from edgeplatform.resources.schemas import LABEL_SELECTOR
 
-__all__ = ["Converter", "LabelSelectorField", "Parsed", "StringMapField", "converter_for", "plain_data_problems",
-           "register", "registered"]
+__all__ = ["CategorySpecSerializer", "Converter", "LabelSelectorField", "Parsed", "StringMapField", "converter_for",
+           "plain_data_problems", "register", "registered"]
 
 
 @dataclass
@@ -342,6 +342,16 @@ class LabelSelectorField(serializers.JSONField):
                 errors.setdefault(where.lstrip(".") or "non_field_errors", []).append(message)
             raise serializers.ValidationError(errors)
         return data
+
+
+class CategorySpecSerializer(serializers.Serializer):
+    """Category spec: i18n maps and an icon."""
+
+    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="The name shown in the console, per language (zh-CN, en-US).")
+    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="What the category holds, per language.")
+    icon = serializers.CharField(required=False, allow_blank=True, help_text="The console icon's name.")
 
 
 class StringMapField(serializers.DictField):

@@ -23,17 +23,18 @@ CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
 SYNCED_KINDS = {("iam.theriseunion.io", k) for k in ("RoleTemplate", "IAMRole", "IAMRoleBinding", "User",
                                                        "Category")} | \
                {("scope.theriseunion.io", k) for k in ("Cluster", "Workspace", "NodeGroup")} | \
-               {("ext.theriseunion.io", "Component")}
+               {("ext.theriseunion.io", "Component")} | \
+               {("app.theriseunion.io", k) for k in ("AppCategory", "Application", "ApplicationVersion",
+                                                       "ApplicationDeployment")}
 #: synced kinds whose round trip through the API is checked elsewhere (tests/components/test_sync.py: a namespaced
-#: kind whose cluster is its namespace)
-SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")}
+#: kind whose cluster is its namespace; tests/appstore: the app store's kinds, which need a fleet and reviews)
+SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")} | \
+                   {("app.theriseunion.io", k) for k in ("AppCategory", "Application", "ApplicationVersion",
+                                                          "ApplicationDeployment")}
 #: namespaced synced kinds: name → short names
-NAMESPACED_SYNCED = {"Component": ["comp"]}
-#: kinds with a CRD and no converter yet (DESIGN §7): name → (group, scope, short names)
+NAMESPACED_SYNCED = {"Component": ["comp"], "ApplicationDeployment": ["appd"]}
+#: kinds with a CRD and no converter yet: name → (group, scope, short names)
 DECLARED_KINDS = {
-    "Application": ("app.theriseunion.io", "Cluster", None),
-    "ApplicationVersion": ("app.theriseunion.io", "Cluster", None),
-    "ApplicationDeployment": ("app.theriseunion.io", "Namespaced", ["appd"]),
     "LoginRecord": ("iam.theriseunion.io", "Cluster", None),
 }
 EXPECTED_KINDS = SYNCED_KINDS | {(group, kind) for kind, (group, _, _) in DECLARED_KINDS.items()}
@@ -582,7 +583,8 @@ def test_reference_shaped_manifests_are_created_by_their_crds(kube, host):
     assert len(kube.objects("applicationversions")) == 3
     served = host.request("GET", "/apis/app.theriseunion.io/v1alpha1")
     scoped = {r["kind"]: r["namespaced"] for r in served["resources"] if "/" not in r["name"]}
-    assert scoped == {"Application": False, "ApplicationVersion": False, "ApplicationDeployment": True}
+    assert scoped == {"AppCategory": False, "Application": False, "ApplicationVersion": False,
+                      "ApplicationDeployment": True}
 
 
 @pytest.mark.realcluster
@@ -691,7 +693,6 @@ def test_a_deployment_asks_for_latest_an_exact_version_or_a_range(version, ok):
 
 
 @pytest.mark.parametrize(("spec", "field"), [
-    ({"applicationRef": "nginx", "version": "1.0.0"}, "spec"),  # no config at all
     ({"applicationRef": "nginx", "version": "1.0.0", "modelConfig": {
         "modelName": "m", "modelVersion": "1", "storageURI": "s3://m"},
       "helmConfig": {"chartName": "c", "chartVersion": "1.0.0", "repository": "http://c"}}, "spec.helmConfig"),

@@ -248,9 +248,25 @@ class ApplicationVersionSpecSerializer(OpenSerializer):
 
 # --- ApplicationDeployment --------------------------------------------------------------------------------------
 
+class OverrideDeploymentSpecSerializer(DeploymentSpecSerializer):
+    """The part of one Deployment's spec a topology changes: any of it (``replicas`` alone is the usual case)."""
+
+    template = _free_object(required=False, help_text="Changes to the PodTemplateSpec.")
+
+
+class OverrideDeploymentSerializer(WorkloadDeploymentSerializer):
+    """Changes to one Deployment of the version, named."""
+
+    spec = OverrideDeploymentSpecSerializer(required=False, help_text="Changes to the Deployment's spec.")
+
+
 class WorkloadOverrideSerializer(OpenSerializer, WorkloadConfigSerializer):
-    """Per-topology changes deep-merged over the version's ``workloadConfig`` (the same shape; other fields
-    are kept, as the reference's CRD keeps them)."""
+    """Per-topology changes deep-merged over the version's ``workloadConfig`` (the same shape, every part of a
+    Deployment's spec optional: ``{deployments: [{name: pos, spec: {replicas: 2}}]}``; other fields are kept, as
+    the reference's CRD keeps them)."""
+
+    deployments = OverrideDeploymentSerializer(many=True, required=False,
+                                               help_text="Changes to Deployments of the version, by name.")
 
 
 class TopologySerializer(serializers.Serializer):

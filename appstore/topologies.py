@@ -176,15 +176,15 @@ def _namespace_paths(parsed: Parsed, clusters: set[str]) -> dict[str, str]:
 
 
 def _changed(parsed: Parsed, instance, resolved: list[Place]) -> list[Place]:
-    """The places whose topology is new or differs from the stored one at the same place (all on a create)."""
+    """The places whose topology is not one the stored spec already has, as written (all on a create). The home
+    is immutable and a node group never changes cluster, so an entry written alike runs where it ran."""
     if instance is None:
         return list(resolved)
     new = parsed.spec.get("topologies") or []
     stored = (instance.spec or {}).get("topologies") or []
-    before = {place.key: (stored[place.index] if stored else {})
-              for place in places(stored, instance.cluster, None, [])}
-    return [place for place in resolved
-            if before.get(place.key) != (new[place.index] if new else {})]
+    if not new:  # the one implicit topology on the home cluster
+        return list(resolved) if stored else []
+    return [place for place in resolved if new[place.index] not in stored]
 
 
 def authorize(parsed: Parsed, instance, user, converter) -> None:

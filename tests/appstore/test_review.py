@@ -136,3 +136,17 @@ def test_review_actions_refuse_bad_input_and_hide_what_the_caller_may_not_see(st
     assert ApplicationVersion.objects.get(name="pos-1-0-0").review_phase == "Pending"
     # the anonymous caller is told to authenticate
     assert ApiClient(None).post(f"{VERSIONS}/pos-1-0-0/review", {"decision": "Approve"}).status_code == 401
+
+
+def test_only_a_spec_change_resubmits_a_version(store):
+    submitted = store.alice.post(VERSIONS, version_manifest("2.0.0")).json()["status"]
+    # a label change by bob leaves alice the submitter (and the same submitTime)
+    labelled = store.bob.patch(f"{VERSIONS}/pos-2-0-0", {"metadata": {"labels": {"channel": "beta"}}}).json()
+    assert (labelled["status"]["submitter"], labelled["status"]["submitTime"]) == ("alice", submitted["submitTime"])
+    # so bob may still review it; a spec change by bob makes him the submitter, and then he may not
+    changed = store.bob.patch(f"{VERSIONS}/pos-2-0-0", {"spec": {"workloadConfig": {"deployments": [
+        {"name": "pos", "spec": {"template": {"spec": {"containers": [{"name": "pos", "image": "pos:2.0.1"}]}}}}]}}})
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["status"]["submitter"] == "bob"
+    assert_status(_review(store.bob, "pos-2-0-0", "Approve"), 403, "Forbidden")
+    assert _review(store.alice, "pos-2-0-0", "Approve").status_code == 200

@@ -11,8 +11,9 @@ class AppstoreConfig(AppConfig):
     api_urls = "appstore.api.urls"
 
     def ready(self):
-        """Register the app store's kinds and its deployments as contents of their home cluster."""
-        from appstore import manifests, models  # noqa: F401
+        """Register the app store's kinds, its deployments as contents of their home cluster, and its signals."""
+        from appstore import manifests, models, signals  # noqa: F401
         from clusters.services import register_contents
 
         register_contents(models.ApplicationDeployment)
+        signals.connect()

@@ -27,7 +27,7 @@ from clusters.models import Workspace
 from edgeplatform import authz
 from edgeplatform.resources import documents
 from edgeplatform.resources.converters import CategorySpecSerializer, Converter, Parsed, register
-from edgeplatform.resources.errors import cause
+from edgeplatform.resources.errors import StatusError, cause
 from edgeplatform.resources.kinds import AGE_COLUMN, PHASE_COLUMN, KindInfo, annotation_path, label_path
 from edgeplatform.resources.names import (
     CLUSTER_LABEL,
@@ -55,6 +55,7 @@ from edgeplatform.resources.schemas import (
     reconciled_state,
 )
 from edgeplatform.resources.scopes import PLATFORM
+from edgeplatform.resources.services import delete_all
 
 __all__ = [
     "APPLICATION",
@@ -246,9 +247,25 @@ class ApplicationVersionSpecSerializer(OpenSerializer):
 
 # --- ApplicationDeployment --------------------------------------------------------------------------------------
 
+class OverrideDeploymentSpecSerializer(DeploymentSpecSerializer):
+    """The part of one Deployment's spec a topology changes: any of it (``replicas`` alone is the usual case)."""
+
+    template = _free_object(required=False, help_text="Changes to the PodTemplateSpec.")
+
+
+class OverrideDeploymentSerializer(WorkloadDeploymentSerializer):
+    """Changes to one Deployment of the version, named."""
+
+    spec = OverrideDeploymentSpecSerializer(required=False, help_text="Changes to the Deployment's spec.")
+
+
 class WorkloadOverrideSerializer(OpenSerializer, WorkloadConfigSerializer):
-    """Per-topology changes deep-merged over the version's ``workloadConfig`` (the same shape; other fields
-    are kept, as the reference's CRD keeps them)."""
+    """Per-topology changes deep-merged over the version's ``workloadConfig`` (the same shape, every part of a
+    Deployment's spec optional: ``{deployments: [{name: pos, spec: {replicas: 2}}]}``; other fields are kept, as
+    the reference's CRD keeps them)."""
+
+    deployments = OverrideDeploymentSerializer(many=True, required=False,
+                                               help_text="Changes to Deployments of the version, by name.")
 
 
 class TopologySerializer(serializers.Serializer):
@@ -401,9 +418,28 @@ class ApplicationConverter(Converter):
         return workspace.scope_path if workspace is not None else PLATFORM
 
     def assign(self, obj, parsed: Parsed) -> None:
-        """Attach the row to its workspace."""
+        """Attach the row to its workspace; a new application has no versions yet."""
         super().assign(obj, parsed)
         obj.workspace = parsed.extra.get("workspace")
+        if obj.pk is None and not obj.status:
+            obj.status = {"versionCount": 0}
+
+    def admit_delete(self, obj, context: dict) -> None:
+        """An application is not deleted while a deployment of it exists (409 naming them)."""
+        names = sorted(f"{namespace}/{name}" for namespace, name in
+                       obj.deployments.values_list("namespace", "name")[:6])
+        if names:
+            shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+            raise StatusError(409, f'application "{obj.name}" is deployed ({shown}): delete its '
+                                   "ApplicationDeployments first", "Conflict", kind=self.plural, name=obj.name,
+                              group=GROUP)
+
+    def before_delete(self, obj) -> None:
+        """Its versions go first, each through the write path (audited, their custom resources removed)."""
+        from appstore import signals
+
+        with signals.deleting(obj):
+            delete_all(obj.versions.select_related("application").order_by("name"))
 
 
 @register
@@ -480,6 +516,18 @@ class ApplicationVersionConverter(Converter):
         """Where its application is."""
         return parsed.extra["application"].scope_path
 
+    def admit_delete(self, obj, context: dict) -> None:
+        """A version is not deleted while a deployment runs it (``status.applicationVersion``; 409 naming them)."""
+        rows = ApplicationDeployment.objects.filter(application_id=obj.application_id)
+        running = sorted(f"{row.namespace}/{row.name}" for row in rows.only("namespace", "name", "status")
+                         if (row.status or {}).get("applicationVersion") == obj.version
+                         or (row.status or {}).get("applicationVersionName") == obj.name)
+        if running:
+            shown = ", ".join(running[:5]) + (", …" if len(running) > 5 else "")
+            raise StatusError(409, f"version {obj.version} of application \"{obj.application.name}\" is running "
+                                   f"({shown}): roll those deployments to another version first", "Conflict",
+                              kind=self.plural, name=obj.name, group=GROUP)
+
     def assign(self, obj, parsed: Parsed) -> None:
         """Attach the row to its application; a new version, or a changed spec of one not approved, is
         (re)submitted for review by the writer; the phase follows the deprecated label."""
@@ -542,6 +590,19 @@ class ApplicationDeploymentConverter(Converter):
 
         topologies.clean(parsed, instance, problems, context)
         parsed.extra["user"] = context.get("user")
+
+    def admit(self, parsed: Parsed, instance, problems: list, context: dict) -> None:
+        """Each new or changed topology is one the caller may deploy to (``appstore.topologies.authorize``: 403
+        naming it); a new or changed exact ``spec.version`` names no deprecated or rejected version
+        (``appstore.review.request_problem``)."""
+        from appstore import review, topologies
+
+        topologies.authorize(parsed, instance, context.get("user"), self)
+        request = parsed.spec.get("version") or ""
+        if instance is None or request != (instance.spec or {}).get("version"):
+            problem = review.request_problem(parsed.extra["application"], request)
+            if problem is not None:
+                problems.append(problem)
 
     def scope_path_for(self, parsed: Parsed, instance=None) -> str:
         """The scope of its namespace on its home cluster."""

@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 
 from appstore.models import DEPRECATED_LABEL
 from edgeplatform import auditing
+from edgeplatform.resources import services
 from edgeplatform.resources.converters import converter_for
 from edgeplatform.resources.errors import StatusError, cause
 from edgeplatform.resources.services import authorize, save_manifest, save_status
 
-__all__ = ["APPROVED", "PENDING", "REJECTED", "decide", "immutable_problem", "phase_of", "set_deprecated",
-           "submission"]
+__all__ = ["APPROVED", "PENDING", "REJECTED", "decide", "immutable_problem", "phase_of", "request_problem",
+           "set_deprecated", "submission"]
 
 PENDING, APPROVED, REJECTED = "Pending", "Approved", "Rejected"
 DEPRECATED = "Deprecated"
@@ -65,6 +66,27 @@ def immutable_problem(instance, spec: dict) -> dict | None:
     return None
 
 
+def request_problem(application, request: str) -> dict | None:
+    """The cause refusing a deployment's ``spec.version`` of ``application`` when it names one exact version that
+    is deprecated or rejected (None otherwise: ``latest``, a range, an approved or pending version, or one not
+    published yet, which the controller waits for)."""
+    from appstore import versions
+
+    exact = versions.parse(request)
+    if exact is None:
+        return None
+    for row in application.versions.filter(major=exact.major, minor=exact.minor, patch=exact.patch):
+        if not versions.admits(request, row.version):
+            continue
+        if row.review_phase == REJECTED:
+            return cause("spec.version", f'version {row.version} of application "{application.name}" was rejected: '
+                                         "it cannot be deployed", "FieldValueForbidden")
+        if row.deprecated:
+            return cause("spec.version", f'version {row.version} of application "{application.name}" is '
+                                         "deprecated: no new deployment may use it", "FieldValueForbidden")
+    return None
+
+
 def decide(version, decision: str, *, user, message: str = ""):
     """Approve or reject a Pending ``version`` as ``user`` (``decision``: ``Approve`` or ``Reject``); returns the
     row. 403 when ``user`` may not review it or submitted it; 409 when it is not Pending; 422 for another
@@ -75,7 +97,11 @@ def decide(version, decision: str, *, user, message: str = ""):
         raise StatusError(422, f'decision must be Approve or Reject, not "{decision}"', "Invalid",
                           kind=converter.plural, name=version.name, group=GROUP,
                           causes=[cause("decision", "must be Approve or Reject", "FieldValueNotSupported")])
-    authorize(user, "review", converter, version.scope_path, version.name, version)
+    try:
+        authorize(user, "review", converter, version.scope_path, version.name, version)
+    except StatusError as error:  # the engine's refusal is audited, as the write path's are
+        services._announce_denial(error)
+        raise
     if user is not None and (version.status or {}).get("submitter") == user.get_username():
         raise StatusError(403, f'user "{user.get_username()}" submitted version {version.version} and may not '
                                "review it", "Forbidden", kind=converter.plural, name=version.name, group=GROUP)

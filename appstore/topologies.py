@@ -11,6 +11,13 @@ names are unique on the platform; a ``cluster`` given too must agree), else its 
 ``nodeName`` names a node of that cluster; ``nodeGroup: __cloud__`` is the cloud side (no node-group pin). No
 topologies at all is one topology on the home cluster, placed by the scheduler. Two entries for the same place
 are refused. Every cluster, node group and node named must be one the caller may know (else: not found).
+
+**Authorization.** Besides the verb on ``applicationdeployments`` at the home namespace (the write path checks
+that), each topology must be one the caller may deploy to: ``create`` on ``applicationdeployments`` at the
+topology's own scope (its node group's, node's or cluster's) or at the scope of the namespace of the deployment's
+name on the topology's cluster (``authorize``). A 403 names the first topology refused. On a replace only the
+topologies that are new or changed are checked: who may update a deployment may change its version or drop a
+topology without holding every place it already runs on.
 """
 from __future__ import annotations
 
@@ -21,10 +28,10 @@ from appstore.provisioners.base import CLOUD, topology_key
 from clusters.models import Cluster, Namespace, Node, NodeGroup
 from edgeplatform import authz
 from edgeplatform.resources.converters import Parsed
-from edgeplatform.resources.errors import cause
+from edgeplatform.resources.errors import StatusError, cause
 from edgeplatform.resources.names import CLUSTER_LABEL, CLUSTER_ROLE_LABEL
 
-__all__ = ["Place", "clean", "places"]
+__all__ = ["Place", "authorize", "clean", "places"]
 
 CLUSTER_LABEL_FIELD = f"metadata.labels[{CLUSTER_LABEL}]"
 
@@ -160,3 +167,47 @@ def _place(index: int, topology: dict, home: Cluster, user, where: str, problems
             return None
         return Place(index, cluster.name, node_name=node, scope_path=row.scope_path)
     return Place(index, cluster.name, cloud=group == CLOUD, scope_path=cluster.scope_path)
+
+
+def _namespace_paths(parsed: Parsed, clusters: set[str]) -> dict[str, str]:
+    """The scope path of the namespace named ``parsed.namespace`` on each of ``clusters`` that has one."""
+    rows = Namespace.objects.filter(name=parsed.namespace, cluster__name__in=clusters).select_related("cluster")
+    return {row.cluster.name: row.scope_path for row in rows}
+
+
+def _changed(parsed: Parsed, instance, resolved: list[Place]) -> list[Place]:
+    """The places whose topology is not one the stored spec already has, as written (all on a create). The home
+    is immutable and a node group never changes cluster, so an entry written alike runs where it ran."""
+    if instance is None:
+        return list(resolved)
+    new = parsed.spec.get("topologies") or []
+    stored = (instance.spec or {}).get("topologies") or []
+    if not new:  # the one implicit topology on the home cluster
+        return list(resolved) if stored else []
+    return [place for place in resolved if new[place.index] not in stored]
+
+
+def authorize(parsed: Parsed, instance, user, converter) -> None:
+    """Raise 403 naming ``spec.topologies[i]`` unless ``user`` may deploy to every new or changed topology of
+    ``parsed`` (``parsed.extra["places"]``): ``create`` on the kind at the place's scope, or at the scope of the
+    namespace of the deployment's name on the place's cluster. The system (None) and superusers always may."""
+    if user is None or getattr(user, "is_superuser", False):
+        return
+    checked = _changed(parsed, instance, parsed.extra.get("places") or [])
+    if not checked:
+        return
+    engine = authz.authorizer()
+    namespaces = _namespace_paths(parsed, {place.cluster for place in checked})
+    for place in checked:
+        paths = [place.scope_path, namespaces.get(place.cluster)]
+        if any(path and engine.allowed(user, "create", converter.group, converter.plural, path, parsed.name)
+               for path in paths):
+            continue
+        where = f"spec.topologies[{place.index}]" if parsed.spec.get("topologies") else "spec.topologies"
+        target = place.node_group or place.node_name or ("the cloud side" if place.cloud else "")
+        what = f'{target} of cluster "{place.cluster}"' if target else f'cluster "{place.cluster}"'
+        raise StatusError(403, f'user "{user.get_username()}" cannot deploy to {where} ({what}): create '
+                               f'{converter.plural}.{converter.group} is needed there or in namespace '
+                               f'"{parsed.namespace}" of that cluster', "Forbidden", kind=converter.plural,
+                          name=parsed.name, group=converter.group,
+                          causes=[cause(where, f"may not deploy to {what}", "FieldValueForbidden")])

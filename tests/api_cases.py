@@ -125,6 +125,11 @@ class KindAPICase(TestCase):
     #: a finalizer holds the kind's deletes: an allowed delete answers 202 with the object, which stays with its
     #: ``metadata.deletionTimestamp`` (the platform removes it later)
     deletes_gracefully = False
+    #: how the field at fault starts when a create names a scope the caller may not learn of (a kind whose scope
+    #: follows from another object names that object's field: ``spec.applicationRef``)
+    scope_field = "metadata.labels["
+    #: a namespaced kind whose objects live in any namespace of their cluster, not the host namespace named after it
+    in_any_namespace = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -224,6 +229,13 @@ class KindAPICase(TestCase):
         if converter.namespaced and cluster is not None:
             return f"/oapis/{converter.group}/{converter.version}/namespaces/{cluster}/{converter.plural}"
         return f"/oapis/{converter.group}/{converter.version}/{converter.plural}"
+
+    def create_url(self, manifest: dict) -> str:
+        """Where a new object's manifest is posted: the collection of the cluster its label names (a namespaced
+        kind whose objects live in any namespace: the collection of its ``metadata.namespace``)."""
+        if self.converter.namespaced and not self.converter.cluster_child and self.in_any_namespace:
+            return self.collection_url(manifest["metadata"]["namespace"])
+        return self.collection_url((manifest["metadata"].get("labels") or {}).get(CLUSTER_LABEL))
 
     def item_url(self, row, name: str | None = None) -> str:
         """The URL of a row (or of a missing object of ``name`` beside it)."""
@@ -339,12 +351,12 @@ class KindAPICase(TestCase):
             manifest = self.factory.build(**self.new(self.objs, place))
             name = manifest["metadata"]["name"]
             cluster = (manifest["metadata"].get("labels") or {}).get(CLUSTER_LABEL)
-            url = self.collection_url(cluster)
+            url = self.create_url(manifest)
             start = self.last_event()
             response = client.post(url, manifest)
             self.assertStatus(response, expected)
             if expected == INVALID:  # a scope the caller may not learn of: the label naming it is the field at fault
-                self.assertTrue(response.json()["details"]["causes"][0]["field"].startswith("metadata.labels["),
+                self.assertTrue(response.json()["details"]["causes"][0]["field"].startswith(self.scope_field),
                                 response.json())
             rows = model.objects.filter(name=name)
             if self.converter.cluster_child:

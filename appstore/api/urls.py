@@ -1,6 +1,8 @@
-"""URLs of app.theriseunion.io: AppCategories, Applications, ApplicationVersions and ApplicationDeployments."""
+"""URLs of app.theriseunion.io: AppCategories, Applications, ApplicationVersions and ApplicationDeployments, and the
+actions on versions and deployments (``appstore.api.actions``: review, deprecate, rollback)."""
 from django.db.models import prefetch_related_objects
 
+from appstore.api import actions
 from appstore.manifests import (
     AppCategoryConverter,
     ApplicationConverter,
@@ -21,6 +23,7 @@ class RelatedViewSet(ManifestViewSet):
 
 
 urlpatterns = [
+    *actions.urlpatterns,
     *manifest_urls(AppCategoryConverter()),
     *manifest_urls(ApplicationConverter(), manifest_viewset(ApplicationConverter(), RelatedViewSet)),
     *manifest_urls(ApplicationVersionConverter(), manifest_viewset(ApplicationVersionConverter(), RelatedViewSet)),

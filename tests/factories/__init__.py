@@ -1,5 +1,11 @@
 """factory_boy factories for every kind with a model: ``build`` gives the manifest the API takes, ``create`` stores
 it through the platform's write path (``tests.factories.base``)."""
+from tests.factories.appstore import (
+    AppCategoryFactory,
+    ApplicationDeploymentFactory,
+    ApplicationFactory,
+    ApplicationVersionFactory,
+)
 from tests.factories.base import PASSWORD, ManifestFactory, scope_labels
 from tests.factories.clusters import (
     ClusterFactory,
@@ -21,6 +27,10 @@ from tests.factories.iam import (
 
 __all__ = [
     "PASSWORD",
+    "AppCategoryFactory",
+    "ApplicationDeploymentFactory",
+    "ApplicationFactory",
+    "ApplicationVersionFactory",
     "CategoryFactory",
     "ClusterFactory",
     "ComponentFactory",

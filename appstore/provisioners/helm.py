@@ -50,6 +50,7 @@ from edgeplatform.controllers import clock
 from edgeplatform.controllers.errors import PermanentError, TemporaryError
 from edgeplatform.helm import HelmDriver, HelmError
 from edgeplatform.helm.repository import version_key
+from edgeplatform.kube.connections import HOST
 from edgeplatform.resources import documents
 from edgeplatform.resources.errors import cause
 
@@ -139,12 +140,18 @@ def chart_sources(repository: str, cluster: str) -> tuple[str | None, tuple[str,
     return (None, (name,)) if name else (repository, ())
 
 
-def _cluster_row(client):
+def _cluster_row(client, name: str | None = None):
+    """The Cluster ``client`` reaches (``name``, else the client's own; the host's client is the cluster
+    labelled the host), for the Helm driver's kubeconfig."""
     from clusters.models import Cluster
+    from edgeplatform.resources.names import CLUSTER_ROLE_LABEL
 
-    cluster = Cluster.objects.filter(name=client.name).first()
+    cluster = Cluster.objects.filter(name=name or client.name).first()
+    if cluster is None and client.name == HOST:
+        cluster = next((row for row in Cluster.objects.all()
+                        if (row.labels or {}).get(CLUSTER_ROLE_LABEL) == "host"), None)
     if cluster is None:
-        raise TemporaryError(f'cluster "{client.name}" is not registered', reason="NoCluster")
+        raise TemporaryError(f'cluster "{name or client.name}" is not registered', reason="NoCluster")
     return cluster
 
 
@@ -210,7 +217,7 @@ class HelmProvisioner(Provisioner):
         if current is not None and current.status == "deployed" and _same(current, config, values, labels):
             return Provisioned([name], 0)
         writes = 1 if kube.ensure_namespace(client, namespace) else 0
-        with HelmDriver.for_cluster(_cluster_row(client)) as driver:
+        with HelmDriver.for_cluster(_cluster_row(client, target.cluster)) as driver:
             history, writes = self._repair(driver, client, name, namespace, history, writes)
             chart = self._chart(config, target)
             before = latest(history)

@@ -6,6 +6,8 @@ the topology's overrides and placement; its status comes from the release and it
 exactly the releases of the topologies left out; a release that fails shows Helm's message."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
 
@@ -200,3 +202,37 @@ def test_versions_are_validated_by_the_provisioner_when_written(platform, helm_h
     body["spec"]["helmConfig"] = helm_config(repository="https://charts.example.com/stable")
     assert admin.post(f"{BASE}/applicationversions", body).status_code == 201
     assert yaml.safe_load(body["spec"]["helmConfig"]["values"])["banner"] == "spring sale"
+
+
+def test_a_release_left_pending_by_a_killed_worker_waits_then_is_replaced_once_with_nothing_left_twice(
+        shop, platform):
+    from edgeplatform.kube.operations import merge_patch
+
+    emulator, cluster, app = shop
+    provisioner = provisioners.get("helm")
+    v1 = version(platform, app, "1.0.0", helmConfig=helm_config())
+    row = deployment(platform, "storefront", "retail", app, [{"nodeGroup": "shop-1"}])
+    (target,) = targets(row, v1)
+    client = gateway.member_client(cluster)
+    name = release_name("storefront", target.key)
+    provisioner.provision(target, client)
+
+    def left_pending(modified_at: int):  # what a worker killed in the middle of Helm's install leaves
+        merge_patch(client, "v1", "Secret", f"sh.helm.release.v1.{name}.v1",
+                    {"metadata": {"labels": {"status": "pending-install", "modifiedAt": str(modified_at)}}}, "retail")
+
+    # WHEN the install was cut short a moment ago, THEN the next attempt waits: Helm may still be at work
+    left_pending(int(time.time()))
+    assert provisioner.status([target], client)[target.key].phase == "Progressing"
+    emulator.requests.clear()
+    with pytest.raises(TemporaryError) as busy:
+        provisioner.provision(target, client)
+    assert busy.value.reason == "HelmBusy" and emulator.requests.count_writes() == 0
+    # WHEN it was cut short longer ago than Helm's timeout, THEN the abandoned release is replaced by one install
+    left_pending(int(time.time()) - 3600)
+    provisioner.provision(target, client)
+    assert emulator.settle()
+    assert release_secrets(emulator, "retail") == [f"sh.helm.release.v1.{name}.v1"]
+    assert [d["metadata"]["name"] for d in emulator.objects("deployments", namespace="retail")] == [name]
+    assert len(emulator.objects("pods", namespace="retail")) == 1
+    assert provisioner.status([target], client)[target.key].phase == "Running"

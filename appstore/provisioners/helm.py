@@ -30,8 +30,9 @@ another process is still working on, ``TemporaryError``; a cluster in trouble, `
 only revisions failed is uninstalled first (Helm upgrades only a release that was deployed once); one left
 ``pending-*`` by a process that died is repaired once it is older than ``EDGE_HELM_TIMEOUT``.
 
-**Status** costs one LIST of the namespace's release Secrets, one LIST per workload kind the releases' manifests
-name (Deployments, StatefulSets, DaemonSets) and one of pods, per cluster — not per topology.
+**Status** costs one LIST of the deployment's release Secrets (by its label), one LIST per workload kind the
+releases' manifests name (Deployments, StatefulSets, DaemonSets) and one of pods, per cluster — not per topology.
+An upgrade keeps ``HISTORY_MAX`` revisions of a release.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from django.http.request import validate_host
 
 from appstore.provisioners import register
 from appstore.provisioners.base import Provisioned, Provisioner, Target, TopologyState, deep_merge, owns, scoped_name
-from appstore.provisioners.kubeobjects import VERSION_LABEL, listed, topology_state
+from appstore.provisioners.kubeobjects import DEPLOYMENT_LABEL, VERSION_LABEL, listed, topology_state
 from edgeplatform import kube
 from edgeplatform.controllers import clock
 from edgeplatform.controllers.errors import PermanentError, TemporaryError
@@ -58,6 +59,8 @@ __all__ = ["RELEASE_MAX", "HelmProvisioner", "chart_sources", "release_name", "v
 
 #: Helm's limit on a release name
 RELEASE_MAX = 53
+#: revisions an upgrade keeps of a release (Helm's CLI default): weekly releases do not pile up Secrets
+HISTORY_MAX = 10
 _CHART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,249}")
 _REPOSITORY_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _CHARTREPO_PATH = re.compile(r"/chartrepo/(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/?")
@@ -222,7 +225,8 @@ class HelmProvisioner(Provisioner):
             chart = self._chart(config, target)
             before = latest(history)
             try:
-                driver.install_or_upgrade(name, chart.path, values, namespace=namespace, labels=labels)
+                driver.install_or_upgrade(name, chart.path, values, namespace=namespace, labels=labels,
+                                          max_history=HISTORY_MAX)
             except HelmError as error:
                 if error.kind in _INVALID:
                     raise PermanentError(f"chart {chart.name} {chart.version}: {error.message}",
@@ -300,8 +304,9 @@ class HelmProvisioner(Provisioner):
         from components.releases import HELM_SELECTOR, latest_releases
 
         states: dict[str, TopologyState] = {}
-        for namespace, group in _by_namespace(targets).items():
-            releases = latest_releases(client, namespace, HELM_SELECTOR, decode=True)
+        for (namespace, deployment_name), group in _by_deployment(targets).items():
+            releases = latest_releases(client, namespace, f"{HELM_SELECTOR},{DEPLOYMENT_LABEL}={deployment_name}",
+                                       decode=True)
             owned: dict[str, tuple[object, list]] = {}
             kinds = set()
             for target in group:
@@ -358,10 +363,10 @@ def _same(revision, config: dict, values: dict, labels: dict) -> bool:
         and all((revision.labels or {}).get(key) == value for key, value in labels.items())
 
 
-def _by_namespace(targets: list[Target]) -> dict[str, list[Target]]:
-    grouped: dict[str, list[Target]] = defaultdict(list)
+def _by_deployment(targets: list[Target]) -> dict[tuple[str, str], list[Target]]:
+    grouped: dict[tuple[str, str], list[Target]] = defaultdict(list)
     for target in targets:
-        grouped[target.namespace].append(target)
+        grouped[(target.namespace, target.deployment.name)].append(target)
     return grouped
 
 

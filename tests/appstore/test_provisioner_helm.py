@@ -103,12 +103,23 @@ def test_each_topology_is_a_release_with_its_values_and_placement_and_pruning_re
     assert [provisioner.provision(t, client).writes for t in found] == [0, 0, 0]
     assert emulator.requests.count_writes() == 0
 
+    # WHEN a new version is provisioned on shop-1, THEN its release is upgraded to a second revision
+    v2 = version(platform, app, "1.1.0", helmConfig=helm_config(values="banner: summer sale\nimage: nginx:1.28\n"))
+    upgraded = next(t for t in targets(row, v2) if t.topology["nodeGroup"] == "shop-1")
+    assert provisioner.provision(upgraded, client).writes == 1
+    assert f"sh.helm.release.v1.{names['shop-1']}.v2" in release_secrets(emulator, "retail")
+    assert emulator.object("configmaps", names["shop-1"], "retail")["data"] == {"BANNER": "shop one only"}
+    spec = emulator.object("deployments", names["shop-1"], "retail")["spec"]
+    assert (spec["replicas"], spec["template"]["spec"]["containers"][0]["image"]) == (2, "nginx:1.28")
+    assert emulator.settle()
+    assert provisioner.status([upgraded], client)[upgraded.key].version == "1.1.0"
+
     # WHEN shop-2 is left out, THEN only its release goes; WHEN everything goes, THEN nothing of it is left
     keep = frozenset(t.key for t in found if t.topology["nodeGroup"] != "shop-2")
     assert provisioner.unprovision(row, client, keep) == 1
     assert emulator.object("deployments", names["shop-2"], "retail") is None
-    assert release_secrets(emulator, "retail") == sorted(
-        f"sh.helm.release.v1.{names[g]}.v1" for g in ("shop-1", "__cloud__"))
+    kept = [f"{names['__cloud__']}.v1", f"{names['shop-1']}.v1", f"{names['shop-1']}.v2"]
+    assert release_secrets(emulator, "retail") == sorted(f"sh.helm.release.v1.{name}" for name in kept)
     assert states(provisioner, found, client)["shop-2"].phase == "Missing"
     assert provisioner.unprovision(row, client) == 2
     assert release_secrets(emulator, "retail") == []

@@ -219,10 +219,10 @@ class HelmProvisioner(Provisioner):
         current = latest(history)
         if current is not None and current.status == "deployed" and _same(current, config, values, labels):
             return Provisioned([name], 0)
+        chart = self._chart(config, target)  # before any write: a chart no repository has changes nothing
         writes = 1 if kube.ensure_namespace(client, namespace) else 0
         with HelmDriver.for_cluster(_cluster_row(client, target.cluster)) as driver:
             history, writes = self._repair(driver, client, name, namespace, history, writes)
-            chart = self._chart(config, target)
             before = latest(history)
             try:
                 driver.install_or_upgrade(name, chart.path, values, namespace=namespace, labels=labels,

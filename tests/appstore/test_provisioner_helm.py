@@ -174,10 +174,11 @@ def test_a_chart_helm_cannot_render_is_permanent_and_a_missing_chart_is_retried(
     missing = version(platform, app, "2.0.0", helmConfig=helm_config(
         chartVersion="2.0.0", repository="http://testserver/chartrepo/library"))
     (target,) = targets(row, missing)
+    emulator.requests.clear()
     with pytest.raises(TemporaryError) as retried:
         provisioner.provision(target, client)
     assert retried.value.reason == "ChartNotFound" and "library" in str(retried.value)
-    assert release_secrets(emulator, "retail") == []
+    assert release_secrets(emulator, "retail") == [] and emulator.requests.count_writes() == 0
 
 
 def test_release_names_fit_helm_and_tell_their_deployment_exactly():

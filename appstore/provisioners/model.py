@@ -21,11 +21,15 @@ format of the framework, the runtime's KServe ServingRuntime when known, ``stora
 is the topology's status. A topology moved from a plain Deployment to KServe loses the Deployment and Service.
 
 Objects are named ``scoped_name(deployment, key, 45)`` (short enough for the names KServe derives), carry
-``Target.labels()`` and are applied, pruned and read back with ``appstore.provisioners.kubeobjects``.
+``Target.labels()`` and the sha256 of what was declared (``HASH_ANNOTATION``: a provision that finds every
+object with it sends nothing; one GET per object), and are applied, pruned and read back with
+``appstore.provisioners.kubeobjects``.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from collections import defaultdict
 
@@ -53,6 +57,8 @@ __all__ = ["INFERENCE_SERVICE", "MODEL_DIR", "RUNTIMES", "SCHEMES", "ModelProvis
 
 MODEL_DIR = "/mnt/models"
 WORKLOAD_LABEL = "app.theriseunion.io/workload"
+#: sha256 of what the platform declared for a topology: provisioning the same again sends nothing
+HASH_ANNOTATION = "app.theriseunion.io/spec-hash"
 GPU = "nvidia.com/gpu"
 NAME_MAX = 45
 INFERENCE_SERVICE = ("serving.kserve.io/v1beta1", "InferenceService")
@@ -255,6 +261,25 @@ def inference_service(target: Target, config: dict, entry: dict) -> dict:
             "spec": {"predictor": predictor}}
 
 
+def _hashed(objects: list[dict]) -> list[dict]:
+    """``objects`` annotated with the sha256 of what they declare (``HASH_ANNOTATION``)."""
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    for manifest in objects:
+        manifest["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest
+    return objects
+
+
+def _in_place(client, objects: list[dict]) -> bool:
+    """Whether every one of ``objects`` is on the cluster as declared (one GET each, no write)."""
+    for manifest in objects:
+        metadata = manifest["metadata"]
+        found = kube.get(client, manifest["apiVersion"], manifest["kind"], metadata["name"], metadata["namespace"])
+        if found is None or ((found.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION) != \
+                metadata["annotations"][HASH_ANNOTATION]:
+            return False
+    return True
+
+
 def serves_kserve(client) -> bool:
     """Whether ``client``'s cluster serves KServe's InferenceService (and the platform may use it)."""
     if not settings.EDGE_MODEL_USE_KSERVE:
@@ -339,7 +364,8 @@ class ModelProvisioner(Provisioner):
         return problems
 
     def provision(self, target: Target, client) -> Provisioned:
-        """Apply the topology's InferenceService (KServe served) or Deployment and Service."""
+        """Apply the topology's InferenceService (KServe served) or Deployment and Service, unless they are there
+        as asked already (their spec-hash annotation; then nothing is sent)."""
         config = _config(target)
         problems = self.validate(config)
         if problems:
@@ -347,13 +373,16 @@ class ModelProvisioner(Provisioner):
                                  reason="InvalidModelConfig")
         _, entry = runtime_for(config)
         name = _name(target)
-        if serves_kserve(client):
-            writes = apply_all(client, [inference_service(target, config, entry)], namespace=target.namespace)
-            if kube.get(client, "apps/v1", "Deployment", name, target.namespace) is not None:
-                for api_version, kind in _PLAIN:  # it ran as a plain Deployment before KServe came
-                    writes += int(kube.ensure_absent(client, api_version, kind, name, target.namespace))
-            return Provisioned([name], writes)
-        return Provisioned([name], apply_all(client, plain_objects(target, config, entry), namespace=target.namespace))
+        kserve = serves_kserve(client)
+        objects = _hashed([inference_service(target, config, entry)] if kserve else
+                          plain_objects(target, config, entry))
+        if _in_place(client, objects):
+            return Provisioned([name], 0)
+        writes = apply_all(client, objects, namespace=target.namespace)
+        if kserve and kube.get(client, "apps/v1", "Deployment", name, target.namespace) is not None:
+            for api_version, kind in _PLAIN:  # it ran as a plain Deployment before KServe came
+                writes += int(kube.ensure_absent(client, api_version, kind, name, target.namespace))
+        return Provisioned([name], writes)
 
     def unprovision(self, deployment, client, keep: frozenset[str] = frozenset()) -> int:
         """Remove the deployment's InferenceServices, Deployments and Services of topologies not in ``keep``."""

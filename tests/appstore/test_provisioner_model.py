@@ -72,6 +72,12 @@ def test_each_topology_serves_the_model_with_its_runtime_fetched_first_and_gpus_
     service = emulator.object("services", names["store-1"], "vision")
     assert service["spec"]["selector"]["app.theriseunion.io/topology-hash"] == found["store-1"].key
 
+    # WHEN provisioned again with nothing changed, THEN nothing is written
+    emulator.requests.clear()
+    with override_settings(EDGE_MODEL_RUNTIME_IMAGES={"triton": "registry.shop.example/tritonserver:24.08-py3"}):
+        assert [provisioner.provision(target, client).writes for target in found.values()] == [0, 0]
+    assert emulator.requests.count_writes() == 0
+
     # WHEN the pods are up, THEN each topology is Running on its node group's nodes
     assert emulator.settle()
     shown = provisioner.status(list(found.values()), client)

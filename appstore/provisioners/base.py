@@ -17,6 +17,11 @@ deployment controller (``appstore.controller``) calls it per topology and per cl
   the type allows (one LIST per kind for the whole cluster, not one GET per topology) → ``{key:
   TopologyState}``.
 
+Helpers every type shares: ``Target.labels()`` (what everything made carries), ``Target.affinity`` (the cloud
+side's node affinity), ``Target.override`` (the topology's ``workloadOverride``), ``deep_merge`` (overrides over
+a version's config), ``scoped_name``/``owns`` (names made from a deployment and a topology key, read back
+exactly).
+
 ``client`` is the gateway's client for the topology's cluster (``edgeplatform.kube``); a provisioner never opens
 its own connection. A ``KubeError`` or a Helm error raised by any method is the controller's to retry; a
 ``PermanentError`` (``edgeplatform.controllers.errors``) means only a new version or spec can help.

@@ -42,7 +42,8 @@ def test_each_topology_serves_the_model_with_its_runtime_fetched_first_and_gpus_
     v3 = version(platform, app, "3.0.0", modelConfig={**MODEL, "gpu": 1})
     row = deployment(platform, "shelf-detector", "vision", app, [
         {"nodeGroup": "store-1", "replicas": 2},
-        {"nodeGroup": "store-2", "workloadOverride": {"modelConfig": {"gpu": 0, "runtime": "triton"}}}])
+        {"nodeGroup": "store-2", "workloadOverride": {"modelConfig": {"gpu": 0, "runtime": "triton"}}},
+        {"nodeGroup": "__cloud__", "workloadOverride": {"modelConfig": {"gpu": 0, "storageURI": "pvc://models/shelf/3"}}}])
     found = {t.topology["nodeGroup"]: t for t in targets(row, v3)}
     client = gateway.member_client(cluster)
 
@@ -51,7 +52,7 @@ def test_each_topology_serves_the_model_with_its_runtime_fetched_first_and_gpus_
     # THEN each topology is a Deployment and a Service named after the deployment and its key
     names = {group: result.workloads[0] for group, result in made.items()}
     assert all(name.startswith("shelf-detector-") and name.endswith(found[g].key) for g, name in names.items())
-    assert {g: r.writes for g, r in made.items()} == {"store-1": 3, "store-2": 2}  # the namespace, once
+    assert {g: r.writes for g, r in made.items()} == {"store-1": 3, "store-2": 2, "__cloud__": 2}  # + namespace
     one = emulator.object("deployments", names["store-1"], "vision")
     pod = one["spec"]["template"]["spec"]
     assert one["spec"]["replicas"] == 2 and pod["nodeSelector"] == {"theriseunion.io/nodegroup": "store-1"}
@@ -69,24 +70,33 @@ def test_each_topology_serves_the_model_with_its_runtime_fetched_first_and_gpus_
     two = emulator.object("deployments", names["store-2"], "vision")["spec"]["template"]["spec"]
     assert two["containers"][0]["image"] == "registry.shop.example/tritonserver:24.08-py3"
     assert "limits" not in two["containers"][0]["resources"] and "tolerations" not in two
+    # AND the cloud side mounts the model's claim (nothing to fetch) and keeps off edge nodes
+    cloud = emulator.object("deployments", names["__cloud__"], "vision")["spec"]["template"]["spec"]
+    assert "initContainers" not in cloud and "nodeSelector" not in cloud and "nodeAffinity" in cloud["affinity"]
+    assert cloud["volumes"] == [{"name": "model-store", "persistentVolumeClaim": {"claimName": "models",
+                                                                                  "readOnly": True}}]
+    assert cloud["containers"][0]["volumeMounts"] == [{"name": "model-store", "mountPath": MODEL_DIR,
+                                                       "readOnly": True, "subPath": "shelf/3"}]
     service = emulator.object("services", names["store-1"], "vision")
     assert service["spec"]["selector"]["app.theriseunion.io/topology-hash"] == found["store-1"].key
 
     # WHEN provisioned again with nothing changed, THEN nothing is written
     emulator.requests.clear()
     with override_settings(EDGE_MODEL_RUNTIME_IMAGES={"triton": "registry.shop.example/tritonserver:24.08-py3"}):
-        assert [provisioner.provision(target, client).writes for target in found.values()] == [0, 0]
+        assert [provisioner.provision(target, client).writes for target in found.values()] == [0, 0, 0]
     assert emulator.requests.count_writes() == 0
 
     # WHEN the pods are up, THEN each topology is Running on its node group's nodes
     assert emulator.settle()
     shown = provisioner.status(list(found.values()), client)
     assert {g: (shown[t.key].phase, shown[t.key].ready_replicas, shown[t.key].nodes) for g, t in found.items()} == {
-        "store-1": ("Running", 2, ["store-1-1"]), "store-2": ("Running", 1, ["store-2-1"])}
+        "store-1": ("Running", 2, ["store-1-1"]), "store-2": ("Running", 1, ["store-2-1"]),
+        "__cloud__": ("Running", 1, ["edge-cloud-1"])}
 
     # WHEN store-2 is pruned, THEN its Deployment and Service go and store-1's stay
-    assert provisioner.unprovision(row, client, frozenset({found["store-1"].key})) == 2
-    assert [d["metadata"]["name"] for d in emulator.objects("deployments", namespace="vision")] == [names["store-1"]]
+    assert provisioner.unprovision(row, client, frozenset({found["store-1"].key, found["__cloud__"].key})) == 2
+    assert sorted(d["metadata"]["name"] for d in emulator.objects("deployments", namespace="vision")) == sorted(
+        [names["store-1"], names["__cloud__"]])
     assert provisioner.status([found["store-2"]], client)[found["store-2"].key].phase == "Missing"
 
 

@@ -22,7 +22,7 @@ from charts.models import LIBRARY
 from components.manifests import DEFAULT_NAMESPACE
 from edgeplatform.helm import ChartRepository, HelmError
 
-__all__ = ["Chart", "Release", "platform_repositories", "release_of", "resolve_chart", "spec_hash"]
+__all__ = ["Chart", "Release", "find_chart", "platform_repositories", "release_of", "resolve_chart", "spec_hash"]
 
 @dataclass(frozen=True)
 class Release:
@@ -69,23 +69,30 @@ def platform_repositories(component) -> tuple[str, str]:
 def resolve_chart(component, release: Release) -> Chart:
     """The archive to install: from ``release.repository`` over HTTP, else from the platform's repositories;
     ``HelmError(kind="not-found")`` naming where it looked when no repository has it."""
-    if release.repository:
-        repository = ChartRepository(release.repository)
-        entry = repository.resolve(release.chart, release.version)
+    return find_chart(release.chart, release.version, release.repository, platform_repositories(component))
+
+
+def find_chart(name: str, version: str | None, url: str | None, repositories: tuple[str, ...] = ()) -> Chart:
+    """Chart ``name`` at ``version`` (None: the latest stable one) as one archive: from the chart repository at
+    ``url`` over HTTP (verified and cached by digest) when given, else from the first of the platform's
+    ``repositories`` (``charts.store``) that has it; ``HelmError(kind="not-found")`` naming where it looked."""
+    if url:
+        repository = ChartRepository(url)
+        entry = repository.resolve(name, version)
         path = repository.download(entry)
-        return Chart(entry.name, entry.version, entry.digest, "", release.repository, path)
+        return Chart(entry.name, entry.version, entry.digest, "", url, path)
     problems = []
-    for name in platform_repositories(component):
+    for repository_name in repositories:
         try:
-            row = store.resolve(name, release.chart, release.version)
+            row = store.resolve(repository_name, name, version)
         except HelmError as error:
             if error.kind != "not-found":
                 raise
             problems.append(error.message)
             continue
         return Chart(row.name, row.version, row.digest, str((row.metadata or {}).get("appVersion") or ""),
-                     name, store.local_path(row))
-    raise HelmError("; ".join(problems), kind="not-found")
+                     repository_name, store.local_path(row))
+    raise HelmError("; ".join(problems) or f'chart "{name}": no repository to look in', kind="not-found")
 
 
 def spec_hash(release: Release, digest: str, version: str) -> str:

@@ -5,6 +5,8 @@ and its status, which is all the no-drift check needs; the payload (base64 of gz
 the values, the description and the rendered manifest, which the readiness check and the revision history read.
 
 * ``fleet_releases(client)`` — one LIST of every namespace's release Secrets (the per-cluster sweep's one read);
+* ``latest_releases(client, namespace, selector)`` — the same for one namespace (optionally decoded: the app store's
+  per-cluster status read);
 * ``release_history(client, name, namespace)`` — one LIST of one release's Secrets, decoded, oldest first.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-__all__ = ["HELM_SELECTOR", "PENDING", "Revision", "fleet_releases", "latest", "release_history"]
+__all__ = ["HELM_SELECTOR", "PENDING", "Revision", "fleet_releases", "latest", "latest_releases", "release_history"]
 
 HELM_SELECTOR = "owner=helm"
 #: statuses of a release an operation is (or was, when its process died) working on
@@ -34,6 +36,8 @@ class Revision:
     #: when Helm last wrote it (its ``modifiedAt`` label, else ``createdAt``, else the Secret's creation)
     modified: datetime | None = None
     payload: dict = field(default_factory=dict)
+    #: the labels of its Secret (Helm's own, and those a release was installed with)
+    labels: dict = field(default_factory=dict)
 
     @property
     def chart_version(self) -> str:
@@ -94,22 +98,34 @@ def _revision(secret: dict, decode: bool) -> Revision | None:
     if labels.get("owner") != "helm" or not str(labels.get("version", "")).isdigit() or not labels.get("name"):
         return None
     return Revision(labels["name"], metadata.get("namespace", ""), int(labels["version"]), labels.get("status", ""),
-                    _moment(labels, metadata), _decode(secret) if decode else {})
+                    _moment(labels, metadata), _decode(secret) if decode else {}, dict(labels))
 
 
 def fleet_releases(client) -> dict[tuple[str, str], Revision]:
     """The latest revision of every release on the cluster, by (namespace, name), from one LIST (labels only are
     read; payloads are not decoded)."""
-    answer = client.request("GET", _SECRETS, {"labelSelector": HELM_SELECTOR})
-    out: dict[tuple[str, str], Revision] = {}
+    return latest_releases(client)
+
+
+def latest_releases(client, namespace: str | None = None, label_selector: str = HELM_SELECTOR,
+                    decode: bool = False) -> dict[tuple[str, str], Revision]:
+    """The latest revision of every release of ``namespace`` (None: of every namespace) whose Secrets match
+    ``label_selector``, by (namespace, name), from one LIST; ``decode`` reads the payload (chart, values,
+    manifest, description) of those latest revisions only."""
+    path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else _SECRETS
+    answer = client.request("GET", path, {"labelSelector": label_selector})
+    newest: dict[tuple[str, str], tuple[Revision, dict]] = {}
     for secret in answer.get("items") or []:
         revision = _revision(secret, decode=False)
         if revision is None:
             continue
         key = (revision.namespace, revision.name)
-        if key not in out or out[key].revision < revision.revision:
-            out[key] = revision
-    return out
+        if key not in newest or newest[key][0].revision < revision.revision:
+            newest[key] = (revision, secret)
+    if decode:
+        for revision, secret in newest.values():
+            revision.payload = _decode(secret)
+    return {key: revision for key, (revision, _) in newest.items()}
 
 
 def release_history(client, name: str, namespace: str) -> list[Revision]:

@@ -425,3 +425,21 @@ EDGE_CHART_AUTHENTICATION_CLASSES = ["iam.tokens.BearerTokenAuthentication", "ia
 EDGE_API_MAX_BODY = env.int("EDGE_API_MAX_BODY", default=3 * 1024 * 1024)
 EDGE_API_MAX_DEPTH = env.int("EDGE_API_MAX_DEPTH", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = EDGE_API_MAX_BODY
+
+# App store: provisioners (appstore/provisioners/).
+# Hosts under which the platform's own chart repositories are reached: a helmConfig.repository URL
+# https://<one of them>/chartrepo/<name> is read from that repository of the store, without HTTP (Django's host
+# patterns, ".example.com" for a domain and its subdomains; "*" is never taken to mean "any URL is ours").
+EDGE_APPSTORE_CHARTREPO_HOSTS = env.list("EDGE_APPSTORE_CHARTREPO_HOSTS",
+                                         default=[host for host in ALLOWED_HOSTS if host != "*"])
+# The model provisioner's serving runtimes (JSON): runtime or framework name (lowercase) -> an image name, or
+# {"image", "args", "port", "readinessPath", "kserveRuntime", "modelFormat"}; merged over the built-in map
+# (appstore/provisioners/model.py RUNTIMES), an entry set to null removes one.
+EDGE_MODEL_RUNTIME_IMAGES = env.json("EDGE_MODEL_RUNTIME_IMAGES", default={})
+# The init container that fetches a model from its storageURI (s3://, gs://, http(s)://, hf://) into the volume the
+# server reads: KServe's storage initializer, called with (storageURI, model directory).
+EDGE_MODEL_STORAGE_INITIALIZER_IMAGE = env.str("EDGE_MODEL_STORAGE_INITIALIZER_IMAGE",
+                                               default="kserve/storage-initializer:v0.14.1")
+# Use KServe's InferenceService (serving.kserve.io/v1beta1) on clusters that serve it (false: always a plain
+# Deployment and Service).
+EDGE_MODEL_USE_KSERVE = env.bool("EDGE_MODEL_USE_KSERVE", default=True)

@@ -9,7 +9,9 @@ whose value is a ``Provisioner`` subclass (or an instance)::
 Its name is the type an Application's ``app.theriseunion.io/provisioner`` label selects. Nothing in the core
 changes for a new type. A type asked for that is not known yet makes the registry read the entry points again,
 so a package installed while the platform runs is found without a restart (the brief's hot-plug). A built-in
-type cannot be replaced by a plugin of the same name (the plugin is ignored, and logged).
+type cannot be replaced by a plugin of the same name, nor can a plugin take a built-in type's (or an earlier
+plugin's) config key; such a plugin is ignored, and logged. ``types()`` and ``reload()`` read the entry points
+again too (an upgraded or removed package is seen then).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from importlib import metadata
 
 from appstore.provisioners.base import Provisioner
 
-__all__ = ["ENTRY_POINT_GROUP", "get", "register", "types"]
+__all__ = ["ENTRY_POINT_GROUP", "get", "register", "reload", "types"]
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,18 @@ def _load_plugins() -> None:
     global _loaded
     import importlib
 
-    importlib.invalidate_caches()
+    importlib.invalidate_caches()  # a package installed since the last read (a new sys.path entry) is seen
     found: dict[str, Provisioner] = {}
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    origins: dict[str, str] = {}
+    config_keys = {instance.config_key: name for name, instance in _builtin.items()}
+    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_origin):
         if entry.name in _builtin:
             log.warning("provisioner plugin %s (%s) ignored: %s is a built-in type", entry.name, entry.value,
                         entry.name)
+            continue
+        if entry.name in found:
+            log.warning("provisioner plugin %s (%s, %s) ignored: %s already provides that type", entry.name,
+                        entry.value, _origin(entry), origins[entry.name])
             continue
         try:
             loaded = entry.load()
@@ -61,11 +69,30 @@ def _load_plugins() -> None:
             log.warning("provisioner plugin %s (%s) ignored: not a Provisioner with a config_key", entry.name,
                         entry.value)
             continue
+        if instance.config_key in config_keys:
+            log.warning("provisioner plugin %s (%s) ignored: its config_key %s is the %s type's", entry.name,
+                        entry.value, instance.config_key, config_keys[instance.config_key])
+            continue
         instance.type = entry.name
-        found[entry.name] = instance
+        found[entry.name], origins[entry.name] = instance, _origin(entry)
+        config_keys[instance.config_key] = entry.name
     _plugins.clear()
     _plugins.update(found)
     _loaded = True
+
+
+def _origin(entry) -> str:
+    """The distribution an entry point comes from (for ordering and messages)."""
+    distribution = getattr(entry, "dist", None)
+    return f"{distribution.name} {distribution.version}" if distribution is not None else entry.value
+
+
+def reload() -> list[str]:
+    """Read the installed plugins again (an upgraded or removed package too); the known types."""
+    _ensure_builtins()
+    with _lock:
+        _load_plugins()
+    return [*_builtin, *sorted(_plugins)]
 
 
 def _ensure_builtins() -> None:
@@ -84,9 +111,6 @@ def get(type_: str) -> Provisioner | None:
 
 
 def types() -> list[str]:
-    """Every known type, built-in first, then plugins (sorted)."""
-    _ensure_builtins()
-    if not _loaded:
-        with _lock:
-            _load_plugins()
-    return [*_builtin, *sorted(_plugins)]
+    """Every known type, built-in first, then the plugins installed now (sorted; read again each time, which
+    costs a few milliseconds: it is asked for in messages and listings, not per request)."""
+    return reload()

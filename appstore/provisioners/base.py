@@ -17,20 +17,31 @@ deployment controller (``appstore.controller``) calls it per topology and per cl
   the type allows (one LIST per kind for the whole cluster, not one GET per topology) → ``{key:
   TopologyState}``.
 
+Helpers every type shares: ``Target.labels()`` (what everything made carries), ``Target.affinity`` (the cloud
+side's node affinity), ``Target.override`` (the topology's ``workloadOverride``), ``deep_merge`` (overrides over
+a version's config), ``scoped_name``/``owns`` (names made from a deployment and a topology key, read back
+exactly).
+
 ``client`` is the gateway's client for the topology's cluster (``edgeplatform.kube``); a provisioner never opens
 its own connection. A ``KubeError`` or a Helm error raised by any method is the controller's to retry; a
 ``PermanentError`` (``edgeplatform.controllers.errors``) means only a new version or spec can help.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["CLOUD", "Provisioned", "Provisioner", "Target", "TopologyState", "topology_key"]
+__all__ = ["CLOUD", "CLOUD_AFFINITY", "Provisioned", "Provisioner", "Target", "TopologyState", "deep_merge",
+           "owns", "scoped_name", "topology_key"]
 
 #: the ``nodeGroup`` of a topology that runs on the cloud side of its cluster: no node-group pin
 CLOUD = "__cloud__"
+#: what keeps a cloud-side topology's pods off edge nodes (KubeEdge's and OpenYurt's edge labels)
+CLOUD_AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "node-role.kubernetes.io/edge", "operator": "DoesNotExist"},
+                          {"key": "openyurt.io/is-edge-worker", "operator": "NotIn", "values": ["true"]}]}]}}}
 
 
 def topology_key(cluster: str, node_group: str = "", node_name: str = "") -> str:
@@ -39,6 +50,38 @@ def topology_key(cluster: str, node_group: str = "", node_name: str = "") -> str
     its index in ``spec.topologies``."""
     text = json.dumps([cluster, node_group or "", node_name or ""], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def scoped_name(name: str, key: str, limit: int = 63) -> str:
+    """The name of what a deployment ``name`` makes for topology ``key``: ``<name>-<key>``, at most ``limit``
+    characters. A name too long for that keeps its start and gets 8 hex digits of its sha256 in between
+    (``<start>-<digest>-<key>``), so two long names never meet; the same name and key always give the same
+    result, which is how an owner is told from a name (``owns``)."""
+    if len(name) + len(key) + 1 <= limit:
+        return f"{name}-{key}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    start = name[:max(limit - len(key) - len(digest) - 2, 1)].rstrip("-.")
+    return f"{start}-{digest}-{key}"
+
+
+def owns(name: str, scoped: str, limit: int = 63) -> str | None:
+    """The topology key of ``scoped`` when ``scoped_name(name, key, limit)`` made it, else None."""
+    key = scoped[-10:]
+    if len(key) == 10 and all(c in "0123456789abcdef" for c in key) and scoped_name(name, key, limit) == scoped:
+        return key
+    return None
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``: mappings merge key by key, anything else (lists too) in ``over``
+    replaces what ``base`` has; ``base`` and ``over`` are left as they were."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 @dataclass
@@ -78,6 +121,18 @@ class Target:
         if self.node_group and not self.cloud:
             labels["theriseunion.io/nodegroup"] = self.node_group
         return labels
+
+    @property
+    def affinity(self) -> dict:
+        """The pod affinity its placement needs: ``CLOUD_AFFINITY`` on the cloud side, else {} (the pin is
+        ``node_selector``)."""
+        return copy.deepcopy(CLOUD_AFFINITY) if self.cloud else {}
+
+    @property
+    def override(self) -> dict:
+        """The topology's ``workloadOverride`` ({} when it has none)."""
+        value = (self.topology or {}).get("workloadOverride")
+        return value if isinstance(value, dict) else {}
 
 
 def _label_value(text: str) -> str:

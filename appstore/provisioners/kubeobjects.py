@@ -9,7 +9,8 @@ Everything a provisioner makes for a topology carries the labels of ``Target.lab
 * ``remove`` lists each kind once in the deployment's namespace by the deployment label and deletes the objects
   of topologies not in ``keep`` (the pruning of removed topologies, and the whole unprovision);
 * ``workload_states`` lists each workload kind once (and the pods once, for the nodes they run on) and folds the
-  items into a ``TopologyState`` per topology key.
+  items into a ``TopologyState`` per topology key (``topology_state``: the same fold for workloads found
+  otherwise, e.g. those of a Helm release).
 
 A 404 on a kind the cluster does not serve is "nothing there" for ``remove`` and ``workload_states``.
 """
@@ -22,7 +23,7 @@ from edgeplatform import kube
 from edgeplatform.kube import KubeError
 
 __all__ = ["DEPLOYMENT_LABEL", "FIELD_MANAGER", "TOPOLOGY_LABEL", "VERSION_LABEL", "WORKLOAD_KINDS", "apply_all",
-           "remove", "selector", "workload_states"]
+           "listed", "remove", "selector", "topology_state", "workload_states"]
 
 FIELD_MANAGER = "edge-platform-appstore"
 DEPLOYMENT_LABEL = "app.theriseunion.io/deployment"
@@ -48,13 +49,18 @@ def apply_all(client, objects: list[dict], *, namespace: str | None = None) -> i
     return writes
 
 
-def _listed(client, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict]:
+def listed(client, api_version: str, kind: str, namespace: str, label_selector: str | None) -> list[dict]:
+    """The objects of a kind in ``namespace`` matching ``label_selector``; [] when the cluster does not serve the
+    kind (no CRD) or the namespace is gone."""
     try:
         return kube.list_objects(client, api_version, kind, namespace=namespace, label_selector=label_selector)
     except KubeError as error:
         if error.status == 404:  # the kind is not served there (no CRD), or the namespace is gone
             return []
         raise
+
+
+_listed = listed
 
 
 def remove(client, deployment, kinds, keep: frozenset[str] = frozenset()) -> int:
@@ -72,17 +78,43 @@ def remove(client, deployment, kinds, keep: frozenset[str] = frozenset()) -> int
 
 
 def _replicas(item: dict) -> tuple[int, int, bool, str]:
-    """(wanted, ready, settled, failure message) of one Deployment or StatefulSet."""
+    """(wanted, ready, settled, failure message) of one Deployment, StatefulSet or DaemonSet."""
     spec, status = item.get("spec") or {}, item.get("status") or {}
-    wanted = int(spec.get("replicas", 1) or 0)
-    ready = int(status.get("readyReplicas") or 0)
+    if item.get("kind") == "DaemonSet":
+        wanted = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberReady") or 0)
+        updated = int(status.get("updatedNumberScheduled") or 0) >= wanted
+    else:
+        wanted = int(spec.get("replicas", 1) or 0)
+        ready = int(status.get("readyReplicas") or 0)
+        updated = int(status.get("updatedReplicas") or 0) >= wanted if item.get("kind") == "Deployment" else True
     observed = int(status.get("observedGeneration") or 0) >= int((item.get("metadata") or {}).get("generation") or 0)
-    updated = int(status.get("updatedReplicas") or 0) >= wanted if item.get("kind") == "Deployment" else True
     failure = ""
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Progressing" and condition.get("status") == "False":
             failure = condition.get("message") or condition.get("reason") or "not progressing"
     return wanted, ready, observed and updated and ready >= wanted, failure
+
+
+def topology_state(items: list[dict], nodes=(), version: str | None = None) -> TopologyState:
+    """The ``TopologyState`` of one topology's workloads (Deployments, StatefulSets, DaemonSets as the cluster
+    has them; at least one): ``Running`` when every one has its replicas ready at its current generation,
+    ``Failed`` when one stopped progressing, ``Progressing`` otherwise; ``nodes`` are where its pods run;
+    ``version`` (None: the one the items' version label agrees on)."""
+    wanted = ready = 0
+    settled, failures = True, []
+    for item in items:
+        item_wanted, item_ready, item_settled, failure = _replicas(item)
+        wanted, ready, settled = wanted + item_wanted, ready + item_ready, settled and item_settled
+        if failure:
+            failures.append(f"{item['metadata']['name']}: {failure}")
+    phase = "Failed" if failures else "Running" if settled else "Progressing"
+    if version is None:
+        versions = {((item.get("metadata") or {}).get("labels") or {}).get(VERSION_LABEL, "") for item in items}
+        version = versions.pop() if len(versions) == 1 else ""
+    return TopologyState(phase, replicas=wanted, ready_replicas=ready, nodes=sorted(nodes),
+                         workloads=sorted(item["metadata"]["name"] for item in items), message="; ".join(failures),
+                         version=version)
 
 
 def workload_states(targets: list[Target], client, kinds=WORKLOAD_KINDS) -> dict[str, TopologyState]:
@@ -109,17 +141,5 @@ def workload_states(targets: list[Target], client, kinds=WORKLOAD_KINDS) -> dict
         if not items:
             states[target.key] = TopologyState("Missing", message="nothing of it is on the cluster")
             continue
-        wanted = ready = 0
-        settled, failures = True, []
-        for item in items:
-            item_wanted, item_ready, item_settled, failure = _replicas(item)
-            wanted, ready, settled = wanted + item_wanted, ready + item_ready, settled and item_settled
-            if failure:
-                failures.append(f"{item['metadata']['name']}: {failure}")
-        phase = "Failed" if failures else "Running" if settled else "Progressing"
-        versions = {((item.get("metadata") or {}).get("labels") or {}).get(VERSION_LABEL, "") for item in items}
-        states[target.key] = TopologyState(
-            phase, replicas=wanted, ready_replicas=ready, nodes=sorted(nodes.get(target.key, ())),
-            workloads=sorted(item["metadata"]["name"] for item in items), message="; ".join(failures),
-            version=versions.pop() if len(versions) == 1 else "")
+        states[target.key] = topology_state(items, nodes.get(target.key, ()))
     return states

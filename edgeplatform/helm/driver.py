@@ -131,12 +131,16 @@ class HelmDriver:
         return objects
 
     def install_or_upgrade(self, release: str, chart: str | os.PathLike, values: dict | None = None,
-                           namespace: str | None = None, atomic: bool = False) -> dict:
+                           namespace: str | None = None, atomic: bool = False, labels: dict | None = None,
+                           max_history: int | None = None) -> dict:
         """Install ``release`` from ``chart`` or upgrade it to a new revision with these values (which replace
         the previous ones). The chart is rendered first: bad values or a broken template raise ``HelmError`` and
-        leave the deployed release as it was. ``atomic`` rolls a failed upgrade back (a new revision)."""
+        leave the deployed release as it was. ``atomic`` rolls a failed upgrade back (a new revision).
+        ``labels`` go on the release (Helm's ``--labels``: its storage Secrets carry them, merged over the
+        previous revision's). ``max_history`` keeps at most that many revisions on an upgrade (None: all)."""
         return self._run("install_or_upgrade", chart=_chart(chart), values=values or {}, release=release,
-                         timeout=self.timeout, atomic=atomic, **self._cluster(namespace))
+                         timeout=self.timeout, atomic=atomic, labels=dict(labels or {}), max_history=max_history,
+                         **self._cluster(namespace))
 
     def rollback(self, release: str, revision: int | None = None, namespace: str | None = None) -> dict:
         """Roll ``release`` back to ``revision`` (default: the previous one); returns the new revision."""

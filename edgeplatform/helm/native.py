@@ -63,7 +63,8 @@ def _template(helm, chart: str, values: dict | None, release: str, namespace: st
 
 
 def _install_or_upgrade(helm, chart: str, values: dict | None, release: str, namespace: str,
-                        kubeconfig: str | None, context: str | None, timeout: int, atomic: bool) -> dict:
+                        kubeconfig: str | None, context: str | None, timeout: int, atomic: bool,
+                        labels: dict | None = None, max_history: int | None = None) -> dict:
     with helm.Chart.load(chart) as loaded, _config(helm, kubeconfig, context, namespace) as cfg:
         # render first: a broken template or values that fail the schema stop here, before the cluster is touched
         loaded.validate_schema(values or {})
@@ -79,10 +80,11 @@ def _install_or_upgrade(helm, chart: str, values: dict | None, release: str, nam
             exists = False
         if exists:
             result = cfg.upgrade(loaded, release, values or {}, namespace=namespace, timeout=timeout,
-                                 rollback_on_failure=atomic, reset_values=True)
+                                 rollback_on_failure=atomic, reset_values=True, labels=labels or None,
+                                 max_history=max_history)
         else:
             result = cfg.install(loaded, release, values or {}, namespace=namespace, timeout=timeout,
-                                 rollback_on_failure=atomic)
+                                 rollback_on_failure=atomic, labels=labels or None)
         return _summary(result)
 
 

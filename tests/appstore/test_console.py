@@ -1,0 +1,281 @@
+"""The app store's console through the Django test client, as a browser uses it: the catalog (categories, search,
+a workspace member's view), an application's page (versions newest first with their review state, the buttons
+each user is offered), the review queue and its decisions, the version form, the deploy form (what it offers,
+the manifest it writes, refusals on the fields), the deployment page (live status endpoint, topology picture,
+history, rollback) and the lists' columns."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from appstore import review
+from appstore.models import ApplicationDeployment, ApplicationVersion
+from edgeplatform.resources.services import save_status
+from iam.models import User
+
+CATALOG = "/console/app-store/"
+QUEUE = "/console/app-store/review/"
+API = "app.theriseunion.io/v1alpha1"
+WORKLOAD = {"deployments": [{"name": "web", "spec": {"template": {"spec": {"containers": [
+    {"name": "web", "image": "nginx:1.25"}]}}}}]}
+
+
+def application(name: str, *, workspace: str = "", category: str = "", display: str = "", text: str = "") -> dict:
+    labels = {"app.theriseunion.io/provisioner": "workload"}
+    if workspace:
+        labels["theriseunion.io/workspace"] = workspace
+    if category:
+        labels["app.theriseunion.io/category"] = category
+    annotations = {key: value for key, value in (("theriseunion.io/display-name", display),
+                                                 ("theriseunion.io/description", text)) if value}
+    return {"apiVersion": API, "kind": "Application",
+            "metadata": {"name": name, "labels": labels, "annotations": annotations}, "spec": {}}
+
+
+def version(app: str, number: str) -> dict:
+    return {"apiVersion": API, "kind": "ApplicationVersion",
+            "metadata": {"name": f"{app}-{number.replace('.', '-')}"},
+            "spec": {"applicationRef": app, "version": number, "workloadConfig": WORKLOAD}}
+
+
+def approve(name: str) -> None:
+    review.decide(ApplicationVersion.objects.get(name=name), "Approve", user=None, message="fine")
+
+
+def build_store(platform) -> None:
+    """c1 (node groups g-north, g-south; workspaces shop and other, namespaces shop-web and other-web) and c2
+    (g-east, namespace edge-web); applications web (shop: 1.0.0 and 1.2.0 approved, 1.3.0 pending), db (other,
+    1.0.0 approved) and tools (the platform's, category ops: an IAM Category); AppCategory retail."""
+    platform.cluster("c1")
+    platform.cluster("c2")
+    for group, cluster in (("g-north", "c1"), ("g-south", "c1"), ("g-east", "c2")):
+        platform.nodegroup(group, cluster)
+    platform.workspace("shop", "c1")
+    platform.workspace("other", "c1")
+    platform.namespace("shop-web", "c1", "shop")
+    platform.namespace("other-web", "c1", "other")
+    platform.namespace("edge-web", "c2")
+    platform.apply(
+        {"apiVersion": API, "kind": "AppCategory", "metadata": {"name": "retail"},
+         "spec": {"displayName": {"en-US": "Retail", "zh-CN": "零售"}}},
+        {"apiVersion": "iam.theriseunion.io/v1alpha1", "kind": "Category", "metadata": {"name": "ops"},
+         "spec": {"displayName": {"en-US": "Operations"}}},
+        application("web", workspace="shop", category="retail", display="Shop front", text="The till and the shelf"),
+        application("db", workspace="other", category="retail", display="Stock database"),
+        application("tools", category="ops", display="Toolbox", text="Diagnostics for every shop"),
+        version("web", "1.0.0"), version("web", "1.2.0"), version("web", "1.3.0"), version("db", "1.0.0"),
+        version("tools", "0.9.0"))
+    for name in ("web-1-0-0", "web-1-2-0", "db-1-0-0", "tools-0-9-0"):
+        approve(name)
+
+
+@pytest.fixture
+def store(platform):
+    """The store of ``build_store``; root (superuser), wendy (workspace-admin of shop, nodegroup-admin of g-north),
+    vic (workspace-viewer of shop)."""
+    build_store(platform)
+    platform.user("root", superuser=True)
+    platform.user("wendy")
+    platform.user("vic")
+    platform.bind("wendy-shop", "workspace-admin", "workspace", "shop", "c1", users=("wendy",))
+    platform.bind("wendy-north", "nodegroup-admin", "nodegroup", "g-north", "c1", users=("wendy",))
+    platform.bind("vic-shop", "workspace-viewer", "workspace", "shop", "c1", users=("vic",))
+    return platform
+
+
+def client(name: str) -> Client:
+    browser = Client()
+    browser.force_login(User.objects.get(name=name))
+    return browser
+
+
+def html(response) -> str:
+    assert response.status_code == 200, response.content[:2000]
+    return response.content.decode()
+
+
+def cards(page: str) -> list[str]:
+    return re.findall(r'<div class="appstore-card" id="app-([^"]+)"', page)
+
+
+def section(page: str, element_id: str) -> str:
+    found = re.search(rf'id="{re.escape(element_id)}".*?(?=<section|</div>\s*</div>\s*{{% endblock|$)', page, re.S)
+    return found.group(0) if found else ""
+
+
+def pk(model, name: str) -> int:
+    return model.objects.get(name=name).pk
+
+
+def app_page(browser, name: str) -> str:
+    from appstore.models import Application
+
+    return html(browser.get(f"/console/appstore/application/{pk(Application, name)}/change/"))
+
+
+# --- catalog -----------------------------------------------------------------------------------------------------
+
+def test_the_catalog_groups_applications_by_category_with_their_provisioner_and_latest(store):
+    page = html(client("root").get(CATALOG))
+    assert cards(page) == ["tools", "db", "web"]  # Operations, then Retail (by heading), names in order
+    headings = re.findall(r'<section class="appstore-category" id="category-([^"]+)"[^>]*>\s*<h2>([^<]+)</h2>', page)
+    assert headings == [("ops", "Operations"), ("retail", "Retail")]  # an IAM Category's name; an AppCategory's
+    web = page[page.index('id="app-web"'):]
+    web = web[:web.index('id="app-', 10)] if 'id="app-' in web[10:] else web
+    assert "Shop front" in web and 'data-provisioner="workload"' in web and "1.2.0" in web
+    assert "The till and the shelf" in web and "appstore-deploy" in web
+
+
+def test_the_catalog_searches_name_display_name_and_description(store):
+    root = client("root")
+    assert cards(html(root.get(CATALOG, {"q": "diagnostics"}))) == ["tools"]
+    assert cards(html(root.get(CATALOG, {"q": "STOCK"}))) == ["db"]
+    assert cards(html(root.get(CATALOG, {"q": "web"}))) == ["web"]
+    assert cards(html(root.get(CATALOG, {"q": "nothing-like-it"}))) == []
+
+
+def test_a_category_label_without_a_category_object_is_its_own_heading(store):
+    store.apply(application("kiosk", category="self-service"))
+    page = html(client("root").get(CATALOG))
+    assert '<h2>self-service</h2>' in page
+
+
+def test_a_workspace_member_sees_only_their_workspace_applications(store):
+    page = html(client("wendy").get(CATALOG))
+    assert cards(page) == ["web"]
+    from appstore.models import Application
+
+    assert client("wendy").get(f"/console/appstore/application/{pk(Application, 'db')}/change/").status_code == 404
+    listed = html(client("wendy").get("/console/appstore/application/"))
+    assert re.findall(r'<th class="field-name"><a href="[^"]+">([^<]+)</a>', listed) == ["web"]
+
+
+def test_a_user_with_nothing_in_the_store_is_refused_the_catalog(store):
+    store.user("nobody")
+    assert client("nobody").get(CATALOG).status_code == 403
+    assert client("nobody").get(QUEUE).status_code == 403
+
+
+# --- the application's page ----------------------------------------------------------------------------------------
+
+def test_the_application_page_lists_versions_newest_first_with_their_review_state(store):
+    approve_as = review.set_deprecated
+    approve_as(ApplicationVersion.objects.get(name="web-1-0-0"), user=None)
+    page = app_page(client("root"), "web")
+    rows = re.findall(r'<tr id="version-([^"]+)" data-version="([^"]+)">.*?data-state="([^"]+)"', page, re.S)
+    assert rows == [("web-1-3-0", "1.3.0", "Pending"), ("web-1-2-0", "1.2.0", "Approved"),
+                    ("web-1-0-0", "1.0.0", "Deprecated")]
+    approved = page[page.index('id="version-web-1-2-0"'):page.index('id="version-web-1-0-0"')]
+    assert "system" in approved and "fine" in approved  # submitter, reviewer message
+    assert 'id="application-latest">1.2.0<' in page
+    assert 'id="approve-web-1-3-0"' in page and 'id="deprecate-web-1-2-0"' in page
+    assert 'id="undeprecate-web-1-0-0"' in page
+    assert 'id="application-deploy"' in page and 'id="application-add-version"' in page
+
+
+def test_a_viewer_sees_the_versions_with_no_button(store):
+    page = app_page(client("vic"), "web")
+    assert 'id="version-web-1-3-0"' in page
+    for button in ("approve-", "reject-", "deprecate-", "application-deploy", "application-add-version"):
+        assert f'id="{button}' not in page
+
+
+def test_the_submitter_sees_no_approve_button_on_their_own_version(store):
+    wendy = client("wendy")
+    response = wendy.post("/console/appstore/applicationversion/add/", {
+        "application": "web", "version": "2.0.0", "name": "", "config": "deployments:\n- name: web\n  spec:\n"
+        "    template:\n      spec:\n        containers: [{name: web, image: 'nginx:1.27'}]\n"})
+    assert response.status_code == 302, response.content[:3000]
+    mine = ApplicationVersion.objects.get(name="web-2-0-0")
+    assert mine.status["submitter"] == "wendy" and mine.review_phase == "Pending"
+    page = app_page(wendy, "web")
+    assert 'id="approve-web-2-0-0"' not in page and 'id="approve-web-1-3-0"' in page
+    assert "web-2-0-0" not in html(wendy.get(QUEUE))
+    refused = wendy.post(f"/console/appstore/applicationversion/{mine.pk}/review/", {"decision": "Approve"})
+    assert refused.status_code == 403
+    assert ApplicationVersion.objects.get(pk=mine.pk).review_phase == "Pending"
+
+
+def test_the_version_form_shows_the_provisioner_refusal_on_the_config(store):
+    response = client("root").post("/console/appstore/applicationversion/add/", {
+        "application": "web", "version": "2.1.0", "name": "", "config": "deployments: []\n"})
+    page = html(response)
+    assert not ApplicationVersion.objects.filter(version="2.1.0").exists()
+    assert re.search(r'field-config.*?errorlist', page, re.S)
+    bad = html(client("root").post("/console/appstore/applicationversion/add/", {
+        "application": "web", "version": "two", "name": "", "config": "deployments: []\n"}))
+    assert re.search(r'field-version.*?errorlist', bad, re.S)
+
+
+def test_the_add_version_link_preselects_the_application(store):
+    page = html(client("root").get("/console/appstore/applicationversion/add/?application=web"))
+    assert re.search(r'<option value="web" selected>', page)
+
+
+# --- review --------------------------------------------------------------------------------------------------------
+
+def test_the_review_queue_lists_pending_versions_oldest_first_and_approves_inline(store):
+    store.apply(version("db", "1.1.0"))
+    root = client("root")
+    page = html(root.get(QUEUE))
+    assert re.findall(r'<tr id="pending-([^"]+)"', page) == ["web-1-3-0", "db-1-1-0"]
+    target = ApplicationVersion.objects.get(name="web-1-3-0")
+    response = root.post(f"/console/appstore/applicationversion/{target.pk}/review/",
+                         {"decision": "Approve", "message": "ship it", "next": QUEUE})
+    assert response.status_code == 302 and response["Location"] == QUEUE
+    target.refresh_from_db()
+    assert target.review_phase == "Approved" and target.status["reviewer"] == "root"
+    assert target.status["reviewMessage"] == "ship it"
+    page = html(root.get(QUEUE))
+    assert re.findall(r'<tr id="pending-([^"]+)"', page) == ["db-1-1-0"]
+    assert "Web 1.3.0 approved." in page
+
+
+def test_a_rejection_carries_its_message_and_a_second_decision_is_refused_in_words(store):
+    root = client("root")
+    target = ApplicationVersion.objects.get(name="web-1-3-0")
+    root.post(f"/console/appstore/applicationversion/{target.pk}/review/",
+              {"decision": "Reject", "message": "image not pinned"})
+    target.refresh_from_db()
+    assert target.review_phase == "Rejected" and target.status["reviewMessage"] == "image not pinned"
+    again = root.post(f"/console/appstore/applicationversion/{target.pk}/review/", {"decision": "Approve"},
+                      follow=True)
+    assert "is Rejected, not Pending" in html(again)
+    page = app_page(root, "web")
+    assert "image not pinned" in page and 'id="approve-web-1-3-0"' not in page
+
+
+def test_a_user_without_review_cannot_approve(store):
+    vic = client("vic")
+    target = ApplicationVersion.objects.get(name="web-1-3-0")
+    assert vic.get(QUEUE).status_code == 403
+    assert vic.post(f"/console/appstore/applicationversion/{target.pk}/review/",
+                    {"decision": "Approve"}).status_code == 403
+    target.refresh_from_db()
+    assert target.review_phase == "Pending"
+    # a version of a workspace they cannot see is not found at all
+    hidden = ApplicationVersion.objects.get(name="db-1-0-0")
+    assert vic.post(f"/console/appstore/applicationversion/{hidden.pk}/review/",
+                    {"decision": "Approve"}).status_code == 404
+
+
+def test_a_workspace_admin_reviews_their_workspace_only(store):
+    store.apply(version("db", "1.1.0"))
+    page = html(client("wendy").get(QUEUE))
+    assert re.findall(r'<tr id="pending-([^"]+)"', page) == ["web-1-3-0"]
+
+
+def test_deprecate_and_undeprecate(store):
+    root = client("root")
+    target = ApplicationVersion.objects.get(name="web-1-2-0")
+    root.post(f"/console/appstore/applicationversion/{target.pk}/deprecate/", {"deprecated": "true"})
+    target.refresh_from_db()
+    assert target.deprecated
+    assert 'id="application-latest">1.0.0<' in app_page(root, "web")
+    root.post(f"/console/appstore/applicationversion/{target.pk}/deprecate/", {"deprecated": "false"})
+    target.refresh_from_db()
+    assert not target.deprecated
+    assert client("vic").post(f"/console/appstore/applicationversion/{target.pk}/deprecate/",
+                              {"deprecated": "true"}).status_code == 403

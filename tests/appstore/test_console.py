@@ -279,3 +279,226 @@ def test_deprecate_and_undeprecate(store):
     assert not target.deprecated
     assert client("vic").post(f"/console/appstore/applicationversion/{target.pk}/deprecate/",
                               {"deprecated": "true"}).status_code == 403
+
+
+# --- the deploy form ---------------------------------------------------------------------------------------------
+
+def deploy_url(name: str = "web") -> str:
+    from appstore.models import Application
+
+    return f"/console/appstore/application/{pk(Application, name)}/deploy/"
+
+
+def offered(page: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(namespace choices, {cluster: [places]}) of a deploy form."""
+    select = re.search(r'<select name="namespace".*?</select>', page, re.S).group(0)
+    namespaces = re.findall(r'<option value="([^"]+)"', select)
+    clusters = {}
+    for name, body in re.findall(r'id="pick-cluster-([^"]+)"[^>]*>(.*?)(?=id="pick-cluster-|</fieldset>)', page,
+                                 re.S):
+        clusters[name] = re.findall(r'id="place-([^"]+)"', body)
+    return namespaces, clusters
+
+
+def test_the_deploy_form_offers_what_the_user_may_deploy_to(store):
+    namespaces, clusters = offered(html(client("root").get(deploy_url())))
+    assert namespaces == ["c1/other-web", "c1/shop-web", "c2/edge-web"]
+    assert clusters == {"c1": ["ng__g-north", "ng__g-south", "cloud__c1"], "c2": ["ng__g-east", "cloud__c2"]}
+    page = html(client("wendy").get(deploy_url()))
+    namespaces, clusters = offered(page)
+    assert namespaces == ["c1/shop-web"]  # the workspace's namespace; another workspace's is not offered
+    assert clusters == {"c1": ["ng__g-north", "cloud__c1"]}  # the node group she is bound to, her cluster's cloud
+    versions = re.findall(r'<option value="([^"]+)"', re.search(r'<select name="version".*?</select>', page,
+                                                                 re.S).group(0))
+    assert versions == ["latest", "1.2.0", "1.0.0", "range"]  # approved ones, newest first; not the pending 1.3.0
+    assert "placeholder=" not in page[page.index('id="content-main"'):]
+
+
+def test_a_viewer_has_no_deploy_form(store):
+    assert client("vic").get(deploy_url()).status_code == 403
+
+
+def test_deploying_writes_the_manifest_as_the_user(store):
+    response = client("wendy").post(deploy_url(), {
+        "name": "web-north", "namespace": "c1/shop-web", "version": "latest", "version_range": "",
+        "pick_ng__g-north": "on", "replicas_ng__g-north": "2", "pick_cloud__c1": "on", "replicas_cloud__c1": "1",
+        "replicas_ng__g-south": "5"})
+    saved = ApplicationDeployment.objects.get(name="web-north")
+    assert response.status_code == 302 and response["Location"] == \
+        f"/console/appstore/applicationdeployment/{saved.pk}/change/"
+    assert saved.namespace == "shop-web" and saved.cluster.name == "c1" and saved.updated_by == "wendy"
+    assert saved.spec == {"application": "web", "version": "latest", "topologies": [
+        {"cluster": "c1", "nodeGroup": "g-north", "replicas": 2},
+        {"cluster": "c1", "nodeGroup": "__cloud__", "replicas": 1}]}
+
+
+def test_a_range_is_written_as_typed_and_a_bad_one_comes_back_on_its_field(store):
+    root = client("root")
+    fields = {"name": "web-range", "namespace": "c1/shop-web", "version": "range", "pick_ng__g-south": "on",
+              "replicas_ng__g-south": "1"}
+    page = html(root.post(deploy_url(), {**fields, "version_range": "^1.x"}))
+    assert re.search(r'field-version_range">\s*<ul class="errorlist"', page)
+    assert not ApplicationDeployment.objects.filter(name="web-range").exists()
+    assert root.post(deploy_url(), {**fields, "version_range": "^1.0"}).status_code == 302
+    assert ApplicationDeployment.objects.get(name="web-range").spec["version"] == "^1.0"
+
+
+def test_refusals_of_the_write_path_come_back_on_the_form(store):
+    root = client("root")
+    fields = {"name": "Not_A_Name", "namespace": "c1/shop-web", "version": "latest", "pick_ng__g-north": "on",
+              "replicas_ng__g-north": "1"}
+    page = html(root.post(deploy_url(), fields))
+    assert re.search(r'field-name">\s*<ul class="errorlist"', page)
+    assert "Pick at least one" in html(root.post(deploy_url(), {**fields, "name": "web-x",
+                                                               "pick_ng__g-north": ""}))
+    assert root.post(deploy_url(), {**fields, "name": "web-x"}).status_code == 302
+    again = html(root.post(deploy_url(), {**fields, "name": "web-x"}))
+    assert "already exists" in again
+    # wendy cannot name another workspace's namespace, whatever she posts
+    forged = html(client("wendy").post(deploy_url(), {**fields, "name": "web-y", "namespace": "c1/other-web"}))
+    assert re.search(r'field-namespace">\s*<ul class="errorlist"', forged)
+    assert not ApplicationDeployment.objects.filter(name="web-y").exists()
+
+
+# --- the deployment's page -----------------------------------------------------------------------------------------
+
+def deployed(store, name: str = "web-two", topologies=None, namespace: str = "shop-web", cluster: str = "c1"):
+    """A deployment written as the system, with the status the controller would report."""
+    from edgeplatform.resources.converters import converter_for
+
+    manifest = {"apiVersion": API, "kind": "ApplicationDeployment",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": {"scope.theriseunion.io/cluster": cluster}},
+                "spec": {"application": "web", "version": "1.2.0", "topologies": topologies or [
+                    {"nodeGroup": "g-north", "replicas": 2}, {"cluster": "c2", "nodeGroup": "g-east",
+                                                              "replicas": 1}]}}
+    from edgeplatform.resources.services import save_manifest
+
+    return save_manifest(converter_for(ApplicationDeployment), manifest)
+
+
+def report(obj, **status) -> None:
+    save_status(obj, lambda current: {**current, **status}, notable=lambda before, after: False)
+
+
+HISTORY = [{"toVersion": "1.0.0", "fromVersion": "", "reason": "Initial", "timestamp": "2026-12-01T10:00:00Z",
+            "operator": "root"},
+           {"toVersion": "1.2.0", "fromVersion": "1.0.0", "reason": "Upgrade", "timestamp": "2026-12-02T10:00:00Z",
+            "operator": "root", "message": "weekly release"}]
+
+
+def progressing(obj) -> None:
+    report(obj, phase="Progressing", applicationVersion="1.2.0", readyStatus="2/3", observedGeneration=1,
+           topologyStatuses=[{"topologyIndex": 0, "phase": "Running", "replicas": 2, "readyReplicas": 2,
+                              "nodes": ["n1", "n2"]},
+                             {"topologyIndex": 1, "phase": "Progressing", "replicas": 1, "readyReplicas": 0,
+                              "message": "pulling the image"}],
+           history=HISTORY)
+
+
+def test_the_deployment_page_pictures_each_topology_by_cluster(store):
+    obj = deployed(store)
+    progressing(obj)
+    page = html(client("root").get(f"/console/appstore/applicationdeployment/{obj.pk}/change/"))
+    assert re.search(r'id="tile-c1" data-phase-field="clusters.c1.phase" data-phase="Running"', page)
+    assert re.search(r'id="tile-c2" data-phase-field="clusters.c2.phase" data-phase="Progressing"', page)
+    north = re.search(r'id="topology-0".*?</li>', page, re.S).group(0)
+    assert 'data-phase="Running"' in north and "g-north" in north and ">2/2<" in north and "n1, n2" in north
+    east = re.search(r'id="topology-1".*?</li>', page, re.S).group(0)
+    assert 'data-phase="Progressing"' in east and ">0/1<" in east and "pulling the image" in east
+    assert 'data-terminal="false"' in page and 'data-field="readyStatus">2/3<' in page
+    history_rows = re.findall(r'<tr class="appstore-history"><td>([^<]+)</td><td>([^<]+)</td>', page)
+    assert history_rows == [("2026-12-02T10:00:00Z", "Upgrade"), ("2026-12-01T10:00:00Z", "Initial")]
+    assert re.search(r'<option value="1.0.0" selected>1.0.0</option>', page)  # the version the upgrade replaced
+
+
+def test_the_status_endpoint_answers_what_the_page_polls(store):
+    obj = deployed(store)
+    url = f"/console/appstore/applicationdeployment/{obj.pk}/status/"
+    root = client("root")
+    first = root.get(url).json()
+    assert first["phase"] == "Pending" and first["terminal"] is False
+    assert first["topologies"]["0"]["ready"] == "0/2" and first["topologies"]["1"]["cluster"] == "c2"
+    progressing(obj)
+    state = root.get(url).json()
+    assert state["topologies"]["1"]["phase"] == "Progressing" and state["clusters"]["c1"]["ready"] == "2/2"
+    assert state["readyStatus"] == "2/3" and state["terminal"] is False
+    report(obj, phase="Running", readyStatus="3/3",
+           topologyStatuses=[{"topologyIndex": 0, "phase": "Running", "replicas": 2, "readyReplicas": 2},
+                             {"topologyIndex": 1, "phase": "Running", "replicas": 1, "readyReplicas": 1}])
+    done = root.get(url).json()
+    assert done["terminal"] is True and done["clusters"]["c2"] == {
+        "name": "c2", "readyReplicas": 1, "replicas": 1, "phase": "Running", "ready": "1/1"}
+    assert client("vic").get(url).status_code == 200
+    other = deployed(store, "db-side", [{"nodeGroup": "g-south"}], namespace="other-web")
+    assert client("vic").get(f"/console/appstore/applicationdeployment/{other.pk}/status/").status_code == 404
+
+
+def test_rollback_writes_the_chosen_version_as_the_user(store):
+    obj = deployed(store)
+    progressing(obj)
+    root = client("root")
+    response = root.post(f"/console/appstore/applicationdeployment/{obj.pk}/rollback/", {"version": "1.0.0"})
+    assert response.status_code == 302
+    obj.refresh_from_db()
+    assert obj.spec["version"] == "1.0.0" and obj.updated_by == "root"
+    refused = root.post(f"/console/appstore/applicationdeployment/{obj.pk}/rollback/", {"version": "1.3.0"},
+                        follow=True)
+    assert "has no approved version 1.3.0" in html(refused)
+
+
+def test_a_viewer_sees_the_deployment_with_no_rollback(store):
+    obj = deployed(store)
+    progressing(obj)
+    vic = client("vic")
+    page = html(vic.get(f"/console/appstore/applicationdeployment/{obj.pk}/change/"))
+    assert 'id="deployment-rollback"' not in page and 'id="deployment-delete"' not in page
+    assert vic.post(f"/console/appstore/applicationdeployment/{obj.pk}/rollback/",
+                    {"version": "1.0.0"}).status_code == 403
+    obj.refresh_from_db()
+    assert obj.spec["version"] == "1.2.0"
+
+
+# --- lists -------------------------------------------------------------------------------------------------------
+
+def cells(page: str, row_name: str) -> list[str]:
+    row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*?>{re.escape(row_name)}</a></th>.*?</tr>', page, re.S).group(0)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+
+
+def test_the_lists_have_kubectl_columns_badges_and_filters(store):
+    root = client("root")
+    apps = html(root.get("/console/appstore/application/"))
+    assert cells(apps, "web")[2:7] == ["Shop front", "workload", "retail", "shop", "1.2.0"]
+    assert cells(apps, "tools")[2:7] == ["Toolbox", "workload", "ops", "—", "0.9.0"]
+    assert cards_from_list(html(root.get("/console/appstore/application/", {"q": "till"}))) == ["web"]
+    assert cards_from_list(html(root.get("/console/appstore/application/", {"category": "ops"}))) == ["tools"]
+    listed = html(root.get("/console/appstore/applicationversion/", {"review_phase": "Pending"}))
+    assert cards_from_list(listed) == ["web-1-3-0"]
+    assert 'class="component-phase phase-busy" data-state="Pending"' in listed
+    obj = deployed(store)
+    progressing(obj)
+    deployments = html(root.get("/console/appstore/applicationdeployment/"))
+    assert cells(deployments, "web-two")[2:8] == ["shop-web", "web", "1.2.0", "2/3", "Progressing", "2"]
+    assert cards_from_list(html(root.get("/console/appstore/applicationdeployment/",
+                                         {"phase": "Running"}))) == []
+
+
+def cards_from_list(page: str) -> list[str]:
+    return re.findall(r'<th class="field-name"><a href="[^"]+">([^<]+)</a>', page)
+
+
+def test_a_workspace_member_lists_only_their_workspace(store):
+    deployed(store)
+    deployed(store, "db-side", [{"nodeGroup": "g-south"}], namespace="other-web")
+    wendy = client("wendy")
+    assert cards_from_list(html(wendy.get("/console/appstore/applicationdeployment/"))) == ["web-two"]
+    assert cards_from_list(html(wendy.get("/console/appstore/applicationversion/"))) == \
+        ["web-1-3-0", "web-1-2-0", "web-1-0-0"]
+    hidden = ApplicationDeployment.objects.get(name="db-side")
+    assert wendy.get(f"/console/appstore/applicationdeployment/{hidden.pk}/change/").status_code == 404
+
+
+def test_the_add_button_of_deployments_leads_to_the_catalog(store):
+    response = client("root").get("/console/appstore/applicationdeployment/add/")
+    assert response.status_code == 302 and response["Location"] == CATALOG

@@ -90,8 +90,8 @@ def review_queue_view(request):
 
 
 console.register_page(ConsolePage("appstore_catalog", "Catalog", "app-store/", catalog_view, _may_browse,
-                                  section="App store",
+                                  section="App catalog",
                                   resource=("app.theriseunion.io", "applications", "Application")))
 console.register_page(ConsolePage("appstore_review", "Review queue", "app-store/review/", review_queue_view,
-                                  _may_review_somewhere, section="App store",
+                                  _may_review_somewhere, section="App catalog",
                                   resource=("app.theriseunion.io", "applicationversions", "ApplicationVersion")))

@@ -48,7 +48,7 @@ from appstore.manifests import (
 from appstore.models import AppCategory, Application, ApplicationDeployment, ApplicationVersion
 from clusters.models import Workspace
 from edgeplatform import authz
-from edgeplatform.console import access
+from edgeplatform.console import access, denials
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
 from edgeplatform.console.options import ManifestAdmin, ui_table
 from edgeplatform.console.site import console
@@ -236,11 +236,9 @@ class ApplicationAdmin(ManifestAdmin):
 
     def deploy_view(self, request, object_id):
         """The deploy form (``appstore.console.deploy``): GET shows it, POST writes the deployment as the user."""
-        denial_kind = ApplicationDeployment._converter
-        from edgeplatform.console import denials
-
-        denials.note_kind(request, "create", group=denial_kind.group, resource=denial_kind.plural,
-                          kind=denial_kind.kind)
+        deployments = ApplicationDeployment._converter
+        denials.note_kind(request, "create", group=deployments.group, resource=deployments.plural,
+                          kind=deployments.kind)
         obj = self.get_object(request, object_id)
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
@@ -320,6 +318,9 @@ class VersionForm(ManifestForm):
             self.fields["application"].choices = [("", "---------")] + [
                 (row.name, f"{display_name(row)} ({row.name}, {row.provisioner})") for row in rows
                 if access.may_at(user, "create", converter, row.scope_path)]
+        if self.instance.pk and self.instance.review_phase == review.APPROVED and "config" in self.fields:
+            self.fields["config"].disabled = True
+            self.fields["config"].help_text = "Approved: the config never changes (publish a new version instead)."
 
     def _config_key(self, app_name: str) -> str:
         app = self.instance.application if self.instance.pk else Application.objects.filter(name=app_name).first()
@@ -382,6 +383,14 @@ class ApplicationVersionAdmin(ManifestAdmin):
         """Pending, Approved, Rejected or Deprecated."""
         state = version_state(obj)
         return _badge(REVIEW_BADGES.get(state, "wait"), state)
+
+    @admin.display(description="config")
+    def config(self, obj):
+        """The provisioner's config as YAML (the read-only view of the form's field)."""
+        found = provisioners.get(obj.application.provisioner)
+        key = found.config_key if found is not None else "workloadConfig"
+        text = yaml.safe_dump((obj.spec or {}).get(key) or {}, sort_keys=False, default_flow_style=False)
+        return format_html('<pre class="console-yaml">{}</pre>', text)
 
     @admin.display(description="submitter")
     def submitter(self, obj):

@@ -136,6 +136,31 @@ def test_the_catalog_searches_name_display_name_and_description(store):
     assert cards(html(root.get(CATALOG, {"q": "nothing-like-it"}))) == []
 
 
+def test_the_catalog_costs_the_same_queries_for_three_applications_or_nine(store):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    wendy = client("wendy")
+    wendy.get(CATALOG)  # the session and the grants are loaded once
+
+    def cost() -> int:
+        # the engine's own reads are left out: inside a test's transaction that wrote IAM rows it reloads the
+        # grants at every question (nothing of a transaction that may roll back is cached), and it polls its
+        # change log on a timer
+        with CaptureQueriesContext(connection) as queries:
+            html(wendy.get(CATALOG))
+        return len([query for query in queries if "iam_" not in query["sql"]])
+
+    before = cost()
+    assert before <= 10
+    for index in range(6):
+        store.apply(application(f"extra-{index}", workspace="shop", category=f"cat-{index % 4}"),
+                    version(f"extra-{index}", "1.0.0"))
+        approve(f"extra-{index}-1-0-0")
+    assert len(cards(html(wendy.get(CATALOG)))) == 7
+    assert cost() == before
+
+
 def test_a_category_label_without_a_category_object_is_its_own_heading(store):
     store.apply(application("kiosk", category="self-service"))
     page = html(client("root").get(CATALOG))
@@ -161,8 +186,7 @@ def test_a_user_with_nothing_in_the_store_is_refused_the_catalog(store):
 # --- the application's page ----------------------------------------------------------------------------------------
 
 def test_the_application_page_lists_versions_newest_first_with_their_review_state(store):
-    approve_as = review.set_deprecated
-    approve_as(ApplicationVersion.objects.get(name="web-1-0-0"), user=None)
+    review.set_deprecated(ApplicationVersion.objects.get(name="web-1-0-0"), user=None)
     page = app_page(client("root"), "web")
     rows = re.findall(r'<tr id="version-([^"]+)" data-version="([^"]+)">.*?data-state="([^"]+)"', page, re.S)
     assert rows == [("web-1-3-0", "1.3.0", "Pending"), ("web-1-2-0", "1.2.0", "Approved"),
@@ -207,6 +231,15 @@ def test_the_version_form_shows_the_provisioner_refusal_on_the_config(store):
     bad = html(client("root").post("/console/appstore/applicationversion/add/", {
         "application": "web", "version": "two", "name": "", "config": "deployments: []\n"}))
     assert re.search(r'field-version.*?errorlist', bad, re.S)
+
+
+def test_an_approved_version_shows_its_config_fixed_and_a_viewer_reads_it(store):
+    approved = ApplicationVersion.objects.get(name="web-1-2-0")
+    page = html(client("root").get(f"/console/appstore/applicationversion/{approved.pk}/change/"))
+    assert re.search(r'<textarea name="config"[^>]*disabled', page) and "never changes" in page
+    assert 'data-state="Approved"' in page and 'id="deprecate-web-1-2-0"' in page
+    viewed = html(client("vic").get(f"/console/appstore/applicationversion/{approved.pk}/change/"))
+    assert "nginx:1.25" in viewed and 'name="config"' not in viewed and 'id="deprecate-' not in viewed
 
 
 def test_the_add_version_link_preselects_the_application(store):

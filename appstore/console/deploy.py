@@ -55,21 +55,34 @@ class Offer:
         rows = Namespace.objects.select_related("cluster").order_by("cluster__name", "name")
         self.namespaces = [row for row in rows[:LIMIT] if may_create(row.scope_path)]
         with_namespace = {row.cluster.name for row in self.namespaces}
+        #: field keys of the places where ``create`` is granted at the place's own scope
+        self.direct: set[str] = set()
         self.clusters: dict[str, dict] = {}
         for cluster in Cluster.objects.order_by("name")[:LIMIT]:
             if not authz.may_know_scope(user, cluster.scope_path):
                 continue
+            direct = may_create(cluster.scope_path)
+            if direct:
+                self.direct.add(f"cloud__{cluster.name}")
             entry = {"name": cluster.name, "groups": [], "namespaces": sorted(
                 row.name for row in self.namespaces if row.cluster_id == cluster.pk),
-                "cloud": cluster.name in with_namespace or may_create(cluster.scope_path)}
+                "cloud": cluster.name in with_namespace or direct}
             self.clusters[cluster.name] = entry
         for group in NodeGroup.objects.select_related("cluster").order_by("cluster__name", "name")[:LIMIT]:
             entry = self.clusters.get(group.cluster.name)
             if entry is None or not authz.may_know_scope(user, group.scope_path):
                 continue
-            if group.cluster.name in with_namespace or may_create(group.scope_path):
+            direct = may_create(group.scope_path)
+            if direct:
+                self.direct.add(f"ng__{group.name}")
+            if group.cluster.name in with_namespace or direct:
                 entry["groups"].append(group.name)
         self.clusters = {name: entry for name, entry in self.clusters.items() if entry["groups"] or entry["cloud"]}
+
+    def reaches(self, key: str, cluster: str, namespace: str) -> bool:
+        """May a deployment in namespace ``namespace`` run on the place ``key`` of ``cluster``: granted at the
+        place, or at the namespace of that name on its cluster."""
+        return key in self.direct or namespace in self.clusters.get(cluster, {}).get("namespaces", ())
 
     def places(self) -> list[tuple[str, str, str]]:
         """(field key, cluster, node group or ``__cloud__``) of every place offered, cluster by cluster."""
@@ -142,6 +155,11 @@ class DeployForm(forms.Form):
             self.add_error("version_range", "Type a range (^1.2, ~1.2.3) or pick a version.")
         if not any(data.get(f"pick_{key}") for key in self.place_fields):
             self.add_error(None, "Pick at least one node group or cloud side to deploy to.")
+        namespace = (data.get("namespace") or "/").split("/", 1)[1]
+        for key, place in self.place_fields.items():
+            if namespace and data.get(f"pick_{key}") and not self.offered.reaches(key, place["cluster"], namespace):
+                self.add_error(f"pick_{key}", f'You may deploy to {place["label"]} of {place["cluster"]} only from '
+                                              f'a namespace of cluster {place["cluster"]} named "{namespace}".')
         return data
 
     def picked(self) -> list[tuple[str, dict]]:

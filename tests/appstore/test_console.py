@@ -347,6 +347,25 @@ def test_the_deploy_form_offers_what_the_user_may_deploy_to(store):
     assert "placeholder=" not in page[page.index('id="content-main"'):]
 
 
+def test_a_place_on_another_cluster_is_reached_only_from_a_namespace_there(store):
+    store.bind("wendy-east", "nodegroup-viewer", "nodegroup", "g-east", "c2", users=("wendy",))
+    assert offered(html(client("wendy").get(deploy_url())))[1] == {"c1": ["ng__g-north", "cloud__c1"]}
+    store.bind("wendy-edge", "namespace-admin", "namespace", "edge-web", "c2", users=("wendy",))
+    wendy = client("wendy")
+    namespaces, clusters = offered(html(wendy.get(deploy_url())))
+    assert namespaces == ["c1/shop-web", "c2/edge-web"]
+    assert clusters == {"c1": ["ng__g-north", "cloud__c1"], "c2": ["ng__g-east", "cloud__c2"]}
+    fields = {"name": "web-east", "namespace": "c1/shop-web", "version": "latest", "pick_ng__g-east": "on",
+              "replicas_ng__g-east": "1"}
+    page = html(wendy.post(deploy_url(), fields))
+    assert 'only from a namespace of cluster c2 named &quot;shop-web&quot;' in page
+    assert not ApplicationDeployment.objects.filter(name="web-east").exists()
+    assert wendy.post(deploy_url(), {**fields, "namespace": "c2/edge-web"}).status_code == 302
+    saved = ApplicationDeployment.objects.get(name="web-east")
+    assert saved.cluster.name == "c2" and saved.spec["topologies"] == [
+        {"cluster": "c2", "nodeGroup": "g-east", "replicas": 1}]
+
+
 def test_a_viewer_has_no_deploy_form(store):
     assert client("vic").get(deploy_url()).status_code == 403
 

@@ -120,13 +120,15 @@ class DeployForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.application, self.user = application, user
         self.offered = offer(user)
-        approved = [v.version for v in application.versions.filter(review_phase=review.APPROVED, deprecated=False)
-                    .order_by("-major", "-minor", "-patch", "-prerelease")]
-        self.approved = sorted(approved, key=lambda text: versions.parse(text), reverse=True)
+        approved = application.versions.filter(review_phase=review.APPROVED, deprecated=False) \
+            .values_list("version", flat=True)
+        self.approved = sorted(approved, key=versions.parse, reverse=True)
         self.fields["name"].initial = _default_name(application.name)
         self.fields["namespace"].choices = [(f"{row.cluster.name}/{row.name}", f"{row.cluster.name} / {row.name}")
                                             for row in self.offered.namespaces]
-        self.fields["version"].choices = [(versions.LATEST, "latest (the newest approved)"),
+        newest = next((text for text in self.approved if versions.admits(versions.LATEST, text)), "")
+        self.fields["version"].choices = [(versions.LATEST, f"latest (now {newest})" if newest else
+                                           "latest (none approved yet)"),
                                           *((text, text) for text in self.approved), (RANGE, "a range…")]
         self.fields["version"].initial = versions.LATEST
         self.place_fields: dict[str, dict] = {}

@@ -344,6 +344,7 @@ def test_the_deploy_form_offers_what_the_user_may_deploy_to(store):
     versions = re.findall(r'<option value="([^"]+)"', re.search(r'<select name="version".*?</select>', page,
                                                                  re.S).group(0))
     assert versions == ["latest", "1.2.0", "1.0.0", "range"]  # approved ones, newest first; not the pending 1.3.0
+    assert "latest (now 1.2.0)" in page
     assert "placeholder=" not in page[page.index('id="content-main"'):]
 
 

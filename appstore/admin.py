@@ -552,7 +552,9 @@ class ApplicationDeploymentAdmin(ManifestAdmin):
             raise PermissionDenied
         may_update = self.has_change_permission(request, obj)
         shown = progress(obj)
-        choices = [v.version for v in obj.application.versions.filter(review_phase=review.APPROVED)]
+        running = (obj.status or {}).get("applicationVersion")
+        choices = [text for text in obj.application.versions.filter(review_phase=review.APPROVED)
+                   .values_list("version", flat=True) if text != running]
         choices.sort(key=versions.parse, reverse=True)
         context = {
             **self.admin_site.each_context(request), "title": f"Deployment {obj.namespace}/{obj.name}",

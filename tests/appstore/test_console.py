@@ -463,6 +463,8 @@ def test_the_deployment_page_pictures_each_topology_by_cluster(store):
     history_rows = re.findall(r'<tr class="appstore-history"><td>([^<]+)</td><td>([^<]+)</td>', page)
     assert history_rows == [("2026-12-02T10:00:00Z", "Upgrade"), ("2026-12-01T10:00:00Z", "Initial")]
     assert re.search(r'<option value="1.0.0" selected>1.0.0</option>', page)  # the version the upgrade replaced
+    rollback = re.search(r'<select name="version" id="rollback-version">.*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]+)"', rollback) == ["1.0.0"]  # approved ones but the one running
 
 
 def test_the_status_endpoint_answers_what_the_page_polls(store):

@@ -2,15 +2,16 @@
 one endpoint): the deployment's phase and version, each topology's phase and ready/total replicas, and the picture
 of them (clusters → node groups, ready/total each, coloured by phase).
 
-Every topology is placed as the write path placed it (``appstore.topologies.places``, as the system: the
-deployment was authorized when it was written) and matched with its ``status.topologyStatuses`` entry by
-``topologyIndex``.
+Every topology is placed on a cluster as the write path places it (``appstore.topologies``: its node group's
+cluster, else its ``cluster``, else the deployment's home), the node groups looked up in one query whatever their
+number (a deployment may reach hundreds of shops, and the page polls), and matched with its
+``status.topologyStatuses`` entry by ``topologyIndex``.
 """
 from __future__ import annotations
 
-from appstore import topologies
 from appstore.manifests import TERMINAL_DEPLOYMENT_PHASES
 from appstore.provisioners.base import CLOUD
+from clusters.models import NodeGroup
 
 __all__ = ["PHASE_RANK", "history", "progress"]
 
@@ -19,8 +20,8 @@ PHASE_RANK = {"Failed": 6, "Unreachable": 5, "Missing": 4, "Degraded": 4, "Progr
               "Running": 1}
 
 
-def _where(topology: dict, place) -> str:
-    if topology.get("nodeGroup") == CLOUD or (place is not None and place.cloud):
+def _where(topology: dict) -> str:
+    if topology.get("nodeGroup") == CLOUD:
         return "cloud side"
     if topology.get("nodeGroup"):
         return topology["nodeGroup"]
@@ -38,18 +39,19 @@ def progress(deployment) -> dict:
     status = deployment.status or {}
     spec = deployment.spec or {}
     wanted = [item for item in spec.get("topologies") or [] if isinstance(item, dict)]
-    placed = {place.index: place for place in topologies.places(wanted, deployment.cluster, None, [])}
+    groups = {item.get("nodeGroup") for item in wanted if item.get("nodeGroup") not in (None, "", CLOUD)}
+    group_cluster = dict(NodeGroup.objects.filter(name__in=groups).values_list("name", "cluster__name")) \
+        if groups else {}
     reported = {item.get("topologyIndex"): item for item in status.get("topologyStatuses") or []
                 if isinstance(item, dict)}
     entries = []
     for index, topology in enumerate(wanted or [{}]):
-        place = placed.get(index)
         found = reported.get(index) or {}
         total = _count(found.get("replicas"), _count(topology.get("replicas"), 1))
         ready = _count(found.get("readyReplicas"))
-        entries.append({"index": index, "cluster": place.cluster if place else
-                        topology.get("cluster") or deployment.cluster.name,
-                        "where": _where(topology, place), "cloud": bool(place and place.cloud),
+        cluster = group_cluster.get(topology.get("nodeGroup")) or topology.get("cluster") or deployment.cluster.name
+        entries.append({"index": index, "cluster": cluster, "where": _where(topology),
+                        "cloud": topology.get("nodeGroup") == CLOUD,
                         "phase": found.get("phase") or "Pending", "replicas": total, "readyReplicas": ready,
                         "ready": f"{ready}/{total}", "message": found.get("message") or "",
                         "workloadName": found.get("workloadName") or "",

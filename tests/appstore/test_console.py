@@ -489,6 +489,32 @@ def test_the_status_endpoint_answers_what_the_page_polls(store):
     assert client("vic").get(f"/console/appstore/applicationdeployment/{other.pk}/status/").status_code == 404
 
 
+def test_the_status_endpoint_costs_the_same_queries_for_one_topology_or_five(store):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    one = deployed(store, "one", [{"nodeGroup": "g-north"}])
+    five = deployed(store, "five", [{"nodeGroup": "g-north"}, {"nodeGroup": "g-south"}, {"nodeGroup": "g-east"},
+                                    {"cluster": "c1", "nodeGroup": "__cloud__"},
+                                    {"cluster": "c2", "nodeGroup": "__cloud__"}])
+    root = client("root")
+
+    def cost(obj) -> tuple[int, dict]:
+        url = f"/console/appstore/applicationdeployment/{obj.pk}/status/"
+        root.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            state = root.get(url).json()
+        return len([query for query in queries if "iam_" not in query["sql"]]), state
+
+    few, _ = cost(one)
+    many, state = cost(five)
+    assert many == few
+    assert {key: (item["cluster"], item["where"]) for key, item in state["topologies"].items()} == {
+        "0": ("c1", "g-north"), "1": ("c1", "g-south"), "2": ("c2", "g-east"), "3": ("c1", "cloud side"),
+        "4": ("c2", "cloud side")}
+    assert state["clusters"]["c1"]["ready"] == "0/3" and state["clusters"]["c2"]["ready"] == "0/2"
+
+
 def test_rollback_writes_the_chosen_version_as_the_user(store):
     obj = deployed(store)
     progressing(obj)

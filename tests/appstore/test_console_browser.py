@@ -103,9 +103,10 @@ def test_publish_review_deploy_and_follow_a_deployment(live_server, store):
         card.locator("a.appstore-deploy").click()
         page.fill("#id_name", "pos-shops")
         page.select_option("#id_namespace", "c1/shop-web")
-        page.check("#id_pick_ng__g-north")
+        page.check("#pick-all-c1")  # every node group of c1, not its cloud side
+        assert page.is_checked("#id_pick_ng__g-north") and page.is_checked("#id_pick_ng__g-south")
+        assert not page.is_checked("#id_pick_cloud__c1")
         page.fill("#id_replicas_ng__g-north", "2")
-        page.check("#id_pick_ng__g-south")
         shot(page, "appstore-06-deploy-form")
         page.click("#deploy-submit")
         page.wait_for_url(re.compile(r".*/console/appstore/applicationdeployment/\d+/change/$"))

@@ -5,15 +5,28 @@
  * Per panel, by data attributes:
  *   data-terminal="true"       the state at page load is settled: no polling;
  *   data-gone-phase, -message  a 404 or 403 means the object is gone: show that phase and message and stop;
- *   data-retry-on-error="true" another error answer polls again (without it, polling stops). */
+ *   data-retry-on-error="true" another error answer polls again (without it, polling stops).
+ *
+ * A [data-field] names a field of the answer, or a path into it ("topologies.0.phase"); a [data-phase-field]
+ * child gets that field's value as its data-phase attribute (which the stylesheet colours). */
 (function () {
   "use strict";
   var INTERVAL = 2000;
 
+  function lookup(state, path) {
+    return path.split(".").reduce(function (value, key) {
+      return value === null || value === undefined ? undefined : value[key];
+    }, state);
+  }
+
   function show(panel, state) {
     panel.querySelectorAll("[data-field]").forEach(function (node) {
-      var value = state[node.getAttribute("data-field")];
+      var value = lookup(state, node.getAttribute("data-field"));
       node.textContent = value === null || value === undefined ? "" : String(value);
+    });
+    panel.querySelectorAll("[data-phase-field]").forEach(function (node) {
+      var value = lookup(state, node.getAttribute("data-phase-field"));
+      if (value !== null && value !== undefined) { node.setAttribute("data-phase", String(value)); }
     });
     panel.setAttribute("data-terminal", state.terminal ? "true" : "false");
   }

@@ -162,3 +162,11 @@ def test_deployments_follow_their_namespace_to_another_workspace(store, platform
     assert "w2" in deployment.scope_path
     assert wendy.get(f"{DEPLOYMENTS}/shop").status_code == 200
     assert store.vera.get(f"{DEPLOYMENTS}/shop").status_code == 404
+
+
+def test_a_version_without_its_provisioners_config_is_refused_naming_it(store):
+    manifest = version_manifest("1.0.0")
+    del manifest["spec"]["workloadConfig"]
+    body = assert_status(store.alice.post(f"{BASE}/applicationversions", manifest), 422, "Invalid",
+                         "spec.workloadConfig")
+    assert 'provisioned by "workload"' in body["message"]

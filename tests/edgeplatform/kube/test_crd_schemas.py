@@ -23,17 +23,17 @@ CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
 SYNCED_KINDS = {("iam.theriseunion.io", k) for k in ("RoleTemplate", "IAMRole", "IAMRoleBinding", "User",
                                                        "Category")} | \
                {("scope.theriseunion.io", k) for k in ("Cluster", "Workspace", "NodeGroup")} | \
-               {("ext.theriseunion.io", "Component")}
+               {("ext.theriseunion.io", "Component")} | \
+               {("app.theriseunion.io", k) for k in ("AppCategory", "Application", "ApplicationVersion",
+                                                       "ApplicationDeployment")}
 #: synced kinds whose round trip through the API is checked elsewhere (tests/components/test_sync.py: a namespaced
-#: kind whose cluster is its namespace)
-SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")}
+#: kind whose cluster is its namespace; tests/appstore/test_sync.py: the app store's kinds, which name each other)
+SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")} | {kind for kind in SYNCED_KINDS
+                                                              if kind[0] == "app.theriseunion.io"}
 #: namespaced synced kinds: name → short names
-NAMESPACED_SYNCED = {"Component": ["comp"]}
-#: kinds with a CRD and no converter yet (DESIGN §7): name → (group, scope, short names)
+NAMESPACED_SYNCED = {"Component": ["comp"], "ApplicationDeployment": ["appd"]}
+#: kinds with a CRD and no converter yet: name → (group, scope, short names)
 DECLARED_KINDS = {
-    "Application": ("app.theriseunion.io", "Cluster", None),
-    "ApplicationVersion": ("app.theriseunion.io", "Cluster", None),
-    "ApplicationDeployment": ("app.theriseunion.io", "Namespaced", ["appd"]),
     "LoginRecord": ("iam.theriseunion.io", "Cluster", None),
 }
 EXPECTED_KINDS = SYNCED_KINDS | {(group, kind) for kind, (group, _, _) in DECLARED_KINDS.items()}
@@ -169,6 +169,8 @@ def test_there_is_one_crd_per_platform_kind():
     assert by_kind["Workspace"]["spec"]["names"]["shortNames"] == ["ws"]
     assert by_kind["Cluster"]["spec"]["versions"][0]["subresources"] == {"status": {}}
     assert "subresources" not in by_kind["Category"]["spec"]["versions"][0]  # the kind has no status
+    assert by_kind["AppCategory"]["spec"]["names"]["shortNames"] == ["appcat"]
+    assert "subresources" not in by_kind["AppCategory"]["spec"]["versions"][0]
     for kind, short_names in [*((k, v[2]) for k, v in DECLARED_KINDS.items()), *NAMESPACED_SYNCED.items()]:
         assert by_kind[kind]["spec"]["names"].get("shortNames") == short_names, kind
         assert by_kind[kind]["spec"]["versions"][0]["subresources"] == {"status": {}}, kind
@@ -582,7 +584,8 @@ def test_reference_shaped_manifests_are_created_by_their_crds(kube, host):
     assert len(kube.objects("applicationversions")) == 3
     served = host.request("GET", "/apis/app.theriseunion.io/v1alpha1")
     scoped = {r["kind"]: r["namespaced"] for r in served["resources"] if "/" not in r["name"]}
-    assert scoped == {"Application": False, "ApplicationVersion": False, "ApplicationDeployment": True}
+    assert scoped == {"AppCategory": False, "Application": False, "ApplicationVersion": False,
+                      "ApplicationDeployment": True}
 
 
 @pytest.mark.realcluster
@@ -624,8 +627,8 @@ REFUSED = [
     ("deployment", _without("spec.version"), "spec.version"),
     ("deployment", _setting("spec.version", "newest"), "spec.version"),
     ("deployment", _setting("spec.topologies.0.replicas", "two"), "spec.topologies[0].replicas"),
-    ("deployment", _without("spec.topologies.0.workloadOverride.deployments.0.spec.template"),
-     "spec.topologies[0].workloadOverride.deployments[0].spec.template"),
+    ("deployment", _setting("spec.topologies.0.workloadOverride.deployments.0.spec.replicas", "two"),
+     "spec.topologies[0].workloadOverride.deployments[0].spec.replicas"),
     ("workload-version", _without("spec.applicationRef"), "spec.applicationRef"),
     ("workload-version", _setting("spec.version", "1.0"), "spec.version"),
     ("workload-version", _without("spec.workloadConfig.deployments.0.spec.template"),
@@ -691,7 +694,6 @@ def test_a_deployment_asks_for_latest_an_exact_version_or_a_range(version, ok):
 
 
 @pytest.mark.parametrize(("spec", "field"), [
-    ({"applicationRef": "nginx", "version": "1.0.0"}, "spec"),  # no config at all
     ({"applicationRef": "nginx", "version": "1.0.0", "modelConfig": {
         "modelName": "m", "modelVersion": "1", "storageURI": "s3://m"},
       "helmConfig": {"chartName": "c", "chartVersion": "1.0.0", "repository": "http://c"}}, "spec.helmConfig"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.db.models import Q
 from rest_framework import serializers
 
 from appstore.models import (
@@ -78,6 +79,7 @@ __all__ = [
     "VERSION_REQUEST_PATTERN",
     "WORKSPACE_LABEL",
     "AppCategoryConverter",
+    "AppCategorySpecSerializer",
     "ApplicationConverter",
     "ApplicationDeploymentConverter",
     "ApplicationDeploymentSpecSerializer",
@@ -135,6 +137,19 @@ class OpenSerializer(serializers.Serializer):
 
 #: A topology's nodeGroup: a node group's name, or ``__cloud__`` (the cloud side of the cluster, no pin).
 NODE_GROUP_PATTERN = rf"^(__cloud__|{OPTIONAL_DNS1123_LABEL_PATTERN[1:-1]})$"
+
+
+# --- AppCategory ------------------------------------------------------------------------------------------------
+
+class AppCategorySpecSerializer(serializers.Serializer):
+    """AppCategory spec, as the reference's: i18n maps and an icon (the shape of ``iam.theriseunion.io``
+    Category, whose names the console shows for the same label value)."""
+
+    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="The heading shown in the catalog, per language (zh-CN, en-US).")
+    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                        help_text="What the category holds, per language.")
+    icon = serializers.CharField(required=False, allow_blank=True, help_text="The catalog icon's name.")
 
 
 # --- Application ------------------------------------------------------------------------------------------------
@@ -350,7 +365,7 @@ class AppCategoryConverter(Converter):
 
     model = AppCategory
     group, kind, plural, short_names = GROUP, "AppCategory", "appcategories", ("appcat",)
-    spec_serializer = CategorySpecSerializer
+    spec_serializer = AppCategorySpecSerializer
     status_schema = None
     printer_columns = ({"name": "Icon", "type": "string", "jsonPath": ".spec.icon"}, AGE_COLUMN)
     has_crd, categories = True, ("app",)
@@ -518,10 +533,10 @@ class ApplicationVersionConverter(Converter):
 
     def admit_delete(self, obj, context: dict) -> None:
         """A version is not deleted while a deployment runs it (``status.applicationVersion``; 409 naming them)."""
-        rows = ApplicationDeployment.objects.filter(application_id=obj.application_id)
-        running = sorted(f"{row.namespace}/{row.name}" for row in rows.only("namespace", "name", "status")
-                         if (row.status or {}).get("applicationVersion") == obj.version
-                         or (row.status or {}).get("applicationVersionName") == obj.name)
+        rows = ApplicationDeployment.objects.filter(
+            Q(status__applicationVersion=obj.version) | Q(status__applicationVersionName=obj.name),
+            application_id=obj.application_id)
+        running = sorted(f"{namespace}/{name}" for namespace, name in rows.values_list("namespace", "name")[:6])
         if running:
             shown = ", ".join(running[:5]) + (", …" if len(running) > 5 else "")
             raise StatusError(409, f"version {obj.version} of application \"{obj.application.name}\" is running "

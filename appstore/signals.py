@@ -7,6 +7,8 @@
 * When a namespace moves to another workspace (``scope_moved``), the deployments in it move with it, and so do
   applications (and their versions) of a workspace that moved: the permission engine reads each row's
   ``scope_path``.
+* When a workspace is deleted (``scope_deleting``), its applications go first through the write path (audited,
+  their custom resources removed), or the delete is refused (409) while one of them is deployed.
 
 ``connect()`` is called by the app's ``ready()``.
 """
@@ -19,7 +21,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat, Substr
 
 from edgeplatform.resources import services
-from edgeplatform.resources.signals import scope_moved
+from edgeplatform.resources.signals import scope_deleting, scope_moved
 
 __all__ = ["connect", "deleting", "refresh_application", "summary"]
 
@@ -84,8 +86,17 @@ def _scope_moved(sender, old_path: str, new_path: str, **kwargs):
         model.objects.filter(_under("scope_path", old_path)).update(scope_path=moved)
 
 
+def _scope_deleting(sender, path: str, **kwargs):
+    """The applications of a workspace being deleted go first, each through the write path with its versions
+    (an application still deployed refuses the workspace's delete: 409)."""
+    from appstore.models import Application
+
+    services.delete_all(Application.objects.filter(scope_path=path).order_by("name"))
+
+
 def connect() -> None:
     """Listen to version writes and deletes and to scope moves (idempotent)."""
     services.object_saved.connect(_version_written, dispatch_uid="appstore-version-saved")
     services.object_deleted.connect(_version_written, dispatch_uid="appstore-version-deleted")
     scope_moved.connect(_scope_moved, dispatch_uid="appstore-scope-moved")
+    scope_deleting.connect(_scope_deleting, dispatch_uid="appstore-scope-deleting")

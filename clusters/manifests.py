@@ -51,6 +51,7 @@ from edgeplatform.resources.schemas import (
     open_object,
     reconciled_state,
 )
+from edgeplatform.resources.signals import scope_deleting
 
 GROUP = "scope.theriseunion.io"
 #: the version of the platform's own APIs on ``GROUP`` (the cluster API views answer with it)
@@ -443,7 +444,9 @@ class WorkspaceConverter(InClusterConverter):
                        CLUSTER_COLUMN, PHASE_COLUMN, AGE_COLUMN)
 
     def before_delete(self, obj) -> None:
-        """Its namespaces leave it first (``release_namespaces``)."""
+        """What other apps keep in it goes first (``scope_deleting``), then its namespaces leave it
+        (``release_namespaces``)."""
+        scope_deleting.send(sender=type(obj), path=obj.scope_path)
         services.release_namespaces(obj)
 
 

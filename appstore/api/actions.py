@@ -15,6 +15,7 @@ An object the caller may not see is 404, as a missing one; one they may see but 
 from __future__ import annotations
 
 from django.urls import re_path
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -30,6 +31,20 @@ from edgeplatform.resources.openapi import body_types, ref, status_responses
 
 __all__ = ["DeprecateView", "ReviewView", "RollbackView", "urlpatterns"]
 
+ROLLBACK_BODY = inline_serializer("ApplicationDeploymentRollback", {
+    "version": serializers.CharField(required=False, help_text="The exact version to go back to; none: the one the "
+                                                               "last change replaced (status.history).")})
+
+
+class ActionSchema(AutoSchema):
+    """An action's body is required (a JSON object, ``{}`` at least) even when none of its fields is."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        """The operation, its request body required."""
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation and "requestBody" in operation:
+            operation["requestBody"]["required"] = True
+        return operation
 VERSION_TAGS = [f"{GROUP}/applicationversions"]
 DEPLOYMENT_TAGS = [f"{GROUP}/applicationdeployments"]
 
@@ -112,13 +127,12 @@ class DeprecateView(APIView):
 class RollbackView(APIView):
     """Roll a deployment back to an earlier version, declaratively."""
 
+    schema = ActionSchema()
+
     @extend_schema(operation_id="createAppTheriseunionIoV1alpha1NamespacedApplicationDeploymentRollback",
                    tags=DEPLOYMENT_TAGS,
                    summary="Roll a deployment back: an earlier approved version becomes its spec.version",
-                   request=body_types(inline_serializer("ApplicationDeploymentRollback", {
-                       "version": serializers.CharField(required=False, help_text=(
-                           "The exact version to go back to; none: the one the last change replaced "
-                           "(status.history)."))})),
+                   request=body_types(ROLLBACK_BODY),
                    responses={200: OpenApiResponse(ref("ApplicationDeployment"),
                                                    description="The deployment, its spec.version rolled back"),
                               **status_responses(404, 409, 422, body=True)})

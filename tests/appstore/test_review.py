@@ -30,6 +30,9 @@ def test_a_version_is_submitted_by_its_writer_and_approved_by_another_reviewer(s
     assert ApplicationVersion.objects.get(name="pos-1-0-0").review_phase == "Pending"
     # a viewer of the workspace may not review at all
     assert_status(_review(store.vera, "pos-1-0-0", "Approve"), 403, "Forbidden")
+    denied = AuditEvent.objects.filter(actor="vera", result="denied", name="pos-1-0-0")
+    assert [(event.verb, event.resource, event.status_code) for event in denied] == [
+        ("review", "applicationversions", 403)]
     assert _application(store.alice) == {"versionCount": 1}
     # WHEN bob approves it with a message THEN the decision is in its status and audited once
     approved = _review(store.bob, "pos-1-0-0", "Approve", "tested on shop 12")

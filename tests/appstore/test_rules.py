@@ -162,3 +162,32 @@ def test_deployments_follow_their_namespace_to_another_workspace(store, platform
     assert "w2" in deployment.scope_path
     assert wendy.get(f"{DEPLOYMENTS}/shop").status_code == 200
     assert store.vera.get(f"{DEPLOYMENTS}/shop").status_code == 404
+
+
+def test_a_version_without_its_provisioners_config_is_refused_naming_it(store):
+    manifest = version_manifest("1.0.0")
+    del manifest["spec"]["workloadConfig"]
+    body = assert_status(store.alice.post(f"{BASE}/applicationversions", manifest), 422, "Invalid",
+                         "spec.workloadConfig")
+    assert 'provisioned by "workload"' in body["message"]
+
+
+def test_a_workspace_takes_its_applications_with_it_unless_one_is_deployed(store):
+    _approved("1.0.0")
+    store.admin.post(DEPLOYMENTS, deployment_manifest("shop", "1.0.0"))
+    url = "/oapis/scope.theriseunion.io/v1alpha1/workspaces/w1"
+    # WHEN the workspace is deleted while its application is deployed THEN 409 naming it, nothing goes
+    body = assert_status(store.admin.delete(url), 409, "Conflict")
+    assert 'application "pos" is deployed (n1/shop)' in body["message"]
+    assert Application.objects.filter(name="pos").exists()
+    assert Namespace.objects.get(cluster__name="c1", name="n1").labels.get("theriseunion.io/workspace") == "w1"
+    # WHEN the deployment is gone THEN the workspace goes, its application and version each an audited delete
+    deployment = ApplicationDeployment.objects.get(name="shop")
+    from edgeplatform.resources.services import delete_object
+
+    delete_object(converter_for(deployment), deployment, finalize=True)
+    assert store.admin.delete(url).status_code == 200
+    assert not Application.objects.filter(name="pos").exists()
+    deleted = AuditEvent.objects.filter(verb="delete", result="allowed", resource__in=(
+        "applications", "applicationversions")).values_list("resource", "name")
+    assert sorted(deleted) == [("applications", "pos"), ("applicationversions", "pos-1-0-0")]

@@ -27,10 +27,9 @@ SYNCED_KINDS = {("iam.theriseunion.io", k) for k in ("RoleTemplate", "IAMRole", 
                {("app.theriseunion.io", k) for k in ("AppCategory", "Application", "ApplicationVersion",
                                                        "ApplicationDeployment")}
 #: synced kinds whose round trip through the API is checked elsewhere (tests/components/test_sync.py: a namespaced
-#: kind whose cluster is its namespace; tests/appstore: the app store's kinds, which need a fleet and reviews)
-SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")} | \
-                   {("app.theriseunion.io", k) for k in ("AppCategory", "Application", "ApplicationVersion",
-                                                          "ApplicationDeployment")}
+#: kind whose cluster is its namespace; tests/appstore/test_sync.py: the app store's kinds, which name each other)
+SYNCED_ELSEWHERE = {("ext.theriseunion.io", "Component")} | {kind for kind in SYNCED_KINDS
+                                                              if kind[0] == "app.theriseunion.io"}
 #: namespaced synced kinds: name → short names
 NAMESPACED_SYNCED = {"Component": ["comp"], "ApplicationDeployment": ["appd"]}
 #: kinds with a CRD and no converter yet: name → (group, scope, short names)
@@ -170,6 +169,8 @@ def test_there_is_one_crd_per_platform_kind():
     assert by_kind["Workspace"]["spec"]["names"]["shortNames"] == ["ws"]
     assert by_kind["Cluster"]["spec"]["versions"][0]["subresources"] == {"status": {}}
     assert "subresources" not in by_kind["Category"]["spec"]["versions"][0]  # the kind has no status
+    assert by_kind["AppCategory"]["spec"]["names"]["shortNames"] == ["appcat"]
+    assert "subresources" not in by_kind["AppCategory"]["spec"]["versions"][0]
     for kind, short_names in [*((k, v[2]) for k, v in DECLARED_KINDS.items()), *NAMESPACED_SYNCED.items()]:
         assert by_kind[kind]["spec"]["names"].get("shortNames") == short_names, kind
         assert by_kind[kind]["spec"]["versions"][0]["subresources"] == {"status": {}}, kind
@@ -626,8 +627,8 @@ REFUSED = [
     ("deployment", _without("spec.version"), "spec.version"),
     ("deployment", _setting("spec.version", "newest"), "spec.version"),
     ("deployment", _setting("spec.topologies.0.replicas", "two"), "spec.topologies[0].replicas"),
-    ("deployment", _without("spec.topologies.0.workloadOverride.deployments.0.spec.template"),
-     "spec.topologies[0].workloadOverride.deployments[0].spec.template"),
+    ("deployment", _setting("spec.topologies.0.workloadOverride.deployments.0.spec.replicas", "two"),
+     "spec.topologies[0].workloadOverride.deployments[0].spec.replicas"),
     ("workload-version", _without("spec.applicationRef"), "spec.applicationRef"),
     ("workload-version", _setting("spec.version", "1.0"), "spec.version"),
     ("workload-version", _without("spec.workloadConfig.deployments.0.spec.template"),

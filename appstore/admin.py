@@ -63,7 +63,8 @@ WORKSPACE_LIMIT = 500
 
 
 def _badge(kind: str, value: str):
-    return format_html('<span class="component-phase phase-{}" data-{}="{}">{}</span>', kind, "state", value, value)
+    """A state or phase as the console's badge (``static/console/console.css``)."""
+    return format_html('<span class="component-phase phase-{}" data-state="{}">{}</span>', kind, value, value)
 
 
 def _back(request, fallback: str) -> HttpResponseRedirect:

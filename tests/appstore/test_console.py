@@ -247,6 +247,35 @@ def test_the_add_version_link_preselects_the_application(store):
     assert re.search(r'<option value="web" selected>', page)
 
 
+def test_the_application_form_offers_the_workspaces_the_user_may_publish_in(store):
+    from appstore.models import Application
+
+    page = html(client("wendy").get("/console/appstore/application/add/"))
+    select = re.search(r'<select name="workspace".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', select) == ["shop"]  # not the platform, not "other"
+    fields = {"name": "till", "workspace": "shop", "provisioner": "workload", "category": "retail",
+              "display_name": "Till", "description": "Counts the cash"}
+    refused = html(client("wendy").post("/console/appstore/application/add/", {**fields, "workspace": "other"}))
+    assert re.search(r'field-workspace.*?errorlist', refused, re.S)
+    assert client("wendy").post("/console/appstore/application/add/", fields).status_code == 302
+    till = Application.objects.get(name="till")
+    assert till.workspace.name == "shop" and till.provisioner == "workload" and till.category == "retail"
+    assert till.annotations["theriseunion.io/description"] == "Counts the cash"
+    root_choices = re.search(r'<select name="workspace".*?</select>',
+                             html(client("root").get("/console/appstore/application/add/")), re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', root_choices) == ["", "other", "shop"]
+
+
+def test_a_category_made_in_the_console_heads_the_catalog(store):
+    root = client("root")
+    response = root.post("/console/appstore/appcategory/add/", {"name": "self-service", "display_name": "Kiosks",
+                                                                "description": "", "icon": "kiosk"})
+    assert response.status_code == 302
+    store.apply(application("kiosk", category="self-service"))
+    assert "<h2>Kiosks</h2>" in html(root.get(CATALOG))
+    assert "Kiosks" in html(root.get("/console/appstore/appcategory/"))
+
+
 # --- review --------------------------------------------------------------------------------------------------------
 
 def test_the_review_queue_lists_pending_versions_oldest_first_and_approves_inline(store):

@@ -326,6 +326,11 @@ class HelmProvisioner(Provisioner):
                         "Progressing", workloads=[name], version=version,
                         message=f"release {name} revision {revision.revision} is {revision.status}")
                     continue
+                if not revision.payload:  # Helm's record of it cannot be read: what it made is unknown
+                    states[target.key] = TopologyState(
+                        "Progressing", workloads=[name], version=version,
+                        message=f"release {name} revision {revision.revision}: its record cannot be read")
+                    continue
                 made = workloads(revision, Release(name, namespace, "", None, None, {}))
                 owned[target.key] = (revision, made)
                 kinds.update(kind for kind, _, _ in made)

@@ -79,7 +79,6 @@ __all__ = [
     "VERSION_REQUEST_PATTERN",
     "WORKSPACE_LABEL",
     "AppCategoryConverter",
-    "AppCategorySpecSerializer",
     "ApplicationConverter",
     "ApplicationDeploymentConverter",
     "ApplicationDeploymentSpecSerializer",
@@ -140,17 +139,6 @@ NODE_GROUP_PATTERN = rf"^(__cloud__|{OPTIONAL_DNS1123_LABEL_PATTERN[1:-1]})$"
 
 
 # --- AppCategory ------------------------------------------------------------------------------------------------
-
-class AppCategorySpecSerializer(serializers.Serializer):
-    """AppCategory spec, as the reference's: i18n maps and an icon (the shape of ``iam.theriseunion.io``
-    Category, whose names the console shows for the same label value)."""
-
-    displayName = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
-                                        help_text="The heading shown in the catalog, per language (zh-CN, en-US).")
-    description = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
-                                        help_text="What the category holds, per language.")
-    icon = serializers.CharField(required=False, allow_blank=True, help_text="The catalog icon's name.")
-
 
 # --- Application ------------------------------------------------------------------------------------------------
 
@@ -365,7 +353,7 @@ class AppCategoryConverter(Converter):
 
     model = AppCategory
     group, kind, plural, short_names = GROUP, "AppCategory", "appcategories", ("appcat",)
-    spec_serializer = AppCategorySpecSerializer
+    spec_serializer = CategorySpecSerializer  # the shape of iam.theriseunion.io Category, as the reference's
     status_schema = None
     printer_columns = ({"name": "Icon", "type": "string", "jsonPath": ".spec.icon"}, AGE_COLUMN)
     has_crd, categories = True, ("app",)

@@ -603,7 +603,7 @@ class ApplicationDeploymentConverter(Converter):
         topologies.authorize(parsed, instance, context.get("user"), self)
         request = parsed.spec.get("version") or ""
         if instance is None or request != (instance.spec or {}).get("version"):
-            problem = review.request_problem(parsed.extra["application"], request)
+            problem = review.request_problem(parsed.extra["application"], request, versions_run(instance))
             if problem is not None:
                 problems.append(problem)
 
@@ -624,6 +624,15 @@ class ApplicationDeploymentConverter(Converter):
     def finalizes(self, obj) -> bool:
         """Always: every topology's objects are removed before the row goes."""
         return True
+
+
+def versions_run(deployment) -> frozenset[str]:
+    """The versions a deployment has run: the one it runs and those its history names."""
+    status = (deployment.status or {}) if deployment is not None else {}
+    found = {status.get("applicationVersion") or ""}
+    for entry in status.get("history") or []:
+        found.update((entry.get("toVersion") or "", entry.get("fromVersion") or ""))
+    return frozenset(found - {""})
 
 
 APP_CATEGORY, APPLICATION, APPLICATION_VERSION, APPLICATION_DEPLOYMENT = (

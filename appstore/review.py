@@ -66,10 +66,11 @@ def immutable_problem(instance, spec: dict) -> dict | None:
     return None
 
 
-def request_problem(application, request: str) -> dict | None:
+def request_problem(application, request: str, ran: frozenset[str] = frozenset()) -> dict | None:
     """The cause refusing a deployment's ``spec.version`` of ``application`` when it names one exact version that
     is deprecated or rejected (None otherwise: ``latest``, a range, an approved or pending version, or one not
-    published yet, which the controller waits for)."""
+    published yet, which the controller waits for). A deprecated version the deployment ran before (``ran``: a
+    rollback to it) is no new deployment and is allowed."""
     from appstore import versions
 
     exact = versions.parse(request)
@@ -81,7 +82,7 @@ def request_problem(application, request: str) -> dict | None:
         if row.review_phase == REJECTED:
             return cause("spec.version", f'version {row.version} of application "{application.name}" was rejected: '
                                          "it cannot be deployed", "FieldValueForbidden")
-        if row.deprecated:
+        if row.deprecated and row.version not in ran:
             return cause("spec.version", f'version {row.version} of application "{application.name}" is '
                                          "deprecated: no new deployment may use it", "FieldValueForbidden")
     return None

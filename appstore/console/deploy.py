@@ -9,7 +9,8 @@ the API; a refusal comes back as errors on the fields it names.
 **What is offered.** A namespace when the engine grants ``create`` on ``applicationdeployments`` at its scope. A
 node group (or a cluster's cloud side) the user may know of, when ``create`` is granted at its scope, or when its
 cluster has an offered namespace (a topology is authorized at its place or at the namespace of the deployment's
-name on that cluster). The write path makes the last call with the namespace chosen.
+name on that cluster). The write path makes the last call with the namespace chosen
+(``appstore.topologies.authorize``): a place the chosen namespace does not reach is refused on its checkbox.
 """
 from __future__ import annotations
 
@@ -78,11 +79,6 @@ class Offer:
             if group.cluster.name in with_namespace or direct:
                 entry["groups"].append(group.name)
         self.clusters = {name: entry for name, entry in self.clusters.items() if entry["groups"] or entry["cloud"]}
-
-    def reaches(self, key: str, cluster: str, namespace: str) -> bool:
-        """May a deployment in namespace ``namespace`` run on the place ``key`` of ``cluster``: granted at the
-        place, or at the namespace of that name on its cluster."""
-        return key in self.direct or namespace in self.clusters.get(cluster, {}).get("namespaces", ())
 
     def places(self) -> list[tuple[str, str, str]]:
         """(field key, cluster, node group or ``__cloud__``) of every place offered, cluster by cluster."""
@@ -157,11 +153,6 @@ class DeployForm(forms.Form):
             self.add_error("version_range", "Type a range (^1.2, ~1.2.3) or pick a version.")
         if not any(data.get(f"pick_{key}") for key in self.place_fields):
             self.add_error(None, "Pick at least one node group or cloud side to deploy to.")
-        namespace = (data.get("namespace") or "/").split("/", 1)[1]
-        for key, place in self.place_fields.items():
-            if namespace and data.get(f"pick_{key}") and not self.offered.reaches(key, place["cluster"], namespace):
-                self.add_error(f"pick_{key}", f'You may deploy to {place["label"]} of {place["cluster"]} only from '
-                                              f'a namespace of cluster {place["cluster"]} named "{namespace}".')
         return data
 
     def picked(self) -> list[tuple[str, dict]]:

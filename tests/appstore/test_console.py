@@ -388,7 +388,8 @@ def test_a_place_on_another_cluster_is_reached_only_from_a_namespace_there(store
     fields = {"name": "web-east", "namespace": "c1/shop-web", "version": "latest", "pick_ng__g-east": "on",
               "replicas_ng__g-east": "1"}
     page = html(wendy.post(deploy_url(), fields))
-    assert 'only from a namespace of cluster c2 named &quot;shop-web&quot;' in page
+    # the write path refuses the place on its checkbox (appstore.topologies.authorize)
+    assert 'may not deploy to g-east of cluster &quot;c2&quot;' in page
     assert not ApplicationDeployment.objects.filter(name="web-east").exists()
     assert wendy.post(deploy_url(), {**fields, "namespace": "c2/edge-web"}).status_code == 302
     saved = ApplicationDeployment.objects.get(name="web-east")

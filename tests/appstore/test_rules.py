@@ -149,6 +149,25 @@ def test_rollback_writes_an_earlier_version_into_the_spec(store, platform):
     assert hidden["message"].replace("shop", "X") == missing["message"].replace("nothing", "X")
 
 
+def test_a_rollback_may_go_back_to_a_deprecated_version_the_deployment_ran(store):
+    _approved("1.0.0")
+    _approved("1.1.0")
+    _approved("1.2.0")
+    store.alice.post(DEPLOYMENTS, deployment_manifest("shop", "1.1.0"))
+    _running(ApplicationDeployment.objects.get(name="shop"), "1.1.0",
+             [{"toVersion": "1.0.0", "fromVersion": "", "reason": "Initial"},
+              {"toVersion": "1.1.0", "fromVersion": "1.0.0", "reason": "Upgrade"}])
+    for version in ("1.0.0", "1.2.0"):
+        review.set_deprecated(ApplicationVersion.objects.get(version=version), user=None)
+    url = f"{DEPLOYMENTS}/shop/rollback"
+    # a deprecated version it never ran is a new deployment of it: refused naming the field
+    assert_status(store.alice.post(url, {"version": "1.2.0"}), 422, "Invalid", "spec.version")
+    # WHEN alice rolls back to the deprecated 1.0.0 it ran before THEN it is asked for again
+    answer = store.alice.post(url, {})
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["spec"]["version"] == "1.0.0"
+
+
 def test_deployments_follow_their_namespace_to_another_workspace(store, platform):
     _approved("1.0.0")
     store.admin.post(DEPLOYMENTS, deployment_manifest("shop", "1.0.0"))

@@ -12,7 +12,9 @@ class AppstoreConfig(AppConfig):
 
     def ready(self):
         """Register the app store's kinds and its deployments as contents of their home cluster."""
-        from appstore import manifests, models  # noqa: F401
+        from appstore import manifests, metrics, models, tasks, triggers  # noqa: F401
         from clusters.services import register_contents
 
         register_contents(models.ApplicationDeployment)
+        triggers.connect()
+        metrics.install()

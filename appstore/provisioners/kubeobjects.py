@@ -37,14 +37,19 @@ def selector(deployment) -> str:
 
 
 def apply_all(client, objects: list[dict], *, namespace: str | None = None) -> int:
-    """Server-side apply ``objects`` in order (``namespace`` created first when given and missing); how many
-    writes were sent."""
+    """Server-side apply ``objects`` in order; how many writes were sent. ``namespace`` (when given) is created
+    when an apply answers 404 because it is missing, and the apply sent again: a namespace that exists, the
+    usual case, costs no request."""
     writes = 0
-    if namespace and kube.ensure_namespace(client, namespace):
-        writes += 1
     for manifest in objects:
-        kube.apply(client, manifest, field_manager=FIELD_MANAGER)
         writes += 1
+        try:
+            kube.apply(client, manifest, field_manager=FIELD_MANAGER)
+        except KubeError as error:
+            if not (namespace and error.not_found and kube.ensure_namespace(client, namespace)):
+                raise
+            writes += 2
+            kube.apply(client, manifest, field_manager=FIELD_MANAGER)
     return writes
 
 
@@ -59,7 +64,9 @@ def _listed(client, api_version: str, kind: str, namespace: str, label_selector:
 
 def remove(client, deployment, kinds, keep: frozenset[str] = frozenset()) -> int:
     """Delete the objects of ``kinds`` (``(apiVersion, kind)`` pairs) that ``deployment`` made in its namespace,
-    except those of the topology keys in ``keep``; how many deletes were sent."""
+    except those of the topology keys in ``keep``; how many deletes were sent. Topology keys are unique across
+    clusters (the cluster is part of them), so ``keep`` may hold every topology of the deployment: what two
+    Cluster rows reaching one API server share is then left alone."""
     deleted = 0
     for api_version, kind in kinds:
         for item in _listed(client, api_version, kind, deployment.namespace, selector(deployment)):

@@ -46,9 +46,10 @@ def apply_all(client, objects: list[dict], *, namespace: str | None = None) -> i
         try:
             kube.apply(client, manifest, field_manager=FIELD_MANAGER)
         except KubeError as error:
-            if not (namespace and error.not_found and kube.ensure_namespace(client, namespace)):
+            if not (namespace and error.not_found):
                 raise
-            writes += 2
+            # created now, or by another writer since the apply failed: either way the apply is sent again
+            writes += 2 if kube.ensure_namespace(client, namespace) else 1
             kube.apply(client, manifest, field_manager=FIELD_MANAGER)
     return writes
 
@@ -84,7 +85,10 @@ def _replicas(item: dict) -> tuple[int, int, bool, str]:
     wanted = int(spec.get("replicas", 1) or 0)
     ready = int(status.get("readyReplicas") or 0)
     observed = int(status.get("observedGeneration") or 0) >= int((item.get("metadata") or {}).get("generation") or 0)
-    updated = int(status.get("updatedReplicas") or 0) >= wanted if item.get("kind") == "Deployment" else True
+    # a Deployment has rolled out when every replica runs the new template and the old ones are gone (surge)
+    updated = int(status.get("updatedReplicas") or 0) >= wanted and int(status.get("replicas") or 0) <= wanted \
+        if item.get("kind") == "Deployment" else int(status.get("updatedReplicas", wanted) or 0) >= wanted
+    ready = min(ready, wanted)
     failure = ""
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Progressing" and condition.get("status") == "False":

@@ -34,6 +34,7 @@ everywhere through ``appstore.services.rollback`` as the system.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -254,15 +255,18 @@ class DeploymentController(Controller):
             run.status.update(phase=PENDING)
             raise TemporaryError(f'provisioner "{obj.application.provisioner}" is not installed',
                                  reason="UnknownProvisioner")
-        places, problems = self._places(obj)
+        places, problems = self._places(obj, plan.rollout)
         targets = [self._target(obj, plan.version, place) for place in places]
-        hashes = {target.key: desired_hash(target, provisioner.type) for target in targets}
+        by_key = {target.key: target for target in targets}
+        hashes = {key: desired_hash(target, provisioner.type) for key, target in by_key.items()}
         rows = {row.key: row for row in DeploymentTopology.objects.filter(deployment=obj)}
         by_cluster: dict[str, list[Target]] = {}
+        rows_of: dict[str, dict] = {}
         for target in targets:
             by_cluster.setdefault(target.cluster, []).append(target)
-        for row in rows.values():
-            if row.key not in hashes:
+        for key, row in rows.items():
+            rows_of.setdefault(row.cluster, {})[key] = row
+            if key not in hashes:
                 by_cluster.setdefault(row.cluster, [])
         clusters = {cluster.name: cluster for cluster in Cluster.objects.filter(name__in=list(by_cluster))}
         keep = frozenset(hashes)
@@ -278,11 +282,10 @@ class DeploymentController(Controller):
         workers = max(1, min(self._concurrency(obj), len(clusters)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rollout") as pool:
             futures = [pool.submit(_roll_cluster, provisioner, obj, clusters[name], by_cluster[name], hashes,
-                                   {key: row for key, row in rows.items() if row.cluster == name}, keep, budget,
-                                   now) for name in clusters]
+                                   rows_of.get(name, {}), keep, budget, now) for name in clusters]
             for future in as_completed(futures):
                 result = future.result()
-                _record(obj, result, targets, rows, now)  # at once: a worker killed later keeps what is done
+                _record(obj, result, by_key, rows, now)  # at once: a worker killed later keeps what is done
                 results.append(result)
         gone = [row.pk for row in rows.values() if row.key not in hashes
                 and any(result.pruned and result.cluster == row.cluster for result in results)]
@@ -303,11 +306,20 @@ class DeploymentController(Controller):
             plan = run.plan = _Plan(version, message, rollout)
         return plan
 
-    def _places(self, obj):
-        from appstore.topologies import places
+    def _places(self, obj, rollout: DeploymentRollout | None = None):
+        """The topologies resolved as the system, and the causes of those that did not resolve; with ``rollout``,
+        kept there for the spec's generation (a reconcile with the same spec asks no query per topology)."""
+        from appstore.topologies import Place, places
 
+        if rollout is not None and rollout.places_generation == obj.generation:
+            return [Place(**item) for item in rollout.places], list(rollout.place_problems)
         problems: list = []
-        return places(list((obj.spec or {}).get("topologies") or []), obj.cluster, None, problems), problems
+        found = places(list((obj.spec or {}).get("topologies") or []), obj.cluster, None, problems)
+        if rollout is not None:
+            rollout.places = [dataclasses.asdict(place) for place in found]
+            rollout.place_problems, rollout.places_generation = problems, obj.generation
+            rollout.save(update_fields=["places", "place_problems", "places_generation"])
+        return found, problems
 
     @staticmethod
     def _target(obj, version, place) -> Target:
@@ -458,9 +470,8 @@ def _entry(index: int, topology: dict, row) -> dict:
             "phase": row.phase or PENDING, "message": row.message}
 
 
-def _record(obj, result: _ClusterResult, targets: list[Target], rows: dict, now) -> None:
+def _record(obj, result: _ClusterResult, by_key: dict, rows: dict, now) -> None:
     """Save what one cluster's thread did and saw (only the rows that changed)."""
-    by_key = {target.key: target for target in targets}
     created, changed = [], []
     for key, outcome in result.outcomes.items():
         target = by_key.get(key)

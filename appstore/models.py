@@ -196,6 +196,11 @@ class DeploymentRollout(models.Model):
     good_version = models.CharField(max_length=128, blank=True)
     #: the version an automatic rollback left, so that the history entry says why
     rolled_back_from = models.CharField(max_length=128, blank=True)
+    #: the topologies resolved (``appstore.topologies.places``) at spec generation ``places_generation``, and
+    #: the causes for those that did not resolve: resolved again only when the spec changes
+    places = models.JSONField(default=list, blank=True)
+    place_problems = models.JSONField(default=list, blank=True)
+    places_generation = models.PositiveBigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.deployment_id}: {self.from_version} → {self.version}"

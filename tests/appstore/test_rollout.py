@@ -265,3 +265,61 @@ def test_controller_names():
     from appstore.tasks import reconcile_deployment
 
     assert reconcile_deployment.name == "appstore.reconcile_deployment"
+
+
+def test_version_config_is_checked_by_the_workload_provisioner(platform):
+    from edgeplatform.resources.errors import StatusError
+
+    application(platform)
+    config = {"deployments": [{"name": "web", "spec": {"template": {"spec": {"containers": [{"name": "web"}]}}}}]}
+    with pytest.raises(StatusError) as refused:
+        version(platform, "pos", "1.0.0", approve=False, config=config)
+    assert refused.value.status_code == 422
+    assert [c["field"] for c in refused.value.details["causes"]] == [
+        "spec.workloadConfig.deployments[0].spec.template.spec.containers[0].image"]
+
+
+def test_names_merges_and_cloud_placement():
+    from types import SimpleNamespace
+
+    from appstore.provisioners.base import Target
+    from appstore.provisioners.workload import CLOUD_AFFINITY, deep_merge, object_name, render
+
+    merged = deep_merge({"containers": [{"name": "a", "image": "x", "args": ["1"]}, {"name": "b", "image": "y"}],
+                         "replicas": 1},
+                        {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}], "paused": True})
+    assert merged == {"containers": [{"name": "a", "image": "x", "args": ["1"]}, {"name": "b", "image": "z"},
+                                     {"name": "c", "image": "w"}], "replicas": 1, "paused": True}
+    version_row = SimpleNamespace(name="pos-1-0-0", spec={"version": "1.0.0", "workloadConfig": workload_config()})
+    long = Target(deployment=SimpleNamespace(name="d" * 40), application=SimpleNamespace(name="pos"),
+                  version=version_row, index=0, topology={}, cluster="north", namespace="shop", node_group="g" * 30,
+                  node_selector={"theriseunion.io/nodegroup": "g" * 30})
+    name = object_name(long, "web")
+    assert len(name) == 63 and name != object_name(long, "api") and name == object_name(long, "web")
+    cloud = Target(deployment=SimpleNamespace(name="pos"), application=SimpleNamespace(name="pos"),
+                   version=version_row, index=1, topology={"nodeGroup": "__cloud__"}, cluster="north",
+                   namespace="shop", cloud=True)
+    (made,) = render(cloud)
+    assert made["metadata"]["name"] == "pos-web-cloud"
+    assert "nodeSelector" not in made["spec"]["template"]["spec"]
+    assert made["spec"]["template"]["spec"]["affinity"] == CLOUD_AFFINITY
+    assert "theriseunion.io/nodegroup" not in made["metadata"]["labels"]
+
+
+def test_metrics_count_deployments_by_status(shops, platform):
+    from prometheus_client import REGISTRY
+
+    north, _ = shops
+    application(platform)
+    version(platform, "pos", "1.0.0")
+    row = deployment(platform, "pos", "pos", [{"nodeGroup": "shop-1"}])
+    until_running(row, north)
+    pending = deployment(platform, "later", "pos", [{"nodeGroup": "shop-2"}], version_request="^2")
+    run(pending)
+
+    assert REGISTRY.get_sample_value("app_deployment_total") == 2
+    assert REGISTRY.get_sample_value("app_deployment_status", {"status": "success"}) == 1
+    assert REGISTRY.get_sample_value("app_deployment_status", {"status": "progressing"}) == 1
+    assert REGISTRY.get_sample_value("app_deployment_status", {"status": "failed"}) == 0
+    assert REGISTRY.get_sample_value("app_deployment_rollout_duration_seconds_count",
+                                     {"reason": "Initial", "result": "success"}) >= 1

@@ -173,7 +173,7 @@ def test_failure_budget_stops_new_topologies(fleet, platform):
 
 
 def test_writes_and_approvals_queue_the_reconcile(fleet, platform, eager_celery, committed):
-    north, south, _ = fleet
+    north, *_ = fleet
     with committed():
         row = deployment(platform, "pos", "pos", [{"nodeGroup": "shop-1"}])
     row.refresh_from_db()

@@ -27,8 +27,10 @@ Steps (each attempt runs them from the first: the version is resolved at every r
 The outcome is ``status.topologyStatuses`` and the totals; ``phase`` ``Running`` (every topology Running),
 ``Progressing`` (re-read every ``EDGE_APPSTORE_PROGRESS_POLL`` seconds; a topology still progressing
 ``EDGE_APPSTORE_PROGRESS_TIMEOUT`` after its apply is ``Failed``), ``Degraded`` (some failed or unreachable:
-retried with backoff), ``Failed`` (all failed, or the budget spent). A Running deployment is checked for drift
-every ``EDGE_APPSTORE_DRIFT_PERIOD`` (reads only). An upgrade whose topology fails, with automatic rollback on
+retried with backoff), ``Failed`` (all failed, or the budget spent). Every cluster is read at most every
+``EDGE_APPSTORE_DRIFT_PERIOD`` (the drift check: reads only, a write only for what drifted); in between, an attempt
+reads only the clusters with a topology that is not Running at its desired hash, so a reconcile with nothing to do
+sends no request at all. An upgrade whose topology fails, with automatic rollback on
 (``spec.rollout.autoRollback`` or ``EDGE_APPSTORE_AUTO_ROLLBACK``), is rolled back to the last version that ran
 everywhere through ``appstore.services.rollback`` as the system.
 """
@@ -268,6 +270,13 @@ class DeploymentController(Controller):
             rows_of.setdefault(row.cluster, {})[key] = row
             if key not in hashes:
                 by_cluster.setdefault(row.cluster, [])
+        rollout = plan.rollout
+        drift_check = rollout.checked is None or \
+            (clock.now() - rollout.checked).total_seconds() >= settings.EDGE_APPSTORE_DRIFT_PERIOD
+        if not drift_check:  # between two drift checks, a cluster whose topologies all run as wanted is not read
+            for name in [name for name, members in by_cluster.items() if _settled(members, rows_of.get(name, {}),
+                                                                                  hashes)]:
+                del by_cluster[name]
         clusters = {cluster.name: cluster for cluster in Cluster.objects.filter(name__in=list(by_cluster))}
         keep = frozenset(hashes)
         budget = _Budget(self._rollout_setting(obj, "maxFailedTopologies",
@@ -294,6 +303,9 @@ class DeploymentController(Controller):
         writes = sum(result.writes for result in results)
         if writes:
             TOPOLOGY_WRITES.inc(writes)
+        if drift_check:
+            rollout.checked = now
+            rollout.save(update_fields=["checked"])
         self._conclude(obj, run, plan, targets, problems, results, budget, writes)
 
     # --- the plan and its parts -------------------------------------------------------------------------------
@@ -431,6 +443,13 @@ class DeploymentController(Controller):
                                  f"(topology {first['topologyIndex']}: {first['message']}): rolling back to {target}")
         run.reason, run.message = "RolledBack", run.status["message"]
         return True
+
+
+def _settled(targets: list[Target], rows: dict, hashes: dict) -> bool:
+    """Every topology of a cluster Running at its desired hash, and none of it to prune."""
+    return bool(targets) and len(rows) == len(targets) and all(
+        (row := rows.get(target.key)) is not None and row.applied_hash == hashes[target.key] and row.phase == RUNNING
+        for target in targets)
 
 
 def _older(version: str, than: str) -> bool:

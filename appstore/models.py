@@ -201,6 +201,9 @@ class DeploymentRollout(models.Model):
     places = models.JSONField(default=list, blank=True)
     place_problems = models.JSONField(default=list, blank=True)
     places_generation = models.PositiveBigIntegerField(null=True, blank=True)
+    #: when every cluster's state was last read (the drift check): in between, a cluster whose topologies are all
+    #: Running at their desired hash is not read again
+    checked = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.deployment_id}: {self.from_version} → {self.version}"

@@ -22,7 +22,10 @@ progress. The machine's two cores are shared by the bench, the emulators and wha
   every pod Ready, as read back by the controller); ``writes_per_topology``: the write requests the emulators
   received (their request logs) over the topologies (target ≤ 2; a Deployment is one apply, a namespace missing
   on a member costs one refused apply and one create per API server);
-* **no change** (``noop_writes``, target 0): one more reconcile; the write requests received and its time;
+* **no change** (``noop_writes``, target 0): one more reconcile; the write requests received (and all requests:
+  between two drift checks a cluster whose topologies all run as wanted is not read) and its time;
+* **drift check** (``drift_check_writes``, 0): the same with the drift period due: every cluster read (one LIST of
+  Deployments, StatefulSets and pods each), nothing written;
 * **upgrade** (``upgrade_s``, ``upgrade_writes_per_topology``): version 1.1.0 approved (a new image); from the first
   reconcile to ``Running`` at 1.1.0 on every topology.
 
@@ -261,6 +264,10 @@ def main() -> int:
     try:
         rollout = until_running(row, emulators, "1.0.0")
         quiet = noop(row, emulators)
+        period = settings.EDGE_APPSTORE_DRIFT_PERIOD
+        settings.EDGE_APPSTORE_DRIFT_PERIOD = 0  # the next reconcile is a drift check: every cluster read
+        drift = noop(row, emulators)
+        settings.EDGE_APPSTORE_DRIFT_PERIOD = period
         review.decide(version_row(seeded["platform"], "1.1.0"), "Approve", user=seeded["reviewer"])
         row.refresh_from_db()
         upgrade = until_running(row, emulators, "1.1.0")
@@ -273,7 +280,8 @@ def main() -> int:
         "rollout_first_reconcile_s": rollout["first_reconcile_s"], "rollout_writes": rollout["writes"],
         "writes_per_topology": round(rollout["writes"] / topologies, 3), "rollout_ready": rollout["ready"],
         "noop_writes": quiet["writes"], "noop_requests": quiet["requests"], "noop_s": quiet["s"],
-        "noop_phase": quiet["phase"],
+        "noop_phase": quiet["phase"], "drift_check_writes": drift["writes"], "drift_check_requests": drift["requests"],
+        "drift_check_s": drift["s"],
         "upgrade_s": upgrade["s"], "upgrade_reconciles": upgrade["reconciles"],
         "upgrade_first_reconcile_s": upgrade["first_reconcile_s"], "upgrade_writes": upgrade["writes"],
         "upgrade_writes_per_topology": round(upgrade["writes"] / topologies, 3), "upgrade_ready": upgrade["ready"],
@@ -281,14 +289,15 @@ def main() -> int:
     })
     print(f"Rollout: one deployment to {topologies} node groups across {clusters} clusters ({per_emulator} clusters "
           f"per emulated API server, rollout concurrency {results['concurrency']}, SQLite)")
-    print(f"{'measure':34} {'rollout':>12} {'no change':>12} {'upgrade':>12}")
+    print(f"{'measure':34} {'rollout':>12} {'no change':>12} {'drift check':>12} {'upgrade':>12}")
     for label, keys in (
-            ("seconds to Running", ("rollout_s", "noop_s", "upgrade_s")),
-            ("first reconcile (applies), s", ("rollout_first_reconcile_s", None, "upgrade_first_reconcile_s")),
-            ("reconciles", ("rollout_reconciles", None, "upgrade_reconciles")),
-            ("Kubernetes writes", ("rollout_writes", "noop_writes", "upgrade_writes")),
-            ("writes per topology", ("writes_per_topology", None, "upgrade_writes_per_topology")),
-            ("ready", ("rollout_ready", "noop_phase", "upgrade_ready"))):
+            ("seconds (to Running)", ("rollout_s", "noop_s", "drift_check_s", "upgrade_s")),
+            ("first reconcile (applies), s", ("rollout_first_reconcile_s", None, None, "upgrade_first_reconcile_s")),
+            ("reconciles", ("rollout_reconciles", None, None, "upgrade_reconciles")),
+            ("requests to the members", (None, "noop_requests", "drift_check_requests", None)),
+            ("Kubernetes writes", ("rollout_writes", "noop_writes", "drift_check_writes", "upgrade_writes")),
+            ("writes per topology", ("writes_per_topology", None, None, "upgrade_writes_per_topology")),
+            ("ready", ("rollout_ready", "noop_phase", None, "upgrade_ready"))):
         print(f"{label:34} " + " ".join(f"{results[key] if key else '':>12}" for key in keys))
     print(f"targets: rollout ≤ 60 s, ≤ 2 writes per topology, 0 writes with no change; "
           f"{deployments} Deployments on the clusters (one per topology), images {', '.join(sorted(images))}")

@@ -2,12 +2,15 @@
 version resolution, upgrades on approval, rollbacks, pruning, deletion and the no-op reconcile."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
 
 from appstore import review, services
 from appstore.controller import CONTROLLER
 from appstore.models import ApplicationDeployment, DeploymentTopology
+from edgeplatform.controllers import clock
 from tests.appstore.rollout_support import (
     FAST,
     application,
@@ -98,7 +101,7 @@ def test_workload_rolled_to_node_groups_with_overrides(shops, platform):
     assert [entry["reason"] for entry in status["history"]] == ["Initial"]
 
 
-def test_no_change_reconcile_sends_no_write(shops, platform):
+def test_no_change_reconcile_sends_no_write(shops, platform, monkeypatch):
     north, south = shops
     application(platform)
     version(platform, "pos", "1.0.0")
@@ -107,18 +110,27 @@ def test_no_change_reconcile_sends_no_write(shops, platform):
     writes(north), writes(south)
     resource_version = row.resource_version
 
+    north.requests.clear(), south.requests.clear()
+
     outcome = run(row)
 
     assert outcome.result == "success" and row.phase == "Running"
-    assert writes(north) == [] and writes(south) == []
+    assert len(north.requests) == len(south.requests) == 0  # between drift checks, not even a read
     assert row.resource_version == resource_version  # nothing new to say: no status write either
-    # a workload deleted behind the platform's back is drift: the next reconcile puts back only that one
+    later = clock.now() + timedelta(seconds=301)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    run(row)  # the drift check: one read of each kind per cluster, no write
+    assert north.requests.count(method="GET") == south.requests.count(method="GET") == 3
+    assert writes(north) == [] and writes(south) == []
+    # a workload deleted behind the platform's back is drift: the next check puts back only that one
     from clusters.models import Cluster
     from edgeplatform import kube as gateway
 
     gateway.ensure_absent(gateway.member_client(Cluster.objects.get(name="north")), "apps/v1", "Deployment",
                           "pos-web-shop-1", "shop")
     writes(north)
+    even_later = later + timedelta(seconds=301)
+    monkeypatch.setattr(clock, "now", lambda: even_later)
     run(row)
     assert [w.path for w in writes(north)] == ["/apis/apps/v1/namespaces/shop/deployments/pos-web-shop-1"]
     assert writes(south) == []
@@ -206,10 +218,6 @@ def test_rollback_and_automatic_rollback_of_a_failed_upgrade(shops, platform, mo
 
 
 def test_pods_never_ready_fail_after_the_progress_timeout(shops, platform, monkeypatch):
-    from datetime import timedelta
-
-    from edgeplatform.controllers import clock
-
     north, _ = shops
     application(platform)
     version(platform, "pos", "1.0.0")

@@ -7,23 +7,21 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from kubernetes import config
 
 from appstore.provisioners.base import Target
 from appstore.provisioners.workload import WorkloadProvisioner
 from edgeplatform import kube as gateway
-from edgeplatform.kube.client import KubeClient
-from edgeplatform.kube.retry import RetryPolicy
 
-pytestmark = pytest.mark.realcluster
+pytestmark = [pytest.mark.realcluster, pytest.mark.django_db]
 
 IMAGE = "registry.k8s.io/pause:3.9"
 
 
-def _client(kube) -> KubeClient:
-    configuration = config.kube_config.Configuration()
-    config.load_kube_config(config_file=str(kube.kubeconfig_path), client_configuration=configuration)
-    return KubeClient("real", configuration, RetryPolicy(retries=2, base=0.2, cap=1.0, deadline=30), (5, 30))
+def _client(platform, kube):
+    cluster = platform.apply({"apiVersion": "scope.theriseunion.io/v1alpha1", "kind": "Cluster",
+                              "metadata": {"name": "real"}, "spec": {"type": "physical", "connection": {
+                                  "type": "direct", "kubeconfig": kube.kubeconfig_path.read_text()}}})[0]
+    return gateway.member_client(cluster)
 
 
 def _target(namespace: str, version: str, replicas: int) -> Target:
@@ -45,8 +43,8 @@ def _wait(provisioner, target, client, phase: str, timeout: float = 120):
         time.sleep(2)
 
 
-def test_workload_on_a_real_cluster(kube):
-    client = _client(kube)
+def test_workload_on_a_real_cluster(kube, platform):
+    client = _client(platform, kube)
     namespace = f"edge-rollout-{uuid.uuid4().hex[:8]}"
     provisioner = WorkloadProvisioner()
     try:

@@ -271,8 +271,10 @@ def test_removed_topology_is_pruned_and_deletion_removes_everything(shops, platf
 def test_controller_names():
     assert (CONTROLLER.name, CONTROLLER.queue, CONTROLLER.sort) == ("app-deployments", "deploy", "application")
     from appstore.tasks import reconcile_deployment
+    from edgeplatform.controllers.queues import route
 
     assert reconcile_deployment.name == "appstore.reconcile_deployment"
+    assert route(reconcile_deployment.name, (), {}, {}) == {"queue": "deploy"}
 
 
 def test_version_config_is_checked_by_the_workload_provisioner(platform):

@@ -333,3 +333,19 @@ def test_metrics_count_deployments_by_status(shops, platform):
     assert REGISTRY.get_sample_value("app_deployment_status", {"status": "failed"}) == 0
     assert REGISTRY.get_sample_value("app_deployment_rollout_duration_seconds_count",
                                      {"reason": "Initial", "result": "success"}) >= 1
+
+
+def test_history_keeps_the_last_ten_changes(shops, platform):
+    application(platform)
+    numbers = [f"1.{minor}.0" for minor in range(12)]
+    for number in numbers:
+        version(platform, "pos", number)
+    for number in numbers:
+        row = deployment(platform, "pos", "pos", [{"nodeGroup": "shop-1"}], version_request=number)
+        run(row)
+
+    history = row.status["history"]
+    assert len(history) == 10
+    assert [entry["toVersion"] for entry in history] == numbers[2:]
+    assert {entry["reason"] for entry in history} == {"Upgrade"}
+    assert history[0]["fromVersion"] == "1.1.0"

@@ -11,9 +11,12 @@ class AppstoreConfig(AppConfig):
     api_urls = "appstore.api.urls"
 
     def ready(self):
-        """Register the app store's kinds, its deployments as contents of their home cluster, and its signals."""
-        from appstore import manifests, models, signals  # noqa: F401
+        """Register the app store's kinds, its deployments as contents of their home cluster, its signals (the
+        applications' status), the deployment controller's triggers and its metrics."""
+        from appstore import manifests, metrics, models, signals, tasks, triggers  # noqa: F401
         from clusters.services import register_contents
 
         register_contents(models.ApplicationDeployment)
         signals.connect()
+        triggers.connect()
+        metrics.install()

@@ -89,6 +89,7 @@ __all__ = [
     "HelmConfigSerializer",
     "ModelConfigSerializer",
     "OpenSerializer",
+    "RolloutSerializer",
     "TopologySerializer",
     "WorkloadConfigSerializer",
     "WorkloadDeploymentSerializer",
@@ -211,6 +212,9 @@ class WorkloadConfigSerializer(serializers.Serializer):
 
     deployments = WorkloadDeploymentSerializer(many=True, required=False,
                                                help_text="The Deployments of the workload (names unique).")
+    statefulSets = WorkloadDeploymentSerializer(many=True, required=False,
+                                                help_text="➕ The StatefulSets of the workload (names unique; the "
+                                                          "same shape as deployments).")
 
     def validate_deployments(self, value: list) -> list:
         """Deployment names are unique within a workload."""
@@ -219,6 +223,10 @@ class WorkloadConfigSerializer(serializers.Serializer):
         if duplicates:
             raise serializers.ValidationError(f"duplicate deployment name(s): {', '.join(duplicates)}")
         return value
+
+    def validate_statefulSets(self, value: list) -> list:
+        """StatefulSet names are unique within a workload."""
+        return self.validate_deployments(value)
 
 
 class ApplicationVersionSpecSerializer(OpenSerializer):
@@ -243,7 +251,8 @@ class ApplicationVersionSpecSerializer(OpenSerializer):
         if len(given) > 1:
             message = f"at most one of {', '.join(self.CONFIGS)} is allowed"
             raise serializers.ValidationError({name: [message] for name in given})
-        if given == ["workloadConfig"] and not attrs["workloadConfig"].get("deployments"):
+        if given == ["workloadConfig"] and not (attrs["workloadConfig"].get("deployments")
+                                                or attrs["workloadConfig"].get("statefulSets")):
             raise serializers.ValidationError({"workloadConfig": {"deployments": ["at least one is required"]}})
         return attrs
 
@@ -296,6 +305,19 @@ class TopologySerializer(serializers.Serializer):
         return attrs
 
 
+class RolloutSerializer(serializers.Serializer):
+    """➕ How a deployment's changes are rolled out (each field defaults to the platform's setting)."""
+
+    maxConcurrent = serializers.IntegerField(required=False, min_value=1, max_value=1000,
+                                             help_text="Clusters rolled at once (EDGE_APPSTORE_ROLLOUT_CONCURRENCY).")
+    maxFailedTopologies = serializers.IntegerField(
+        required=False, min_value=0,
+        help_text="Failed topologies after which no new topology is started; 0: no limit "
+                  "(EDGE_APPSTORE_MAX_FAILED_TOPOLOGIES).")
+    autoRollback = serializers.BooleanField(required=False, help_text="Go back to the last good version when an "
+                                                                      "upgrade fails (EDGE_APPSTORE_AUTO_ROLLBACK).")
+
+
 class ApplicationDeploymentSpecSerializer(serializers.Serializer):
     """ApplicationDeployment spec: which application, which version (``latest``, exact, or a ``^``/``~``
     range, resolved to an approved ApplicationVersion) and the topologies it runs on."""
@@ -305,6 +327,8 @@ class ApplicationDeploymentSpecSerializer(serializers.Serializer):
     version = serializers.RegexField(VERSION_REQUEST_PATTERN, max_length=128,
                                      help_text="latest, an exact version (1.2.3) or a range (^1.2, ~1.2.3).")
     topologies = TopologySerializer(many=True, required=False, help_text="Where the application runs.")
+    rollout = RolloutSerializer(required=False, help_text="➕ How a change is rolled out over the topologies "
+                                                          "(unset fields: the platform's settings).")
 
 
 # --- the kinds' CRDs --------------------------------------------------------------------------------------------

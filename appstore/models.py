@@ -22,6 +22,7 @@ from clusters.models import Cluster, Workspace
 from edgeplatform.resources.models import ManifestModel
 
 __all__ = ["DEPRECATED_LABEL", "AppCategory", "Application", "ApplicationDeployment", "ApplicationVersion",
+           "DeploymentRollout", "DeploymentTopology",
            "application_columns", "deployment_columns", "version_columns"]
 
 PROVISIONER_LABEL = "app.theriseunion.io/provisioner"
@@ -147,3 +148,62 @@ class ApplicationDeployment(ManifestModel):
     def derived_columns(self) -> dict:
         """``deployment_columns`` of its status."""
         return deployment_columns(self.status)
+
+
+class DeploymentTopology(models.Model):
+    """What the deployment controller last did and saw on one topology of a deployment (``status.topologyStatuses``
+    is rendered from these rows): the hash of what it applied (a topology whose desired hash equals it and whose
+    objects are there is not written again), the version, and the state read back."""
+
+    deployment = models.ForeignKey(ApplicationDeployment, on_delete=models.CASCADE, related_name="topology_rows")
+    #: ``appstore.provisioners.base.topology_key`` of its place
+    key = models.CharField(max_length=16)
+    index = models.PositiveIntegerField(default=0)
+    cluster = models.CharField(max_length=63, db_index=True)
+    topology = models.JSONField(default=dict, blank=True)
+    #: sha256 of the version, the topology and its placement when last applied ("" : never applied, or refused)
+    applied_hash = models.CharField(max_length=64, blank=True)
+    version = models.CharField(max_length=128, blank=True)
+    workloads = models.JSONField(default=list, blank=True)
+    phase = models.CharField(max_length=16, blank=True)
+    message = models.TextField(blank=True)
+    replicas = models.PositiveIntegerField(default=0)
+    ready_replicas = models.PositiveIntegerField(default=0)
+    nodes = models.JSONField(default=list, blank=True)
+    #: when it was last applied (the start of its progress timeout)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["deployment", "key"], name="deploymenttopology_key_unique")]
+        ordering = ["deployment", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}/{self.key}"
+
+
+class DeploymentRollout(models.Model):
+    """The rollout in course (or last finished) of a deployment: the version it goes to and from, why, since when,
+    and the last version that ran everywhere (where an automatic rollback goes)."""
+
+    deployment = models.OneToOneField(ApplicationDeployment, on_delete=models.CASCADE, related_name="rollout")
+    version = models.CharField(max_length=128, blank=True)
+    from_version = models.CharField(max_length=128, blank=True)
+    reason = models.CharField(max_length=16, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    #: when every topology was first Running at ``version`` (None while it rolls)
+    finished = models.DateTimeField(null=True, blank=True)
+    #: the last version every topology ran (Running)
+    good_version = models.CharField(max_length=128, blank=True)
+    #: the version an automatic rollback left, so that the history entry says why
+    rolled_back_from = models.CharField(max_length=128, blank=True)
+    #: the topologies resolved (``appstore.topologies.places``) at spec generation ``places_generation``, and
+    #: the causes for those that did not resolve: resolved again only when the spec changes
+    places = models.JSONField(default=list, blank=True)
+    place_problems = models.JSONField(default=list, blank=True)
+    places_generation = models.PositiveBigIntegerField(null=True, blank=True)
+    #: when every cluster's state was last read (the drift check): in between, a cluster whose topologies are all
+    #: Running at their desired hash is not read again
+    checked = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}: {self.from_version} → {self.version}"

@@ -385,6 +385,22 @@ EDGE_COMPONENT_READY_POLL = env.float("EDGE_COMPONENT_READY_POLL", default=5)
 EDGE_COMPONENT_DEPENDENCY_RETRY = env.float("EDGE_COMPONENT_DEPENDENCY_RETRY", default=10)
 EDGE_COMPONENT_CHART_RETRY = env.float("EDGE_COMPONENT_CHART_RETRY", default=60)
 
+# App store: rolling out application deployments (appstore/controller.py); times in seconds.
+# clusters one deployment's rollout works on at once (spec.rollout.maxConcurrent overrides it)
+EDGE_APPSTORE_ROLLOUT_CONCURRENCY = env.int("EDGE_APPSTORE_ROLLOUT_CONCURRENCY", default=10)
+# failed topologies after which a rollout starts no new one; 0: no limit (spec.rollout.maxFailedTopologies)
+EDGE_APPSTORE_MAX_FAILED_TOPOLOGIES = env.int("EDGE_APPSTORE_MAX_FAILED_TOPOLOGIES", default=0)
+# a failed upgrade goes back to the last version that ran everywhere (spec.rollout.autoRollback)
+EDGE_APPSTORE_AUTO_ROLLBACK = env.bool("EDGE_APPSTORE_AUTO_ROLLBACK", default=False)
+# wait between two reads of a deployment whose topologies are still progressing
+EDGE_APPSTORE_PROGRESS_POLL = env.float("EDGE_APPSTORE_PROGRESS_POLL", default=10)
+# how long a topology may progress after its last apply before it counts as Failed
+EDGE_APPSTORE_PROGRESS_TIMEOUT = env.float("EDGE_APPSTORE_PROGRESS_TIMEOUT", default=600)
+# seconds between two drift checks of a Running deployment (reads only; writes only what drifted)
+EDGE_APPSTORE_DRIFT_PERIOD = env.float("EDGE_APPSTORE_DRIFT_PERIOD", default=300)
+# the one timeout after which a cluster that does not answer has its topologies marked Unreachable
+EDGE_APPSTORE_CLUSTER_TIMEOUT = env.float("EDGE_APPSTORE_CLUSTER_TIMEOUT", default=5)
+
 # Edge runtimes (clusters/edge_runtime.py) and joining edge nodes (clusters/join_tokens.py). Versions are the
 # runtime's (and the chart version looked up in the chart repositories); times in seconds.
 EDGE_KUBEEDGE_VERSION = env.str("EDGE_KUBEEDGE_VERSION", default="1.20.0")

@@ -38,14 +38,20 @@ def selector(deployment) -> str:
 
 
 def apply_all(client, objects: list[dict], *, namespace: str | None = None) -> int:
-    """Server-side apply ``objects`` in order (``namespace`` created first when given and missing); how many
-    writes were sent."""
+    """Server-side apply ``objects`` in order; how many writes were sent. ``namespace`` (when given) is created
+    when an apply answers 404 because it is missing, and the apply sent again: a namespace that exists, the
+    usual case, costs no request."""
     writes = 0
-    if namespace and kube.ensure_namespace(client, namespace):
-        writes += 1
     for manifest in objects:
-        kube.apply(client, manifest, field_manager=FIELD_MANAGER)
         writes += 1
+        try:
+            kube.apply(client, manifest, field_manager=FIELD_MANAGER)
+        except KubeError as error:
+            if not (namespace and error.not_found):
+                raise
+            # created now, or by another writer since the apply failed: either way the apply is sent again
+            writes += 2 if kube.ensure_namespace(client, namespace) else 1
+            kube.apply(client, manifest, field_manager=FIELD_MANAGER)
     return writes
 
 
@@ -60,15 +66,14 @@ def listed(client, api_version: str, kind: str, namespace: str, label_selector: 
         raise
 
 
-_listed = listed
-
-
 def remove(client, deployment, kinds, keep: frozenset[str] = frozenset()) -> int:
     """Delete the objects of ``kinds`` (``(apiVersion, kind)`` pairs) that ``deployment`` made in its namespace,
-    except those of the topology keys in ``keep``; how many deletes were sent."""
+    except those of the topology keys in ``keep``; how many deletes were sent. Topology keys are unique across
+    clusters (the cluster is part of them), so ``keep`` may hold every topology of the deployment: what two
+    Cluster rows reaching one API server share is then left alone."""
     deleted = 0
     for api_version, kind in kinds:
-        for item in _listed(client, api_version, kind, deployment.namespace, selector(deployment)):
+        for item in listed(client, api_version, kind, deployment.namespace, selector(deployment)):
             metadata = item.get("metadata") or {}
             if (metadata.get("labels") or {}).get(TOPOLOGY_LABEL) in keep:
                 continue
@@ -87,7 +92,10 @@ def _replicas(item: dict) -> tuple[int, int, bool, str]:
     else:
         wanted = int(spec.get("replicas", 1) or 0)
         ready = int(status.get("readyReplicas") or 0)
-        updated = int(status.get("updatedReplicas") or 0) >= wanted if item.get("kind") == "Deployment" else True
+        # a Deployment has rolled out when every replica runs the new template and the old ones are gone (surge)
+        updated = int(status.get("updatedReplicas") or 0) >= wanted and int(status.get("replicas") or 0) <= wanted \
+            if item.get("kind") == "Deployment" else int(status.get("updatedReplicas", wanted) or 0) >= wanted
+    ready = min(ready, wanted)
     observed = int(status.get("observedGeneration") or 0) >= int((item.get("metadata") or {}).get("generation") or 0)
     failure = ""
     for condition in status.get("conditions") or []:
@@ -127,11 +135,11 @@ def workload_states(targets: list[Target], client, kinds=WORKLOAD_KINDS) -> dict
     deployment = targets[0].deployment
     found: dict[str, list[dict]] = defaultdict(list)
     for api_version, kind in kinds:
-        for item in _listed(client, api_version, kind, deployment.namespace, selector(deployment)):
+        for item in listed(client, api_version, kind, deployment.namespace, selector(deployment)):
             found[((item.get("metadata") or {}).get("labels") or {}).get(TOPOLOGY_LABEL, "")].append(item)
     nodes: dict[str, set] = defaultdict(set)
     if found:
-        for pod in _listed(client, "v1", "Pod", deployment.namespace, selector(deployment)):
+        for pod in listed(client, "v1", "Pod", deployment.namespace, selector(deployment)):
             node = (pod.get("spec") or {}).get("nodeName")
             if node:
                 nodes[((pod.get("metadata") or {}).get("labels") or {}).get(TOPOLOGY_LABEL, "")].add(node)

@@ -262,7 +262,8 @@ CONSOLE_OF = {
         "groups": (["ops"], "ABCD"), "roletemplates": (Templates(*ALL_LEVELS), "ABCD"),
         "roles": (prototypes(*ALL_LEVELS), "ABCD"), "bindings": (EVERYONES_BINDINGS, "ABCD"),
         "categories": (["tools"], "ABCD"),
-    }, {"audit", "lockouts", "charts"}, {"cluster", "workspace", "nodegroup", "namespace", "user", "iamrolebinding"}),
+    }, {"audit", "lockouts", "charts"}, {"cluster", "workspace", "nodegroup", "namespace", "user", "iamrolebinding",
+                                         "application"}),
     # platform-basic (users: get; subjectaccessreviews: create) + platform-create-workspaces (workspaces: create)
     "platform-self-provisioner": (PLATFORM, {}, set(), {"workspace"}),
     # platform-basic + platform-view-appstore (app store kinds, not console pages) + platform-view-charts (library)
@@ -294,7 +295,7 @@ CONSOLE_OF = {
         "workspaces": (["w1"], "C"), "namespaces": (["n1"], "ABCD"),
         "roletemplates": (Templates("workspace", "namespace"), ""),
         "roles": (prototypes("workspace", "namespace"), "AB"), "bindings": (["by-n1", "u-binding"], "ABCD"),
-    }, set(), {"namespace", "iamrolebinding"}),
+    }, set(), {"namespace", "iamrolebinding", "application"}),
     # workspace-basic + workspace-view-*: read only, and no IAM pages
     "workspace-viewer": (AT_W1, {"workspaces": (["w1"], ""), "namespaces": (["n1"], "")}, set(), set()),
     # workspace-basic + workspace-view-projects + workspace-view-applications
@@ -725,9 +726,10 @@ def test_quick_actions_follow_ui_permissions_and_the_engine(fleet):
         return set(re.findall(r'id="quick-(\w+)"', client.get(f"{C}/").content.decode()))
 
     assert actions(console_for(fleet, "pa", "platform-admin", "platform", "global")) >= {
-        "cluster", "workspace", "user", "iamrolebinding"}
+        "cluster", "workspace", "user", "iamrolebinding", "application"}
     assert actions(console_for(fleet, "wa", "workspace-admin", "workspace", "w1")) == {"namespace",
-                                                                                        "iamrolebinding"}
+                                                                                        "iamrolebinding",
+                                                                                        "application"}
     assert actions(console_for(fleet, "cv", "cluster-viewer", "cluster", "c1")) == set()
     assert actions(console_for(fleet, "wv", "workspace-viewer", "workspace", "w1")) == set()
 

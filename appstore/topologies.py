@@ -122,16 +122,38 @@ def clean(parsed: Parsed, instance, problems: list, context: dict) -> None:
                         places=resolved)
 
 
+class _Rows:
+    """The node groups, clusters and nodes a deployment's topologies name, read at once (one query per kind, not
+    one per topology), each kept only when ``user`` may know it."""
+
+    def __init__(self, topologies: list, home: Cluster, user):
+        self.home = home
+        groups = {t.get("nodeGroup") for t in topologies if t.get("nodeGroup") and t.get("nodeGroup") != CLOUD}
+        self.groups = self._known(NodeGroup.objects.filter(name__in=groups).select_related("cluster"), user,
+                                  lambda row: row.name)
+        names = {t.get("cluster") for t in topologies if t.get("cluster") and t.get("cluster") != home.name}
+        self.clusters = {home.name: home, **self._known(Cluster.objects.filter(name__in=names), user,
+                                                        lambda row: row.name)}
+        nodes = {t.get("nodeName") for t in topologies if t.get("nodeName")}
+        self.nodes = self._known(Node.objects.filter(name__in=nodes).select_related("cluster"), user,
+                                 lambda row: (row.cluster.name, row.name))
+
+    @staticmethod
+    def _known(rows, user, key) -> dict:
+        return {key(row): row for row in rows if authz.may_know_scope(user, row.scope_path)} if rows else {}
+
+
 def places(topologies: list, home: Cluster, user, problems: list) -> list[Place]:
     """A ``Place`` per topology (one on ``home`` when there are none); causes for what is not found, disagrees
     or repeats."""
     if not topologies:
         return [Place(0, home.name, scope_path=home.scope_path)]
+    rows = _Rows(topologies, home, user)
     found: list[Place] = []
     seen: dict[str, int] = {}
     for index, topology in enumerate(topologies):
         where = f"spec.topologies[{index}]"
-        place = _place(index, topology, home, user, where, problems)
+        place = _place(index, topology, rows, where, problems)
         if place is None:
             continue
         if place.key in seen:
@@ -143,11 +165,11 @@ def places(topologies: list, home: Cluster, user, problems: list) -> list[Place]
     return found
 
 
-def _place(index: int, topology: dict, home: Cluster, user, where: str, problems: list) -> Place | None:
+def _place(index: int, topology: dict, rows: _Rows, where: str, problems: list) -> Place | None:
     group, node, cluster_name = topology.get("nodeGroup") or "", topology.get("nodeName") or "", \
         topology.get("cluster") or ""
     if group and group != CLOUD:
-        row = _known(NodeGroup, user, name=group)
+        row = rows.groups.get(group)
         if row is None:
             problems.append(cause(f"{where}.nodeGroup", f'node group "{group}" not found', "FieldValueNotFound"))
             return None
@@ -155,12 +177,12 @@ def _place(index: int, topology: dict, home: Cluster, user, where: str, problems
             problems.append(cause(f"{where}.cluster", f'node group "{group}" is in cluster "{row.cluster.name}"'))
             return None
         return Place(index, row.cluster.name, node_group=group, scope_path=row.scope_path)
-    cluster = home if not cluster_name or cluster_name == home.name else _known(Cluster, user, name=cluster_name)
+    cluster = rows.clusters.get(cluster_name) if cluster_name else rows.home
     if cluster is None:
         problems.append(cause(f"{where}.cluster", f'cluster "{cluster_name}" not found', "FieldValueNotFound"))
         return None
     if node:
-        row = _known(Node, user, cluster=cluster, name=node)
+        row = rows.nodes.get((cluster.name, node))
         if row is None:
             problems.append(cause(f"{where}.nodeName", f'node "{node}" not found on cluster "{cluster.name}"',
                                   "FieldValueNotFound"))

@@ -16,7 +16,7 @@ import yaml
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -50,7 +50,7 @@ from clusters.models import Workspace
 from edgeplatform import authz
 from edgeplatform.console import access, denials
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
-from edgeplatform.console.options import ManifestAdmin, ui_table
+from edgeplatform.console.options import ManifestAdmin, ProgressAdmin, changes_object, ui_table
 from edgeplatform.console.site import console
 from edgeplatform.resources import documents
 from edgeplatform.resources.errors import StatusError
@@ -470,7 +470,7 @@ class ApplicationVersionAdmin(ManifestAdmin):
 # --- ApplicationDeployment --------------------------------------------------------------------------------------
 
 @admin.register(ApplicationDeployment, site=console)
-class ApplicationDeploymentAdmin(ManifestAdmin):
+class ApplicationDeploymentAdmin(ProgressAdmin):
     """Deployments: the list, and each one's page (live progress, topology picture, history, rollback). New ones
     are made with the deploy form of an application (the "Add" button leads to the catalog)."""
 
@@ -481,6 +481,7 @@ class ApplicationDeploymentAdmin(ManifestAdmin):
     search_fields = ("name", "namespace", "application__name")
     dashboard_label, dashboard_order = "Application deployments", 62
     page_ui = ui_table(view=UI["deployments"]["view"], manage=UI["deployments"]["manage"])
+    object_actions = {"rollback": "rollback_view"}
 
     @admin.display(description="application", ordering="application__name")
     def application_link(self, obj):
@@ -525,23 +526,11 @@ class ApplicationDeploymentAdmin(ManifestAdmin):
             raise PermissionDenied
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:appstore_catalog"))
 
-    def get_urls(self):
-        """The admin's URLs plus ``<id>/status/`` (JSON, polled by the page) and ``<id>/rollback/`` (POST)."""
-        extra = [path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
-                      name="appstore_applicationdeployment_status"),
-                 path("<path:object_id>/rollback/", self.admin_site.admin_view(self.rollback_view),
-                      name="appstore_applicationdeployment_rollback")]
-        return extra + super().get_urls()
-
-    def status_view(self, request, object_id):
-        """The page's one status endpoint: phase, version, and each topology's and cluster's progress."""
-        self._note(request, "get")
-        obj = self.get_object(request, object_id)
-        if not self.has_view_permission(request, obj):
-            raise PermissionDenied
+    def object_progress(self, obj) -> dict:
+        """What the page polls (``<id>/status/``): phase, version, and each topology's and cluster's progress."""
         shown = progress(obj)
         shown.pop("pictured")
-        return JsonResponse(shown)
+        return shown
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The deployment's page (see the module docstring); it is changed through its YAML tab or rolled back."""
@@ -560,13 +549,12 @@ class ApplicationDeploymentAdmin(ManifestAdmin):
         context = {
             **self.admin_site.each_context(request), "title": f"Deployment {obj.namespace}/{obj.name}",
             "opts": self.opts, "original": obj, "deployment": obj, "progress": shown, "history": history(obj),
-            "status_url": reverse(f"{self.admin_site.name}:appstore_applicationdeployment_status", args=[obj.pk]),
+            "status_url": self.object_url("status", obj.pk),
             "yaml_url": reverse(f"{self.admin_site.name}:appstore_applicationdeployment_yaml", args=[obj.pk]),
             "application_url": reverse(f"{self.admin_site.name}:appstore_application_change",
                                        args=[obj.application_id]),
             "may_rollback": may_update and bool(choices),
-            "rollback_url": reverse(f"{self.admin_site.name}:appstore_applicationdeployment_rollback",
-                                    args=[obj.pk]),
+            "rollback_url": self.object_url("rollback", obj.pk),
             "rollback_choices": choices, "rollback_default": services.rollback_target(obj) or "",
             "delete_url": reverse(f"{self.admin_site.name}:appstore_applicationdeployment_delete", args=[obj.pk])
             if self.has_delete_permission(request, obj) else "",
@@ -574,14 +562,9 @@ class ApplicationDeploymentAdmin(ManifestAdmin):
         }
         return TemplateResponse(request, "console/appstore/deployment.html", context)
 
-    def rollback_view(self, request, object_id):
+    @changes_object
+    def rollback_view(self, request, obj):
         """Roll back to the version chosen (``appstore.services.rollback``, as the user)."""
-        self._note(request, "update")
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        obj = self.get_object(request, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
         version = request.POST.get("version", "").strip() or None
         try:
             saved = services.rollback(obj, user=request.user, version=version)

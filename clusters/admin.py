@@ -26,7 +26,7 @@ from clusters.models import (
     Workspace,
 )
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
-from edgeplatform.console.options import ManifestAdmin, ui_table
+from edgeplatform.console.options import ManifestAdmin, ProgressAdmin, ui_table
 from edgeplatform.console.site import console
 from edgeplatform.kube.connections import KUBECONFIG_HINT, kubeconfig_problems
 from edgeplatform.resources.errors import StatusError
@@ -237,7 +237,7 @@ class NodeForm(NativeForm):
 
 
 @admin.register(Cluster, site=console)
-class ClusterAdmin(ManifestAdmin):
+class ClusterAdmin(ProgressAdmin):
     """Clusters."""
 
     form = ClusterForm
@@ -249,6 +249,7 @@ class ClusterAdmin(ManifestAdmin):
     quick_action = True
     page_ui = ui_table(view=("platform/clusters.view", "cluster/overview.view"),
                               manage=("platform/clusters.manage",))
+    object_actions = {"kubeconfig": "kubeconfig_view"}
 
     @admin.display(description="type", ordering="type")
     def cluster_type(self, obj):
@@ -266,26 +267,10 @@ class ClusterAdmin(ManifestAdmin):
                                                 shown.get("phase") or "Pending") if part)
 
     # --- provisioning progress and the kubeconfig download -------------------------------------------------
-    def get_urls(self):
-        """The admin's URLs plus ``<id>/status/`` (JSON, polled by the progress panel) and ``<id>/kubeconfig/``."""
-        from django.urls import path
-
-        extra = [path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
-                      name="clusters_cluster_status"),
-                 path("<path:object_id>/kubeconfig/", self.admin_site.admin_view(self.kubeconfig_view),
-                      name="clusters_cluster_kubeconfig")]
-        return extra + super().get_urls()
-
-    def status_view(self, request, object_id):
-        """The progress panel's one endpoint: the cluster's phase, step, reason, message and retries."""
-        from django.core.exceptions import PermissionDenied
-        from django.http import JsonResponse
-
-        self._note(request, "get")
-        obj = self.get_object(request, object_id)
-        if obj is None or not self.has_view_permission(request, obj):
-            raise PermissionDenied
-        return JsonResponse(cluster_progress(obj))
+    def object_progress(self, obj) -> dict:
+        """What the progress panel polls (``<id>/status/``): the cluster's phase, step, reason, message and
+        retries."""
+        return cluster_progress(obj)
 
     def kubeconfig_view(self, request, object_id):
         """The kubeconfig download (``clusters.api.kubeconfig``: the engine decides, audited)."""
@@ -306,8 +291,6 @@ class ClusterAdmin(ManifestAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """The form, plus the progress panel and, for those allowed, the kubeconfig button."""
-        from django.urls import reverse
-
         from clusters.api.kubeconfig import may_download
 
         extra = dict(extra_context or {})
@@ -315,10 +298,9 @@ class ClusterAdmin(ManifestAdmin):
             obj = self.model.objects.restrict(request.user, "get").filter(pk=object_id).first()
             if obj is not None:
                 extra["progress"] = cluster_progress(obj)
-                extra["status_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_status", args=[obj.pk])
+                extra["status_url"] = self.object_url("status", obj.pk)
                 if obj.connection_secret and may_download(request.user, obj):
-                    extra["kubeconfig_url"] = reverse(f"{self.admin_site.name}:clusters_cluster_kubeconfig",
-                                                      args=[obj.pk])
+                    extra["kubeconfig_url"] = self.object_url("kubeconfig", obj.pk)
         return super().changeform_view(request, object_id, form_url, extra)
 
 

@@ -8,8 +8,8 @@ import yaml
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
-from django.urls import path, reverse
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from clusters.models import Cluster
@@ -17,7 +17,7 @@ from components import dependencies
 from components.manifests import CLUSTER_LABEL_FIELD, TERMINAL_PHASES
 from components.models import Component
 from edgeplatform.console.forms import ManifestForm, get_path, set_path
-from edgeplatform.console.options import ManifestAdmin, ui_table
+from edgeplatform.console.options import ProgressAdmin, changes_object, ui_table
 from edgeplatform.console.site import console
 from edgeplatform.resources import services
 from edgeplatform.resources.errors import StatusError
@@ -137,7 +137,7 @@ def revision_history(component) -> list[dict] | None:
 
 
 @admin.register(Component, site=console)
-class ComponentAdmin(ManifestAdmin):
+class ComponentAdmin(ProgressAdmin):
     """Components, per cluster (``?cluster__name=<cluster>``) or across the fleet."""
 
     form = ComponentForm
@@ -153,6 +153,7 @@ class ComponentAdmin(ManifestAdmin):
     actions = ("enable_components", "disable_components", "delete_selected")
     page_ui = ui_table(view=("platform/components.view", "cluster/components.view"),
                        manage=("platform/components.manage", "cluster/components.manage"))
+    object_actions = {"rollback": "rollback_view"}
 
     def lookup_allowed(self, lookup, value, request=None):
         """A cluster's components: ``?cluster__name=<cluster>`` (rows stay the user's: the filter only narrows)."""
@@ -258,31 +259,14 @@ class ComponentAdmin(ManifestAdmin):
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:components_component_change", args=[obj_id]))
 
     # --- progress and history ---------------------------------------------------------------------------
-    def get_urls(self):
-        """The admin's URLs plus ``<id>/status/`` (JSON) and ``<id>/rollback/`` (POST)."""
-        extra = [path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view),
-                      name="components_component_status"),
-                 path("<path:object_id>/rollback/", self.admin_site.admin_view(self.rollback_view),
-                      name="components_component_rollback")]
-        return extra + super().get_urls()
+    def object_progress(self, obj) -> dict:
+        """What the progress panel polls (``<id>/status/``): the component's phase, step, message and retries."""
+        return progress(obj)
 
-    def status_view(self, request, object_id):
-        """The progress panel's one endpoint: the component's phase, step, message and retries, as JSON."""
-        self._note(request, "get")
-        obj = self.get_object(request, object_id)
-        if not self.has_view_permission(request, obj):
-            raise PermissionDenied
-        return JsonResponse(progress(obj))
-
-    def rollback_view(self, request, object_id):
+    @changes_object
+    def rollback_view(self, request, obj):
         """Roll back to a revision (``components.services.rollback``): the spec of that revision is written
         again through the write path, and the controller upgrades to it."""
-        self._note(request, "update")
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        obj = self.get_object(request, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
         try:
             from components.services import rollback
         except ImportError as missing:  # no revision history kept: nothing to roll back to
@@ -306,9 +290,8 @@ class ComponentAdmin(ManifestAdmin):
                 .first() if str(object_id).isdigit() else None
             if obj is not None:
                 extra["progress"] = progress(obj)
-                extra["status_url"] = reverse(f"{self.admin_site.name}:components_component_status", args=[obj.pk])
+                extra["status_url"] = self.object_url("status", obj.pk)
                 extra["revisions"] = revision_history(obj)
                 extra["may_rollback"] = self.has_change_permission(request, obj)
-                extra["rollback_url"] = reverse(f"{self.admin_site.name}:components_component_rollback",
-                                                args=[obj.pk])
+                extra["rollback_url"] = self.object_url("rollback", obj.pk)
         return super().changeform_view(request, object_id, form_url, extra)

@@ -6,16 +6,19 @@
 - writes: ``services.save_manifest`` / ``services.delete_object`` (validation, authorization,
   409 on a stale resourceVersion, audit and signals exactly as through the API);
 - a YAML tab per object (``<object>/yaml/``) reading and writing the whole manifest;
+- ``ProgressAdmin``: kinds whose page shows live progress answer ``<object>/status/`` as JSON (polled by
+  ``static/console/status-poll.js``), beside the object's own action URLs (``object_actions``);
 - an object the user may not see is answered 404, as the API answers it, and each view notes what it is
   about (``denials``) so that a refusal is audited naming the kind and the object.
 """
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -25,7 +28,7 @@ from edgeplatform.console.forms import ManifestForm, YamlForm, apply_status_erro
 from edgeplatform.resources import services
 from edgeplatform.resources.errors import StatusError
 
-__all__ = ["ManifestAdmin", "ManifestRejected", "ui_table"]
+__all__ = ["ManifestAdmin", "ManifestRejected", "ProgressAdmin", "changes_object", "ui_table"]
 
 
 def ui_table(view: tuple = (), manage: tuple = (), *, create: tuple | None = None,
@@ -287,3 +290,56 @@ class ManifestAdmin(admin.ModelAdmin):
     def scope(self, obj):
         """The object's scope path (list column)."""
         return obj.scope_path
+
+
+def changes_object(view):
+    """An object action that changes the object: POST only, noted as an update, answered for an object the user
+    may update. The view is called as ``view(admin, request, obj)``."""
+
+    @wraps(view)
+    def action(self, request, object_id):
+        self._note(request, "update")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return view(self, request, obj)
+
+    return action
+
+
+class ProgressAdmin(ManifestAdmin):
+    """A kind whose page shows live progress: ``<id>/status/`` answers ``object_progress(obj)`` as JSON to those
+    who may see the object, and each of ``object_actions`` is served at ``<id>/<action>/``. Every one of these
+    URLs is named ``<app_label>_<model_name>_<action>`` (``object_url``)."""
+
+    #: the object's action URLs beside ``status``: ``<id>/<action>/`` by the name of the method serving it
+    #: (``changes_object`` makes one a POST that needs the update permission)
+    object_actions: dict[str, str] = {}
+
+    def object_progress(self, obj) -> dict:
+        """What ``<id>/status/`` answers for ``obj``."""
+        raise NotImplementedError
+
+    def get_urls(self):
+        """The admin's URLs plus ``<id>/status/`` and ``<id>/<action>/`` for each of ``object_actions``."""
+        views = {"status": "status_view", **self.object_actions}
+        extra = [path(f"<path:object_id>/{action}/", self.admin_site.admin_view(getattr(self, view)),
+                      name=self._action_url_name(action)) for action, view in views.items()]
+        return extra + super().get_urls()
+
+    def _action_url_name(self, action: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{action}"
+
+    def object_url(self, action: str, pk) -> str:
+        """The URL of the object's ``action`` (``status`` or one of ``object_actions``)."""
+        return reverse(f"{self.admin_site.name}:{self._action_url_name(action)}", args=[pk])
+
+    def status_view(self, request, object_id):
+        """The page's one status endpoint: the object's progress, as JSON."""
+        self._note(request, "get")
+        obj = self.get_object(request, object_id)
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return JsonResponse(self.object_progress(obj))

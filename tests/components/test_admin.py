@@ -90,6 +90,9 @@ def test_a_reader_of_components_gets_no_write_actions_and_a_cluster_viewer_no_pa
     web = Component.objects.get(name="web")
     assert reader.post(f"{PAGE}{web.pk}/delete/", {"post": "yes"}).status_code == 403
     assert reader.get(f"{PAGE}{web.pk}/status/").json()["phase"] == "Pending"
+    # the rollback is a POST, refused to a reader
+    assert reader.get(f"{PAGE}{web.pk}/rollback/").status_code == 405
+    assert reader.post(f"{PAGE}{web.pk}/rollback/", {"revision": "1"}).status_code == 403
     # the built-in cluster viewer reads no components (only cluster-manage-components names them)
     assert client_for(fleet, "watcher", "cluster-viewer", "cluster", "c1").get(PAGE).status_code == 403
 

@@ -18,6 +18,7 @@ from kombu import Queue
 
 from edgeplatform.controllers import queues as _queues
 from edgeplatform.login_settings import ldap_settings, oidc_settings
+from edgeplatform.serving.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("EDGE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: the request's id (X-Request-ID) on every log record of the request and on the answer; the access log
+    "edgeplatform.serving.requestid.RequestIDMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # API errors in the API's shape (Status / RFC 6749), bodies over EDGE_API_MAX_BODY refused before reading
     "edgeplatform.resources.http_errors.APIErrorMiddleware",
@@ -199,7 +202,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "edgeplatform.resources.errors.status_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # per-user token bucket (edgeplatform/serving/ratelimit.py): EDGE_API_RATE_LIMIT_QPS / _BURST
+    "DEFAULT_THROTTLE_CLASSES": ["edgeplatform.serving.ratelimit.UserRateLimit"],
 }
+# API rate limit per user (seed §5 "rateLimit": qps 1000, burst 2000): a token bucket in the shared cache (Redis with
+# REDIS_URL: one bucket per user across every worker; the in-process cache: one per process). QPS 0 turns it off.
+EDGE_API_RATE_LIMIT_QPS = env.float("EDGE_API_RATE_LIMIT_QPS", default=1000)
+EDGE_API_RATE_LIMIT_BURST = env.int("EDGE_API_RATE_LIMIT_BURST", default=2000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Edge Platform API",
     "DESCRIPTION": "Kubernetes-style resources of the Edge Platform control plane. Every body is a manifest "

@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # who/where of every audited change; records each refused request once; answers X-Request-ID
+    # who/where of every audited change (under the request's id); records each refused request once
     "iam.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -342,12 +342,11 @@ if _oidc["OIDC_ENABLED"]:
 if _ldap["EDGE_LDAP_URI"]:
     AUTHENTICATION_BACKENDS.append("iam.ldap.EdgeLDAPBackend")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Logs (edgeplatform/serving/logs.py): JSON lines on stderr carrying the request id, or text; one access-log record
+# per request (logger edgeplatform.access) unless EDGE_ACCESS_LOG is off.
+EDGE_LOG_FORMAT = env.str("EDGE_LOG_FORMAT", default="json")
+LOGGING = logging_config(EDGE_LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+EDGE_ACCESS_LOG = env.bool("EDGE_ACCESS_LOG", default=True)
 
 # iam.backends.ObjectPermissionBackend is guardian's backend (a subclass that leaves Kubernetes-spelled
 # permissions to the Scope backend); guardian's check only recognises its own class path.

@@ -51,8 +51,6 @@ accesslog = None
 errorlog = "-"
 loglevel = _env.str("LOG_LEVEL", default="INFO").lower()
 logconfig_dict = logging_config(_env.str("EDGE_LOG_FORMAT", default="json"), _env.str("LOG_LEVEL", default="INFO"))
-# gunicorn writes its access line whenever a logging configuration is given; the platform's has the request id
-logconfig_dict["loggers"]["gunicorn.access"] = {"handlers": [], "propagate": False}
 
 
 def child_exit(server, worker):

@@ -58,8 +58,9 @@ def logging_config(fmt: str = "json", level: str = "INFO") -> dict:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": fmt, "filters": ["request_id"]}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            # gunicorn's loggers write through the same handler (their own handlers are not used)
+            # gunicorn's messages go through the same handler; its access line is left out (gunicorn writes one
+            # whenever a logging configuration is given): the platform's own (edgeplatform.access) has the request id
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"handlers": [], "propagate": False},
         },
     }

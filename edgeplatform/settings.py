@@ -120,9 +120,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'edgeplatform.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server, worker and beat read while one of them writes.
+    # WAL lets the web server, worker and beat read while one of them writes. A transaction takes the write lock
+    # when it begins (IMMEDIATE): one that read first and then wanted to write while another process wrote would
+    # fail at once with "database is locked" (SQLite cannot wait there), which several web workers writing at
+    # the same time hit; taken at the start, the lock is waited for, up to the timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+         "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["TEST"] = {"NAME": env.str("EDGE_TEST_SQLITE", default=str(VAR_DIR / "test.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

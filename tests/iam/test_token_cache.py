@@ -18,7 +18,7 @@ from tests.support import ApiClient, issue_token
 URL = "/oapis/iam.theriseunion.io/v1alpha1/users"
 # committed rows: what a transaction that changed grants reads is never kept (the last test), and a test's own
 # transaction would be such a transaction
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def _status(client: ApiClient) -> int:

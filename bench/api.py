@@ -237,6 +237,14 @@ def run_wrk(wrk: str, script: Path, url: str, path: str, token: str, method: str
             "loadgen_cpu": round((usage.ru_utime + usage.ru_stime) / elapsed, 2)}
 
 
+def drain(url: str) -> None:
+    """Wait until the requests the last figure left queued are served: when wrk stops, the connections it had open
+    are still in the server's backlog, and the workers answer them before anything newer (the next figure)."""
+    with urllib.request.urlopen(f"{url}/healthz", timeout=120) as answer:
+        answer.read()
+    time.sleep(0.2)
+
+
 def check_answers(url: str, tokens: dict) -> None:
     """The figures measure what they say: the lists hold 20 and 500 objects, the write is allowed."""
     def get(path: str, token: str) -> dict:
@@ -276,6 +284,7 @@ def measure_backend(name: str, wrk: str, script: Path, args) -> dict:
         for connections in args.connections:
             row = results[str(connections)] = {}
             for figure, (path, token, method) in scenarios.items():
+                drain(server.url)
                 row[figure] = run_wrk(wrk, script, server.url, path, token, method, connections, args.duration)
             bare = row["bare"]["rps"] or 1
             for figure in FIGURES:

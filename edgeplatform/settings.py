@@ -129,6 +129,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
          "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["TEST"] = {"NAME": env.str("EDGE_TEST_SQLITE", default=str(VAR_DIR / "test.sqlite3"))}
+# Each web worker (and thread) keeps its database connection between requests instead of opening one a request:
+# a PostgreSQL connection costs a server process and an authentication, more than an authorized list itself. A
+# connection is checked before reuse after an error and dropped after EDGE_DB_CONN_MAX_AGE seconds (0: a
+# connection a request).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("EDGE_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -6,6 +6,8 @@ GCRA, the generic cell rate algorithm, which is a token bucket written with one 
 ``1/qps``; it is refused when that would put it more than ``burst/qps`` seconds ahead of now, and told how long
 to wait. With Redis (``REDIS_URL``) the step is one Lua script, atomic and on Redis' clock, so every worker and
 replica shares one bucket per user; with the in-process cache each process keeps its own buckets under a lock.
+While Redis does not answer, requests are let through (and a warning logged), as the grant cache carries on
+without its shared level.
 
 DRF's own throttles keep a list of timestamps per user, read and written back without atomicity, and know no
 burst; django-ratelimit counts fixed windows (a client may send twice the rate across a window's edge). Hence this
@@ -14,6 +16,7 @@ one, plugged in as DRF's ``DEFAULT_THROTTLE_CLASSES``: a refused request is answ
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -24,6 +27,7 @@ from rest_framework.throttling import BaseThrottle
 
 __all__ = ["UserRateLimit", "take"]
 
+log = logging.getLogger(__name__)
 KEY = "ratelimit:api:"
 _LUA = """
 local clock = redis.call('TIME')
@@ -50,7 +54,11 @@ def take(ident: str, qps: float, burst: int) -> tuple[bool, float]:
         script = _scripts.get(id(client))
         if script is None:
             script = _scripts[id(client)] = client.register_script(_LUA)
-        allowed, wait = script(keys=[cache.make_key(KEY + ident)], args=[repr(interval), repr(capacity)])
+        try:
+            allowed, wait = script(keys=[cache.make_key(KEY + ident)], args=[repr(interval), repr(capacity)])
+        except Exception:  # the shared cache being down must not stop the API: the limit is off meanwhile
+            log.warning("rate limit: the shared cache is unavailable, request let through", exc_info=True)
+            return True, 0.0
         return bool(int(allowed)), float(wait)
     with _lock:
         now = time.time()

@@ -32,7 +32,8 @@ setup-ldap: $(STAMP)
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-## Start web server, Celery worker and beat on embedded defaults (SQLite, filesystem broker).
+## Start the web server (gunicorn, edgeplatform/serving/gunicorn_conf.py), Celery worker and beat on embedded
+## defaults (SQLite, filesystem broker).
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -55,6 +56,7 @@ bench: $(STAMP)
 	$(PY) bench/controllers.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/components.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/fleet.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/api.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

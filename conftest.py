@@ -25,13 +25,16 @@ def _quick_password_hashing():
 
 @pytest.fixture(autouse=True)
 def _fresh_engine():
-    """Each test starts with empty grant caches (rolled-back rows must not linger in memory)."""
+    """Each test starts with empty grant and token caches (rolled-back rows must not linger in memory)."""
     from iam.engine import engine
+    from iam.token_cache import token_cache
 
     _clear_l2()
     engine.cache.reset()
+    token_cache.clear()
     yield
     engine.cache.reset()
+    token_cache.clear()
 
 
 def _clear_l2():

@@ -104,6 +104,13 @@ def _user_changed(sender, instance, created, **kwargs):
         record_change([instance.pk])
 
 
+@receiver(post_delete, sender=User)
+def _user_deleted(sender, instance, **kwargs):
+    """A deleted user's grants and tokens, wherever a process keeps them, go at once (after the delete: the
+    log rows naming the user went with it)."""
+    record_change([instance.pk])
+
+
 @receiver(pre_delete, sender=Group)
 @receiver(pre_delete, sender=UserGroup)
 def _group_deleted(sender, instance, **kwargs):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from iam.models import AccessToken, RefreshToken, User
+from iam.token_cache import token_cache
 
 __all__ = ["BasicTokenAuthentication", "BearerTokenAuthentication", "InvalidGrant", "create_personal_token", "issue",
            "issue_refresh", "list_tokens", "lookup", "revoke", "revoke_all", "revoke_client_tokens", "revoke_token",
@@ -121,6 +122,7 @@ def revoke(raw: str) -> bool:
     for model in (AccessToken, RefreshToken):
         row = model.objects.select_related("user").filter(key_hash=digest, revoked=None).first()
         if row is not None and model.objects.filter(pk=row.pk, revoked=None).update(revoked=now):
+            _revoked([row.user_id])
             _audit("token_revoke", row, actor=row.user.get_username(), message=f"{model.__name__} revoked")
             return True
     return False
@@ -145,6 +147,8 @@ def _revoke_bulk(user, access, refresh, why: str, *, actor: str | None = None, n
         revoked_access = access.filter(revoked=None).update(revoked=now)
         revoked_refresh = refresh.filter(revoked=None).update(revoked=now)
         count = revoked_access + revoked_refresh
+        if revoked_access:
+            _revoked([user.pk])
         if count:
             _record("token_revoke", "AccessToken", user.get_username(), actor=actor,
                     message=f"{count} token{'' if count == 1 else 's'} revoked ({revoked_access} access, "
@@ -153,9 +157,19 @@ def _revoke_bulk(user, access, refresh, why: str, *, actor: str | None = None, n
 
 
 def lookup(raw: str) -> AccessToken | None:
-    """The live token row for a raw value, or None."""
-    row = AccessToken.objects.select_related("user").filter(key_hash=_digest(raw)).first()
-    return row if row is not None and row.is_valid else None
+    """The live token row for a raw value (a copy of it and its user: see :mod:`iam.token_cache`), or None."""
+    return token_cache.get(_digest(raw), _load)
+
+
+def _load(digest: str) -> AccessToken | None:
+    return AccessToken.objects.select_related("user").filter(key_hash=digest).first()
+
+
+def _revoked(user_ids) -> None:
+    """Tokens of these users were revoked: every process drops its copies (the grant change log)."""
+    from iam.signals import record_change
+
+    record_change(list(user_ids))
 
 
 def personal_expiry_problem(expires: datetime | None) -> str | None:
@@ -196,6 +210,7 @@ def revoke_token(user, token_id: int) -> bool:
     done = AccessToken.objects.filter(user=user, pk=token_id, revoked=None).update(revoked=now) > 0
     if done:
         RefreshToken.objects.filter(access_token_id=token_id, revoked=None).update(revoked=now)
+        _revoked([user.pk])
         _audit("token_revoke", AccessToken(pk=token_id, user=user), message="AccessToken revoked")
     return done
 
@@ -242,8 +257,10 @@ def _token_user(raw: str, username: str | None = None) -> tuple[User, AccessToke
         raise exceptions.AuthenticationFailed("the user is disabled")
     if username is not None and username != row.user.get_username():
         raise exceptions.AuthenticationFailed("the token is not the user's")
-    if row.last_used is None or (timezone.now() - row.last_used).total_seconds() > 60:
-        AccessToken.objects.filter(pk=row.pk).update(last_used=timezone.now())
+    now = timezone.now()
+    if row.last_used is None or (now - row.last_used).total_seconds() > 60:
+        AccessToken.objects.filter(pk=row.pk).update(last_used=now)
+        token_cache.touched(row.key_hash, now)
     return row.user, row
 
 

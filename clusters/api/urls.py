@@ -23,7 +23,7 @@ class InClusterViewSet(ManifestViewSet):
         """Avoid a query per row for the cluster."""
         from django.db.models import prefetch_related_objects
 
-        prefetch_related_objects(rows, "cluster")
+        prefetch_related_objects(rows, cluster_names())
 
 
 class NodeViewSet(InClusterViewSet):
@@ -50,7 +50,17 @@ class NodeViewSet(InClusterViewSet):
         """The cluster and the group of each row, at once."""
         from django.db.models import prefetch_related_objects
 
-        prefetch_related_objects(rows, "cluster", "nodegroup")
+        prefetch_related_objects(rows, cluster_names(), "nodegroup")
+
+
+def cluster_names():
+    """The clusters of a page of rows, as their manifests use them: only the name (a cluster row also carries its
+    spec, status and encrypted connection, which a list of its workspaces or nodes would decode for nothing)."""
+    from django.db.models import Prefetch
+
+    from clusters.models import Cluster
+
+    return Prefetch("cluster", queryset=Cluster.objects.only("pk", "name"))
 
 
 def _urls(converter_class, base=InClusterViewSet):

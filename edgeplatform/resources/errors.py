@@ -1,6 +1,8 @@
 """Kubernetes ``Status`` errors: every failure the API returns has this one shape."""
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -107,6 +109,11 @@ def status_exception_handler(exc, context):
         error = StatusError(400, f"the request body could not be decoded: {exc.detail}", "BadRequest")
     elif isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         error = StatusError(401, str(exc.detail), "Unauthorized")
+    elif isinstance(exc, drf.Throttled):
+        wait = max(1, math.ceil(exc.wait or 0))
+        error = StatusError(429, f"too many requests: the rate limit was exceeded, retry in {wait} s",
+                            "TooManyRequests")
+        error.details["retryAfterSeconds"] = wait
     elif isinstance(exc, drf.APIException):
         error = StatusError(exc.status_code, str(exc.detail))
     else:
@@ -119,5 +126,5 @@ def status_exception_handler(exc, context):
         response["WWW-Authenticate"] = 'Bearer realm="edge-platform"'
     wait = getattr(exc, "wait", None)
     if wait:
-        response["Retry-After"] = str(int(wait))
+        response["Retry-After"] = str(max(1, math.ceil(wait)))
     return response

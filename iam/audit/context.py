@@ -7,20 +7,15 @@ itself: the denied write's transaction is rolled back, so the context's owner re
 from __future__ import annotations
 
 import contextvars
-import re
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from edgeplatform.serving import requestid
+from edgeplatform.serving.requestid import new_request_id
 
 __all__ = ["AuditContext", "actor", "current", "new_request_id", "username_of"]
 
 _current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("edge_audit_context", default=None)
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-
-
-def new_request_id() -> str:
-    """A fresh request id."""
-    return uuid.uuid4().hex
 
 
 def username_of(user) -> str:
@@ -67,14 +62,16 @@ def current() -> AuditContext | None:
     return _current.get()
 
 
-def push(context: AuditContext) -> contextvars.Token:
-    """Make ``context`` current; give the token to :func:`pop`."""
-    return _current.set(context)
+def push(context: AuditContext) -> tuple:
+    """Make ``context`` current (and its request id the one logs carry); give the token to :func:`pop`."""
+    return _current.set(context), requestid.bind(context.request_id)
 
 
-def pop(token: contextvars.Token) -> None:
+def pop(token: tuple) -> None:
     """Restore the context that was current before :func:`push`."""
-    _current.reset(token)
+    context_token, id_token = token
+    requestid.unbind(id_token)
+    _current.reset(context_token)
 
 
 @contextmanager

@@ -6,7 +6,8 @@ import re
 
 from django.conf import settings
 
-from iam.audit.context import REQUEST_ID, AuditContext, new_request_id, pop, push
+from edgeplatform.serving.requestid import request_id_of
+from iam.audit.context import AuditContext, pop, push
 
 __all__ = ["AuditContextMiddleware", "context_for_request"]
 
@@ -27,15 +28,15 @@ def client_address(request) -> str:
 
 
 def context_for_request(request) -> AuditContext:
-    """The audit context of an HTTP request (request id from ``X-Request-ID`` when it is a sane token)."""
-    incoming = request.headers.get("X-Request-ID", "")
-    return AuditContext(request_id=incoming if REQUEST_ID.match(incoming) else new_request_id(),
+    """The audit context of an HTTP request, under the request's id (``edgeplatform.serving.requestid``)."""
+    return AuditContext(request_id=request_id_of(request),
                         source_ip=client_address(request), user_agent=request.headers.get("User-Agent", "")[:512],
                         request=request, path=request.path[:1024])
 
 
 class AuditContextMiddleware:
-    """Put the request's who and where in the audit context; answer with ``X-Request-ID``.
+    """Put the request's who and where in the audit context (``X-Request-ID`` is answered by
+    ``edgeplatform.serving.requestid``, which gave the request its id).
 
     At the end of the request it records one ``denied`` event when the request was refused: a denial the
     write path noted (even if the view turned it into a form error), else a 401/403 answer, else a 404 that
@@ -58,7 +59,6 @@ class AuditContextMiddleware:
                 log.exception("could not record a denied request")
         finally:
             pop(token)
-        response["X-Request-ID"] = context.request_id
         return response
 
     def record_denial(self, request, response, context: AuditContext) -> None:

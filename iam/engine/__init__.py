@@ -17,11 +17,18 @@ from iam.engine.cache import GrantCache
 __all__ = ["Engine", "engine"]
 
 
-def _path_q(paths) -> Q:
-    q = Q()
-    for path in paths:
-        q |= Q(scope_path=path) | Q(scope_path__startswith=path + "/")
-    return q
+def _path_q(paths, level: str = "") -> Q:
+    """Rows at one of ``paths`` or below one: a single ``IN`` and one prefix test a path, built flat (OR-ing Q
+    objects one by one copies the whole tree each time, and every term is one more lookup to compile).
+
+    ``level`` is the scope level of the rows when they are scope objects (a workspace's path is a workspace path):
+    nothing of a level lies below a scope of the same level, so paths of that level need no prefix test.
+    """
+    paths = sorted(set(paths))
+    if not paths:
+        return Q()
+    below = [path for path in paths if not level or level_of(path) != level]
+    return Q(("scope_path__in", paths), *(("scope_path__startswith", path + "/") for path in below), _connector=Q.OR)
 
 
 class Engine:
@@ -94,9 +101,10 @@ class Engine:
         paths = found.paths_allowing(verb, converter.group, converter.plural)
         if PLATFORM in paths:
             return None
-        q = _path_q(paths)
+        level = getattr(model, "level", "")
+        q = _path_q(paths, level)
         for path, names in found.named_grants(verb, converter.group, converter.plural):
-            q |= _path_q([path]) & Q(name__in=names)
+            q |= _path_q([path], level) & Q(name__in=names)
         extra = _extra_rows(converter, user, found, verb)
         if extra is not None:
             q |= extra.q()

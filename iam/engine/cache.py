@@ -62,8 +62,7 @@ class GrantCache:
     # --- reading ---------------------------------------------------------------------
     def get(self, user_id: int) -> grants_mod.Grants:
         """The grants of ``user_id``, from the nearest fresh level."""
-        if time.monotonic() >= self._next_poll:
-            self.poll()
+        self.poll_if_due()
         entry = self._l1.get(user_id)
         if entry is not None and entry[1] > time.monotonic():
             self.stats["l1_hits"] += 1
@@ -93,15 +92,40 @@ class GrantCache:
         A shared entry lives at most TTL seconds and a change is remembered for TTL + 30 seconds after
         this process noted it, so every change made after an entry was built is still remembered.
         """
-        for known in (self._dirty.get(found.user_id, ()), self._global_dirty):
+        return self.fresh(found.user_id, (found.change_id, found.pending))
+
+    # --- other per-user data kept fresh by the same log (iam.token_cache) ---------------
+    def poll_if_due(self) -> None:
+        """Read the change log when the last read is older than ``EDGE_AUTHZ_POLL_INTERVAL``."""
+        if time.monotonic() >= self._next_poll:
+            self.poll()
+
+    def stamp(self) -> tuple[int, tuple]:
+        """What a value read from the database now has seen of the log: (newest id, the holes below it).
+
+        Take it *before* the read; :meth:`fresh` later says whether a change for the user came after it.
+        """
+        self.poll_if_due()
+        return self._top, tuple(self._holes())
+
+    def fresh(self, user_id: int, stamp: tuple[int, tuple]) -> bool:
+        """True unless this process knows a change for ``user_id`` (or everyone) newer than ``stamp`` or in
+        one of its holes. Valid for values at most ``EDGE_AUTHZ_CACHE_TTL`` seconds old (see
+        :meth:`_fresh_enough`)."""
+        change_id, pending = stamp
+        for known in (self._dirty.get(user_id, ()), self._global_dirty):
             if not known:
                 continue
-            if known[-1][0] > found.change_id:
+            if known[-1][0] > change_id:
                 return False
-            for first, last in found.pending:
-                if any(first <= change_id <= last for change_id, _ in known):
+            for first, last in pending:
+                if any(first <= noted <= last for noted, _ in known):
                     return False
         return True
+
+    def cacheable(self) -> bool:
+        """May a value read now be kept? Not inside a transaction that changed IAM data (it may roll back)."""
+        return self._cacheable()
 
     def _from_l2(self, user_id: int) -> grants_mod.Grants | None:
         try:

@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) bench/controllers.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/components.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/fleet.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/rollout.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/api.py $(filter --quick,$(BENCH_ARGS))
 
 lint: $(STAMP)

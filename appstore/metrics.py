@@ -5,8 +5,11 @@
   (Running), ``failed`` (Failed, Degraded: at least one topology failed or is unreachable), ``progressing``
   (Pending, Progressing, Deleting, or not reconciled yet);
 
-both read at scrape time with one ``GROUP BY`` on the typed, indexed ``phase`` column, so whichever process serves
-``/metrics`` answers them right, one process or many (``EDGE_METRICS_DIR``);
+* ``app_store_application_count``, ``app_store_deployment_count``: the brief's app store figures (applications in
+  the catalog, deployments of them);
+
+read at scrape time (one ``GROUP BY`` on the typed, indexed ``phase`` column and one ``COUNT`` of applications),
+so whichever process serves ``/metrics`` answers them right, one process or many (``EDGE_METRICS_DIR``);
 
 * ``app_deployment_rollout_duration_seconds{reason,result}``: from the moment a deployment's controller started
   rolling a version (``reason``: Initial, Upgrade, Rollback) to every topology Running (``result="success"``) or to
@@ -48,13 +51,16 @@ class DeploymentCollector:
         """The families without samples (no query at start-up)."""
         yield GaugeMetricFamily("app_deployment_total", "Application deployments")
         yield GaugeMetricFamily("app_deployment_status", "Application deployments by status", labels=["status"])
+        yield GaugeMetricFamily("app_store_application_count", "Applications in the app store")
+        yield GaugeMetricFamily("app_store_deployment_count", "Deployments of app store applications")
 
     def collect(self):
-        """Both families from one query; every status is present (zero when none)."""
-        from appstore.models import ApplicationDeployment
+        """The families from two queries; every status is present (zero when none)."""
+        from appstore.models import Application, ApplicationDeployment
 
         try:
             rows = list(ApplicationDeployment.objects.values("phase").annotate(count=Count("pk")).order_by())
+            applications = Application.objects.count()
         except DatabaseError:  # a scrape must not fail with the database: the figures are left out
             return
         statuses = dict.fromkeys(STATUSES, 0)
@@ -68,6 +74,12 @@ class DeploymentCollector:
         for name, count in statuses.items():
             by_status.add_metric([name], count)
         yield by_status
+        for name, help_text, value in (
+                ("app_store_application_count", "Applications in the app store", applications),
+                ("app_store_deployment_count", "Deployments of app store applications", sum(statuses.values()))):
+            family = GaugeMetricFamily(name, help_text)
+            family.add_metric([], value)
+            yield family
 
 
 def install() -> None:

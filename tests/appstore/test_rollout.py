@@ -331,6 +331,8 @@ def test_metrics_count_deployments_by_status(shops, platform):
     assert REGISTRY.get_sample_value("app_deployment_status", {"status": "success"}) == 1
     assert REGISTRY.get_sample_value("app_deployment_status", {"status": "progressing"}) == 1
     assert REGISTRY.get_sample_value("app_deployment_status", {"status": "failed"}) == 0
+    assert REGISTRY.get_sample_value("app_store_application_count") == 1
+    assert REGISTRY.get_sample_value("app_store_deployment_count") == 2
     assert REGISTRY.get_sample_value("app_deployment_rollout_duration_seconds_count",
                                      {"reason": "Initial", "result": "success"}) >= 1
 

@@ -58,3 +58,15 @@ def assert_status(response, code: int, reason: str, field: str | None = None) ->
     if field is not None:
         assert field in [item["field"] for item in body["details"]["causes"]], body
     return body
+
+
+@pytest.fixture
+def china(platform):
+    """The reference's own places: cluster ``china``, workspace ``beijing`` with namespace ``dongchengqu``, node
+    group ``shop-001`` and node ``edge-node-7``; the ``platform`` helper is returned."""
+    platform.cluster("china")
+    platform.workspace("beijing", "china")
+    platform.namespace("dongchengqu", "china", "beijing")
+    platform.nodegroup("shop-001", "china")
+    platform.node("edge-node-7", "china")
+    return platform

@@ -3,8 +3,6 @@ through the API and mean what they meant: the provisioner, category and workspac
 annotations, every version submitted for review, deployments on the one cluster that has their namespace."""
 from __future__ import annotations
 
-import pytest
-
 from appstore.models import AppCategory, Application, ApplicationDeployment, ApplicationVersion
 from edgeplatform.resources.loader import documents
 from tests.paths import FIXTURES
@@ -15,24 +13,14 @@ PLURALS = {"AppCategory": "appcategories", "Application": "applications", "Appli
            "ApplicationDeployment": "applicationdeployments"}
 
 
-@pytest.fixture
-def site(platform):
-    platform.cluster("china")
-    platform.workspace("beijing", "china")
-    platform.namespace("dongchengqu", "china", "beijing")
-    platform.nodegroup("shop-001", "china")
-    platform.node("edge-node-7", "china")
-    return platform
-
-
 def _url(manifest: dict) -> str:
     namespace = manifest["metadata"].get("namespace")
     where = f"namespaces/{namespace}/" if namespace else ""
     return f"{BASE}/{where}{PLURALS[manifest['kind']]}"
 
 
-def test_reference_app_store_manifests_post_unchanged_and_mean_what_they_meant(site, api):
-    admin = api(site.user("root", superuser=True))
+def test_reference_app_store_manifests_post_unchanged_and_mean_what_they_meant(china, api):
+    admin = api(china.user("root", superuser=True))
     manifests = documents(FIXTURE.read_text())
     for manifest in manifests:
         response = admin.post(_url(manifest), manifest)
@@ -47,7 +35,7 @@ def test_reference_app_store_manifests_post_unchanged_and_mean_what_they_meant(s
     assert AppCategory.objects.get(name="retail").spec["icon"] == "shop"
     pos = Application.objects.get(name="retail-pos")
     assert (pos.provisioner, pos.category, pos.workspace.name) == ("workload", "retail", "beijing")
-    assert pos.scope_path == site.workspace("beijing", "china").scope_path
+    assert pos.scope_path == china.workspace("beijing", "china").scope_path
     assert {row.provisioner for row in Application.objects.all()} == {"workload", "helm", "model"}
     # every version is submitted by its writer, and counted on its application
     for row in ApplicationVersion.objects.all():
@@ -58,18 +46,18 @@ def test_reference_app_store_manifests_post_unchanged_and_mean_what_they_meant(s
     # the deployments live in the namespace's only cluster; each topology lands where its node group or node is
     deployment = ApplicationDeployment.objects.get(name="pos-shops")
     assert (deployment.cluster.name, deployment.namespace) == ("china", "dongchengqu")
-    assert deployment.scope_path == site.namespace("dongchengqu", "china", "beijing").scope_path
+    assert deployment.scope_path == china.namespace("dongchengqu", "china", "beijing").scope_path
     assert admin.get(f"{BASE}/namespaces/dongchengqu/applicationdeployments/pos-shops").json()["metadata"][
         "labels"] == {"scope.theriseunion.io/cluster": "china"}
     listed = admin.get(f"{BASE}/applicationdeployments").json()["items"]
     assert sorted(item["metadata"]["name"] for item in listed) == ["monitor-all", "pos-shops"]
 
 
-def test_app_categories_are_served_as_appcat(site, api):
+def test_app_categories_are_served_as_appcat(china, api):
     from appstore.manifests import AppCategoryConverter
     from edgeplatform.kube import crds
 
-    admin = api(site.user("root", superuser=True))
+    admin = api(china.user("root", superuser=True))
     category = next(m for m in documents(FIXTURE.read_text()) if m["kind"] == "AppCategory")
     assert admin.post(f"{BASE}/appcategories", category).status_code == 201
     assert admin.get(f"{BASE}/appcategories/retail").json()["spec"]["displayName"] == {"en-US": "Retail",

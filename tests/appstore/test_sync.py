@@ -3,8 +3,6 @@ decision and the application status it moves included) becomes custom resources,
 of the reference's manifests come back through the write path as ``system:kubewatch``."""
 from __future__ import annotations
 
-import pytest
-
 from appstore.manifests import (
     DEPLOYMENT_FINALIZER,
     AppCategoryConverter,
@@ -26,22 +24,12 @@ CONVERTERS = [AppCategoryConverter(), ApplicationConverter(), ApplicationVersion
               ApplicationDeploymentConverter()]
 
 
-@pytest.fixture
-def site(platform):
-    platform.cluster("china")
-    platform.workspace("beijing", "china")
-    platform.namespace("dongchengqu", "china", "beijing")
-    platform.nodegroup("shop-001", "china")
-    platform.node("edge-node-7", "china")
-    return platform
-
-
 def cr(kube, plural: str, name: str, namespace: str | None = None):
     return kube.object(plural, name, namespace=namespace, group=GROUP)
 
 
-def test_platform_writes_become_custom_resources(kube, host, site, api, committed):
-    alice, bob = api(site.user("alice", superuser=True)), api(site.user("bob", superuser=True))
+def test_platform_writes_become_custom_resources(kube, host, china, api, committed):
+    alice, bob = api(china.user("alice", superuser=True)), api(china.user("bob", superuser=True))
     reference = {m["metadata"]["name"]: m for m in documents((FIXTURES / "reference_appstore.yaml").read_text())}
     with committed():
         for name, plural in (("retail", "appcategories"), ("retail-pos", "applications")):
@@ -69,7 +57,7 @@ def test_platform_writes_become_custom_resources(kube, host, site, api, committe
     assert cr(kube, "applicationdeployments", "pos-shops", "dongchengqu")["metadata"]["deletionTimestamp"]
 
 
-def test_kubectl_apply_and_delete_come_back_through_kubewatch(kube, host, site, committed):
+def test_kubectl_apply_and_delete_come_back_through_kubewatch(kube, host, china, committed):
     watcher = Watcher(host, CONVERTERS, timeout_seconds=0.2, backoff=0.01, backoff_max=0.05)
     manifests = documents((FIXTURES / "reference_appstore.yaml").read_text())
     gateway.ensure_namespace(host, "dongchengqu")

@@ -28,6 +28,7 @@ its own connection. A ``KubeError`` or a Helm error raised by any method is the 
 """
 from __future__ import annotations
 
+import abc
 import copy
 import hashlib
 import json
@@ -165,8 +166,10 @@ class TopologyState:
     version: str = ""
 
 
-class Provisioner:
-    """Base class of provisioners; a type sets ``type`` and ``config_key`` and implements the methods."""
+class Provisioner(abc.ABC):
+    """Base class of provisioners; a type sets ``type`` and ``config_key`` and implements the abstract methods
+    (``provision``, ``unprovision``, ``status``): a class missing one cannot be instantiated, so the registry
+    refuses it when it is registered or loaded (the brief's interface check at registration)."""
 
     #: the value of the Application's ``app.theriseunion.io/provisioner`` label that selects it
     type: str = ""
@@ -177,19 +180,19 @@ class Provisioner:
         """Causes for what is wrong in ``config`` (the version's ``spec.<config_key>``); [] when it is valid."""
         return []
 
+    @abc.abstractmethod
     def provision(self, target: Target, client) -> Provisioned:
         """Create or change the topology's objects so that they run ``target.version``."""
-        raise NotImplementedError
 
     def update(self, target: Target, client) -> Provisioned:
         """Change a provisioned topology to ``target.version`` / its new spec (by default: ``provision``)."""
         return self.provision(target, client)
 
+    @abc.abstractmethod
     def unprovision(self, deployment, client, keep: frozenset[str] = frozenset()) -> int:
         """Remove the deployment's objects on ``client``'s cluster except those of the topology keys in
         ``keep``; how many went."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def status(self, targets: list[Target], client) -> dict[str, TopologyState]:
         """``TopologyState`` of each of ``targets`` (all on ``client``'s cluster), by ``Target.key``."""
-        raise NotImplementedError

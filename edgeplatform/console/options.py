@@ -318,9 +318,11 @@ class ProgressAdmin(ManifestAdmin):
     #: (``changes_object`` makes one a POST that needs the update permission)
     object_actions: dict[str, str] = {}
 
-    def object_progress(self, obj) -> dict:
-        """What ``<id>/status/`` answers for ``obj``."""
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        """A subclass says what its status endpoint answers: ``object_progress(self, obj) -> dict``."""
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "object_progress", None)):
+            raise TypeError(f"{cls.__name__} needs an object_progress(obj) method (what <id>/status/ answers)")
 
     def get_urls(self):
         """The admin's URLs plus ``<id>/status/`` and ``<id>/<action>/`` for each of ``object_actions``."""

@@ -114,3 +114,18 @@ def test_the_plugin_provisions_a_topology_on_a_member_cluster(plugin, kube_clust
     assert (state.phase, state.version, state.workloads) == ("Running", "1.0.0", [name])
     assert provisioner.unprovision(row, client) == 1
     assert emulator.object("configmaps", name, "retail") is None
+
+
+def test_a_provisioner_missing_part_of_the_interface_is_refused_at_registration():
+    from appstore.provisioners import register
+    from appstore.provisioners.base import Provisioner
+
+    class HalfDone(Provisioner):
+        type, config_key = "half-done", "halfDoneConfig"
+
+        def provision(self, target, client):
+            return None
+
+    with pytest.raises(TypeError, match="abstract"):
+        register(HalfDone)
+    assert provisioners.get("half-done") is None

@@ -36,7 +36,6 @@ everywhere through ``appstore.services.rollback`` as the system.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -257,7 +256,7 @@ class DeploymentController(Controller):
             run.status.update(phase=PENDING)
             raise TemporaryError(f'provisioner "{obj.application.provisioner}" is not installed',
                                  reason="UnknownProvisioner")
-        places, problems = self._places(obj, plan.rollout)
+        places, problems = self._places(obj)
         targets = [self._target(obj, plan.version, place) for place in places]
         by_key = {target.key: target for target in targets}
         hashes = {key: desired_hash(target, provisioner.type) for key, target in by_key.items()}
@@ -318,19 +317,14 @@ class DeploymentController(Controller):
             plan = run.plan = _Plan(version, message, rollout)
         return plan
 
-    def _places(self, obj, rollout: DeploymentRollout | None = None):
-        """The topologies resolved as the system, and the causes of those that did not resolve; with ``rollout``,
-        kept there for the spec's generation (a reconcile with the same spec asks no query per topology)."""
-        from appstore.topologies import Place, places
+    @staticmethod
+    def _places(obj):
+        """The topologies resolved as the system (``appstore.topologies.places``: one query per kind), and the
+        causes of those that did not resolve."""
+        from appstore.topologies import places
 
-        if rollout is not None and rollout.places_generation == obj.generation:
-            return [Place(**item) for item in rollout.places], list(rollout.place_problems)
         problems: list = []
         found = places(list((obj.spec or {}).get("topologies") or []), obj.cluster, None, problems)
-        if rollout is not None:
-            rollout.places = [dataclasses.asdict(place) for place in found]
-            rollout.place_problems, rollout.places_generation = problems, obj.generation
-            rollout.save(update_fields=["places", "place_problems", "places_generation"])
         return found, problems
 
     @staticmethod

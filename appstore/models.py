@@ -196,11 +196,6 @@ class DeploymentRollout(models.Model):
     good_version = models.CharField(max_length=128, blank=True)
     #: the version an automatic rollback left, so that the history entry says why
     rolled_back_from = models.CharField(max_length=128, blank=True)
-    #: the topologies resolved (``appstore.topologies.places``) at spec generation ``places_generation``, and
-    #: the causes for those that did not resolve: resolved again only when the spec changes
-    places = models.JSONField(default=list, blank=True)
-    place_problems = models.JSONField(default=list, blank=True)
-    places_generation = models.PositiveBigIntegerField(null=True, blank=True)
     #: when every cluster's state was last read (the drift check): in between, a cluster whose topologies are all
     #: Running at their desired hash is not read again
     checked = models.DateTimeField(null=True, blank=True)
